@@ -1,0 +1,78 @@
+"""Circuits in and out of OpenQASM 2, with errors that name the circuit at fault.
+
+Both the local engine and the Qoro client take circuits as OpenQASM 2 strings or
+``QuantumCircuit`` objects; this is the one place that converts between the two.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from qiskit import QuantumCircuit, qasm2
+
+from .exceptions import InvalidCircuitError, InvalidInputError
+
+CircuitLike = str | QuantumCircuit
+
+# Gates ``qiskit.qasm2.dumps`` writes that qelib1.inc lacks (e.g. ``rzz``) are read back
+# as the same Qiskit gates, so a dumps/loads round trip is lossless.
+_LOAD_OPTIONS = {
+    "include_path": (),
+    "custom_instructions": qasm2.LEGACY_CUSTOM_INSTRUCTIONS,
+}
+
+
+def parse_qasm(label: str, qasm: str) -> QuantumCircuit:
+    """Parse one OpenQASM 2 program; the circuit is named after its label."""
+    try:
+        circuit = qasm2.loads(qasm, **_LOAD_OPTIONS)  # type: ignore[arg-type]
+    except qasm2.QASM2ParseError as err:
+        raise InvalidCircuitError(label, f"invalid OpenQASM 2: {err}") from err
+    circuit.name = label
+    return circuit
+
+
+def _wrong_kind(label: str, circuit: object) -> TypeError:
+    return TypeError(
+        f"circuit {label!r}: expected an OpenQASM 2 string or a QuantumCircuit, "
+        f"got {type(circuit).__name__}"
+    )
+
+
+def to_circuit(label: str, circuit: object) -> QuantumCircuit:
+    """A ``QuantumCircuit`` from either accepted form."""
+    if isinstance(circuit, QuantumCircuit):
+        return circuit
+    if isinstance(circuit, str):
+        return parse_qasm(label, circuit)
+    raise _wrong_kind(label, circuit)
+
+
+def to_qasm(label: str, circuit: object) -> str:
+    """OpenQASM 2 text for a circuit; a string is checked by parsing it, not trusted."""
+    if isinstance(circuit, str):
+        parse_qasm(label, circuit)
+        return circuit
+    if not isinstance(circuit, QuantumCircuit):
+        raise _wrong_kind(label, circuit)
+    if circuit.parameters:
+        names = ", ".join(sorted(p.name for p in circuit.parameters))
+        raise InvalidCircuitError(label, f"unbound parameters ({names}); bind them first")
+    try:
+        return qasm2.dumps(circuit)
+    except qasm2.QASM2ExportError as err:
+        raise InvalidCircuitError(label, f"cannot be written as OpenQASM 2: {err}") from err
+
+
+def labelled(circuits: Mapping[str, CircuitLike]) -> dict[str, CircuitLike]:
+    """Check a label -> circuit mapping: a non-empty dict with string labels."""
+    if not isinstance(circuits, Mapping):
+        raise TypeError(
+            f"circuits must be a mapping of label -> circuit, got {type(circuits).__name__}"
+        )
+    if not circuits:
+        raise InvalidInputError("no circuits given: the mapping is empty")
+    for label in circuits:
+        if not isinstance(label, str):
+            raise TypeError(f"circuit labels must be strings, got {label!r}")
+    return dict(circuits)

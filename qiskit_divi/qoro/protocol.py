@@ -1,0 +1,117 @@
+"""The Qoro Service wire protocol: every name, value and limit the wire fixes.
+
+This is the one module to change when the service changes (see ``shared/qoro-api.md``):
+job types and statuses with their wire values, the default URL and system, the body
+cap, the result page size and the records the service lists its systems in.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+DEFAULT_API_URL = "https://app.qoroquantum.net/api"
+DEFAULT_SYSTEM = "qoro_maestro"
+API_KEY_ENV = "QORO_API_KEY"
+API_URL_ENV = "QORO_API_URL"
+
+#: Largest request body the service accepts for ``add_circuits`` (0.95 MiB).
+MAX_BODY_BYTES = int(0.95 * 1024 * 1024)
+#: Bytes one circuit entry costs in a chunk besides its label and payload, and the
+#: bytes of the enclosing braces: the service's own accounting.
+ENTRY_OVERHEAD_BYTES = 6
+CHUNK_OVERHEAD_BYTES = 2
+RESULTS_PAGE_LIMIT = 100
+
+
+class JobType(enum.Enum):
+    """What a Qoro job does with its circuits; values are the wire's ``job_type``."""
+
+    SIMULATE = "SIMULATE"
+    EXECUTE = "EXECUTE"
+    ESTIMATE = "EXPECTATION"
+    CIRCUIT_CUT = "CIRCUIT_CUT"
+
+    @classmethod
+    def from_wire(cls, value: str) -> JobType:
+        try:
+            return cls(value)
+        except ValueError:
+            names = ", ".join(repr(t.value) for t in cls)
+            raise ValueError(f"unknown job type {value!r}; expected one of {names}") from None
+
+
+class JobStatus(enum.Enum):
+    """A Qoro job's state; values are the wire's ``status``."""
+
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+@dataclass(frozen=True)
+class QPU:
+    """One device of a QPU system, as ``qpusystem/`` lists it."""
+
+    nickname: str
+    q_bits: int
+    status: str
+    system_kind: str
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> QPU:
+        return cls(
+            nickname=str(data["nickname"]),
+            q_bits=int(data["q_bits"]),
+            status=str(data.get("status", "")),
+            system_kind=str(data.get("system_kind", "")),
+        )
+
+
+@dataclass(frozen=True)
+class QPUSystem:
+    """A QPU system: a named group of devices one job can target."""
+
+    name: str
+    access_level: str
+    qpus: tuple[QPU, ...] = field(default_factory=tuple)
+    supports_expval: bool = False
+
+    @property
+    def num_qubits(self) -> int:
+        return max((qpu.q_bits for qpu in self.qpus), default=0)
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> QPUSystem:
+        return cls(
+            name=str(data["name"]),
+            access_level=str(data.get("access_level", "")),
+            qpus=tuple(QPU.from_wire(q) for q in data.get("qpus", [])),
+            supports_expval=bool(data.get("supports_expval", False)),
+        )
+
+
+@dataclass(frozen=True)
+class SimulatorCluster:
+    """A simulator cluster, as ``simulatorcluster/`` lists it."""
+
+    name: str
+    access_level: str
+    minimum_tier: str = ""
+    supports_expval: bool = False
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> SimulatorCluster:
+        return cls(
+            name=str(data["name"]),
+            access_level=str(data.get("access_level", "")),
+            minimum_tier=str(data.get("minimum_tier", "") or ""),
+            supports_expval=bool(data.get("supports_expval", False)),
+        )

@@ -59,9 +59,34 @@ def to_qasm(label: str, circuit: object) -> str:
         names = ", ".join(sorted(p.name for p in circuit.parameters))
         raise InvalidCircuitError(label, f"unbound parameters ({names}); bind them first")
     try:
-        return qasm2.dumps(circuit)
+        qasm = qasm2.dumps(circuit)
     except qasm2.QASM2ExportError as err:
-        raise InvalidCircuitError(label, f"cannot be written as OpenQASM 2: {err}") from err
+        culprit = _first_unexportable(circuit)
+        raise InvalidCircuitError(
+            label, f"{culprit} cannot be written as OpenQASM 2: {err}"
+        ) from err
+    opaque = [
+        line.split()[1].split("(")[0] for line in qasm.splitlines() if line.startswith("opaque ")
+    ]
+    if opaque:
+        raise InvalidCircuitError(
+            label,
+            f"instruction {opaque[0]!r} would be written as an opaque gate, which no "
+            "OpenQASM 2 reader can run; remove or decompose it first",
+        )
+    return qasm
+
+
+def _first_unexportable(circuit: QuantumCircuit) -> str:
+    """Name the first instruction that OpenQASM 2 cannot carry, exporting each on its own."""
+    for index, instruction in enumerate(circuit.data):
+        probe = circuit.copy_empty_like()
+        probe.append(instruction)
+        try:
+            qasm2.dumps(probe)
+        except qasm2.QASM2ExportError:
+            return f"instruction {instruction.operation.name!r} (#{index})"
+    return "the circuit"
 
 
 def labelled(circuits: Mapping[str, CircuitLike]) -> dict[str, CircuitLike]:

@@ -2,7 +2,8 @@
 
 This is the one module to change when the service changes (see ``shared/qoro-api.md``):
 job types and statuses with their wire values, the default URL and system, the body
-cap, the result page size and the records the service lists its systems in.
+cap, the result page size, the records the service answers with, and the request bodies
+of a job submission in each wire :class:`Dialect`.
 """
 
 from __future__ import annotations
@@ -54,6 +55,63 @@ class JobStatus(enum.Enum):
     @property
     def is_final(self) -> bool:
         return self in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+@dataclass(frozen=True)
+class JobStatusReport:
+    """A job's status as ``job/{id}/status/`` reports it; ``message`` explains a failure."""
+
+    status: JobStatus
+    message: str | None = None
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> JobStatusReport:
+        message = data.get("error") or data.get("message")
+        return cls(status=JobStatus(data["status"]), message=str(message) if message else None)
+
+
+class Dialect(enum.Enum):
+    """Which generation of the service's wire format a client speaks: its one setting.
+
+    ``V2025`` is the dialect of Divi's Backends Guide: ``job_type`` names the kind of run
+    (``SIMULATE``, ``EXECUTE``, ...), the target travels as ``qpu_system_name`` and
+    observables as plain ``;``-separated terms. A newer dialect is a new member whose
+    bodies these methods build; nothing above this module changes.
+    """
+
+    V2025 = "2025"
+
+    def init_job_body(
+        self, *, job_type: JobType, system_name: str, tag: str, shots: int | None
+    ) -> dict[str, Any]:
+        """The body of ``POST job/init/``, which creates an empty job."""
+        body: dict[str, Any] = {
+            "tag": tag,
+            "job_type": job_type.value,
+            "qpu_system_name": system_name,
+            "use_packing": False,
+        }
+        if shots is not None:
+            body["shots"] = shots
+        return body
+
+    def add_circuits_body(
+        self, circuits: dict[str, str], *, last: bool, shots: int | None, observables: str | None
+    ) -> dict[str, Any]:
+        """The body of one ``POST job/{id}/add_circuits/``; ``last`` finalizes the job.
+
+        Sampling jobs carry ``shots``, expectation jobs ``observables`` (``"XYZ;ZZI"``).
+        """
+        body: dict[str, Any] = {
+            "circuits": circuits,
+            "mode": "append",
+            "finalized": "true" if last else "false",
+        }
+        if observables is not None:
+            body["observables"] = observables
+        else:
+            body["shots"] = shots
+        return body
 
 
 @dataclass(frozen=True)

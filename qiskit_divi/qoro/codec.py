@@ -1,0 +1,474 @@
+"""What travels in Qoro request and result bodies: QH1/QH2 histograms, packed circuits,
+upload chunks and observable strings.
+
+Pure functions shared by the client and the local server. Histograms are coded with
+NumPy over whole arrays (a million outcomes in a fraction of a second); every payload
+is checked for integrity, so a damaged one raises instead of decoding to wrong counts.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import zlib
+from collections.abc import Mapping, Sequence
+from itertools import accumulate, pairwise
+from typing import Any
+
+import numpy as np
+
+from ..exceptions import CorruptResultError, InvalidInputError, PayloadTooLargeError
+from .protocol import CHUNK_OVERHEAD_BYTES, ENTRY_OVERHEAD_BYTES, MAX_BODY_BYTES
+
+_MAGIC = {"qh1": b"QH1", "qh2": b"QH2"}
+_QH1_MAX_BITS = 255
+#: Widest register a payload may claim: far beyond any device, and it keeps a corrupt
+#: width from asking for absurd amounts of memory.
+_MAX_BITS = 1 << 20
+#: Outcomes and counts narrower than this many bits are coded as uint64 arrays; wider
+#: outcomes (registers of 64+ bits) fall back to exact Python integers.
+_FAST_BITS = 63
+#: Longest ULEB128 the header and counts may use (values below 2**63).
+_MAX_VARINT_BYTES = 9
+#: Largest circuit text :func:`unpack_circuit` inflates to: a guard against gzip bombs.
+MAX_CIRCUIT_BYTES = 64 * 1024 * 1024
+
+Outcomes = np.ndarray | list[int]
+
+# -- ULEB128 ------------------------------------------------------------------------------
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _varints(values: Outcomes) -> bytes:
+    """ULEB128 of every value, concatenated; vectorised for a uint64 array."""
+    if not isinstance(values, np.ndarray):
+        return b"".join(_varint(v) for v in values)
+    if values.size == 0:
+        return b""
+    values = values.astype(np.uint64, copy=False)
+    n_bytes = np.ones(values.shape, np.int64)
+    for k in range(1, 10):
+        n_bytes += values >= np.uint64(1 << (7 * k))
+    starts = np.cumsum(n_bytes) - n_bytes
+    out = np.empty(int(n_bytes.sum()), np.uint8)
+    for j in range(int(n_bytes.max())):
+        has = n_bytes > j
+        group = ((values[has] >> np.uint64(7 * j)) & np.uint64(0x7F)).astype(np.uint8)
+        more = (n_bytes[has] > j + 1).astype(np.uint8) << 7
+        out[starts[has] + j] = group | more
+    return out.tobytes()
+
+
+class _Reader:
+    """Reads a QH payload front to back; every shortfall is a :class:`CorruptResultError`."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.array = np.frombuffer(data, np.uint8)
+        self.pos = 0
+
+    def take(self, n: int, what: str) -> bytes:
+        if self.pos + n > len(self.data):
+            raise CorruptResultError(f"histogram payload truncated in {what}")
+        chunk = self.data[self.pos : self.pos + n]
+        self.pos += n
+        return chunk
+
+    def uint(self, what: str) -> int:
+        value = 0
+        for shift in range(0, 7 * _MAX_VARINT_BYTES, 7):
+            byte = self.take(1, what)[0]
+            value |= (byte & 0x7F) << shift
+            if byte < 0x80:
+                return value
+        raise CorruptResultError(f"histogram payload: {what} is wider than 63 bits")
+
+    def uints(self, count: int, max_bytes: int, what: str) -> Outcomes:
+        """``count`` consecutive ULEB128 values, none longer than ``max_bytes`` bytes."""
+        if count == 0:
+            return np.zeros(0, np.uint64)
+        rest = self.array[self.pos :]
+        ends = np.flatnonzero(rest < 0x80)[:count]
+        if len(ends) < count:
+            raise CorruptResultError(f"histogram payload truncated in {what}")
+        starts = np.concatenate(([0], ends[:-1] + 1))
+        lengths = ends - starts + 1
+        longest = int(lengths.max())
+        if longest > max_bytes:
+            raise CorruptResultError(f"histogram payload: a value in {what} is too wide")
+        end = int(ends[-1]) + 1
+        self.pos += end
+        if longest > _MAX_VARINT_BYTES:
+            return [_from_varint(rest[s : e + 1]) for s, e in zip(starts, ends, strict=True)]
+        shifts = (np.arange(end) - np.repeat(starts, lengths)) * 7
+        parts = (rest[:end] & 0x7F).astype(np.uint64) << shifts.astype(np.uint64)
+        return np.bitwise_or.reduceat(parts, starts)
+
+    def done(self) -> bool:
+        return self.pos == len(self.data)
+
+
+def _from_varint(group: np.ndarray) -> int:
+    return sum(int(byte & 0x7F) << (7 * i) for i, byte in enumerate(group))
+
+
+# -- histograms ---------------------------------------------------------------------------
+
+
+def encode_histogram(counts: Mapping[str, int], n_bits: int) -> dict[str, Any]:
+    """A counts dictionary as the service sends it: ``{"encoding", "n_bits", "payload"}``.
+
+    Keys are bitstrings (classical bit 0 rightmost; spaces between registers are
+    ignored) or ``0x`` hex strings, worth less than ``2**n_bits``; zero counts are dropped.
+    Registers wider than 255 bits use QH2.
+    """
+    if isinstance(n_bits, bool) or not isinstance(n_bits, int) or n_bits < 1:
+        raise InvalidInputError(f"n_bits must be a positive integer, got {n_bits!r}")
+    keys, shots = _checked_counts(counts)
+    outcomes = _outcomes_of(keys, n_bits)
+    order = _ascending(outcomes, keys)
+    outcomes = _take(outcomes, order)
+    shots = shots[order]
+    encoding = "qh1" if n_bits <= _QH1_MAX_BITS else "qh2"
+    width = bytes([n_bits]) if encoding == "qh1" else _varint(n_bits)
+    ones = shots == 1
+    run_lengths, first = _runs(ones)
+    flags = _varint(len(run_lengths)) + bytes([first]) + _varints(run_lengths)
+    extras = shots[~ones] - np.uint64(2)
+    payload = b"".join(
+        (
+            _MAGIC[encoding],
+            width,
+            _varint(len(shots)),
+            _varint(int(shots.sum())),
+            _varint(len(shots)),
+            _varints(_gaps(outcomes)),
+            _varint(len(flags)),
+            flags,
+            _varint(len(extras)),
+            _varints(extras),
+        )
+    )
+    return {"encoding": encoding, "n_bits": n_bits, "payload": base64.b64encode(payload).decode()}
+
+
+def decode_histogram(result: Mapping[str, Any]) -> dict[str, int]:
+    """The counts dictionary a ``{"encoding", "n_bits", "payload"}`` result holds.
+
+    Raises:
+        CorruptResultError: the payload fails any integrity check (magic, truncation,
+            widths, distinct outcomes, shot total, trailing bytes).
+    """
+    if not result.get("payload"):
+        return {}
+    try:
+        data = base64.b64decode(result["payload"], validate=True)
+    except (binascii.Error, TypeError, ValueError) as err:
+        raise CorruptResultError(f"histogram payload is not valid base64: {err}") from err
+    reader = _Reader(data)
+    encoding, n_bits = _header(reader, result)
+    unique = reader.uint("the outcome count")
+    total = reader.uint("the shot total")
+    if reader.uint("the gap count") != unique:
+        raise CorruptResultError(f"{encoding} payload: gap count differs from {unique} outcomes")
+    gaps = reader.uints(unique, max(1, math.ceil(n_bits / 7)), "the outcomes")
+    outcomes = _checked_outcomes(gaps, n_bits)
+    ones = _read_flags(reader, unique)
+    shots = np.ones(unique, np.uint64)
+    extras_len = reader.uint("the extra counts length")
+    if extras_len != int((~ones).sum()):
+        raise CorruptResultError(f"{encoding} payload: extra counts disagree with the flags")
+    shots[~ones] = reader.uints(extras_len, _MAX_VARINT_BYTES, "the extra counts")
+    shots[~ones] += np.uint64(2)
+    if not reader.done():
+        raise CorruptResultError(f"{encoding} payload has {len(data) - reader.pos} trailing bytes")
+    if _exact_sum(shots, total) != total:
+        raise CorruptResultError(f"{encoding} payload: counts do not sum to {total} shots")
+    return dict(zip(_bitstrings(outcomes, n_bits), shots.tolist(), strict=True))
+
+
+def _header(reader: _Reader, result: Mapping[str, Any]) -> tuple[str, int]:
+    magic = reader.take(3, "the magic")
+    encoding = next((name for name, m in _MAGIC.items() if m == magic), None)
+    if encoding is None:
+        raise CorruptResultError(f"histogram payload starts with {magic!r}, not QH1 or QH2")
+    if result.get("encoding", encoding) != encoding:
+        raise CorruptResultError(
+            f"result says {result['encoding']!r} but the payload is {encoding}"
+        )
+    n_bits = reader.take(1, "the width")[0] if encoding == "qh1" else reader.uint("the width")
+    if not 1 <= n_bits <= _MAX_BITS or result.get("n_bits", n_bits) != n_bits:
+        raise CorruptResultError(
+            f"{encoding} payload is {n_bits} bits wide but the result says {result.get('n_bits')}"
+        )
+    return encoding, n_bits
+
+
+def _checked_outcomes(gaps: Outcomes, n_bits: int) -> Outcomes:
+    """Outcomes from their gaps: strictly ascending and narrower than ``n_bits``."""
+    if isinstance(gaps, np.ndarray) and n_bits <= _FAST_BITS:
+        outcomes: Outcomes = np.cumsum(gaps, dtype=np.uint64)
+        # Every gap is below 2**63, so a wrap-around in the sum shows as a descent.
+        ascending = bool(np.all(outcomes[1:] > outcomes[:-1]))
+    else:
+        outcomes = list(accumulate(int(g) for g in gaps))
+        ascending = all(b > a for a, b in pairwise(outcomes))
+    if not ascending:
+        raise CorruptResultError("histogram payload repeats an outcome")
+    if len(outcomes) and int(outcomes[-1]) >> n_bits:
+        raise CorruptResultError(f"histogram payload has an outcome wider than {n_bits} bits")
+    return outcomes
+
+
+def _read_flags(reader: _Reader, unique: int) -> np.ndarray:
+    """The run-length list of "count is exactly 1" flags, one per outcome."""
+    section = _Reader(reader.take(reader.uint("the flags length"), "the flags"))
+    num_runs = section.uint("the run count")
+    # An encoder may leave out the first-run byte of an empty list.
+    first = 0 if num_runs == 0 and section.done() else section.take(1, "the first flag")[0]
+    if first > 1:
+        raise CorruptResultError(f"histogram payload: first flag is {first}, not 0 or 1")
+    runs = section.uints(num_runs, _MAX_VARINT_BYTES, "the flag runs")
+    if not section.done() or _exact_sum(runs, unique) != unique:
+        raise CorruptResultError(f"histogram payload: flag runs do not cover {unique} outcomes")
+    values = (np.arange(num_runs) + first) % 2 == 1
+    return np.repeat(values, np.asarray(runs, np.int64))
+
+
+def _exact_sum(values: Outcomes, bound: int) -> int:
+    """The sum of non-negative integers, exact even where uint64 would overflow."""
+    if len(values) == 0:
+        return 0
+    if isinstance(values, np.ndarray) and len(values) * max(int(values.max()), bound) < 2**64:
+        return int(values.sum(dtype=np.uint64))
+    return sum(int(v) for v in values)
+
+
+def _bitstrings(outcomes: Outcomes, n_bits: int) -> list[str]:
+    if not isinstance(outcomes, np.ndarray):
+        return [format(k, f"0{n_bits}b") for k in outcomes]
+    # One ASCII text of newline-ended rows, split once: the fastest way to make the strs.
+    octets = outcomes.astype(">u8").view(np.uint8).reshape(-1, 8)
+    rows = np.full((len(outcomes), n_bits + 1), ord("\n"), np.uint8)
+    rows[:, :n_bits] = np.unpackbits(octets, axis=1)[:, 64 - n_bits :] + np.uint8(ord("0"))
+    return rows.tobytes().decode("ascii").split("\n")[:-1]
+
+
+def _checked_counts(counts: Mapping[str, int]) -> tuple[list[str], np.ndarray]:
+    """The keys with a positive count and those counts as uint64."""
+    if not isinstance(counts, Mapping):
+        raise TypeError(f"counts must be a mapping, got {type(counts).__name__}")
+    keys = list(counts)
+    values = np.asarray(list(counts.values()))
+    if values.size and values.dtype.kind not in "iu":
+        for key, value in counts.items():
+            if isinstance(value, bool) or not isinstance(value, int | np.integer):
+                raise TypeError(f"outcome {key!r}: count {value!r} is not an integer")
+        raise InvalidInputError("counts must be below 2**63")
+    if values.size and values.min() < 0:
+        key = keys[int(values.argmin())]
+        raise InvalidInputError(f"outcome {key!r} has a negative count ({counts[key]})")
+    kept = np.flatnonzero(values > 0)
+    return [keys[i] for i in kept], values[kept].astype(np.uint64)
+
+
+def _outcomes_of(keys: list[str], n_bits: int) -> Outcomes:
+    """Outcome integers of the keys: one vectorised pass when all are plain bitstrings."""
+    bits = _bit_matrix(keys, n_bits) if n_bits <= _FAST_BITS else None
+    if bits is not None:
+        padded = np.zeros((len(keys), 64), np.uint8)
+        padded[:, 64 - n_bits :] = bits
+        return np.packbits(padded, axis=1).view(">u8").ravel().astype(np.uint64)
+    outcomes = [_outcome(key, n_bits) for key in keys]
+    return np.array(outcomes, np.uint64) if n_bits <= _FAST_BITS else outcomes
+
+
+def _bit_matrix(keys: list[str], n_bits: int) -> np.ndarray | None:
+    """The keys as rows of 0/1, or None unless every key is a bitstring ``n_bits`` long."""
+    try:
+        text = "".join(keys)
+    except TypeError:
+        return None
+    if len(text) != len(keys) * n_bits or not text.isascii():
+        return None
+    if np.any(np.fromiter(map(len, keys), np.int64, len(keys)) != n_bits):
+        return None
+    bits = np.frombuffer(text.encode("ascii"), np.uint8) - np.uint8(ord("0"))
+    if bits.size and bits.max() > 1:
+        return None
+    return bits.reshape(len(keys), n_bits)
+
+
+def _outcome(key: str, n_bits: int) -> int:
+    if not isinstance(key, str):
+        raise TypeError(f"outcomes must be strings, got {key!r}")
+    digits = key.replace(" ", "")
+    try:
+        value = int(digits, 16) if digits.startswith("0x") else int(digits, 2)
+    except ValueError:
+        raise InvalidInputError(f"outcome {key!r} is neither a bitstring nor 0x hex") from None
+    if value >> n_bits:
+        raise InvalidInputError(f"outcome {key!r} does not fit in {n_bits} bits")
+    return value
+
+
+def _ascending(outcomes: Outcomes, keys: list[str]) -> np.ndarray:
+    """The order that sorts the outcomes; two keys naming one outcome are an error."""
+    if isinstance(outcomes, np.ndarray):
+        order = np.argsort(outcomes, kind="stable")
+        repeats = np.flatnonzero(np.diff(outcomes[order]) == 0)
+    else:
+        order = np.array(sorted(range(len(outcomes)), key=outcomes.__getitem__), np.int64)
+        ordered = [outcomes[i] for i in order]
+        repeats = np.array([i for i in range(len(ordered) - 1) if ordered[i] == ordered[i + 1]])
+    if len(repeats):
+        i, j = order[repeats[0]], order[repeats[0] + 1]
+        raise InvalidInputError(f"outcomes {keys[i]!r} and {keys[j]!r} are the same outcome")
+    return order
+
+
+def _take(outcomes: Outcomes, order: np.ndarray) -> Outcomes:
+    if isinstance(outcomes, np.ndarray):
+        return outcomes[order]
+    return [outcomes[i] for i in order]
+
+
+def _gaps(outcomes: Outcomes) -> Outcomes:
+    if isinstance(outcomes, np.ndarray):
+        return np.diff(outcomes, prepend=np.uint64(0))
+    return [b - a for a, b in zip([0, *outcomes], outcomes, strict=False)]
+
+
+def _runs(flags: np.ndarray) -> tuple[np.ndarray, int]:
+    """Run lengths of a boolean array and the value of its first run."""
+    if not flags.size:
+        return np.zeros(0, np.uint64), 0
+    edges = np.flatnonzero(flags[1:] != flags[:-1]) + 1
+    bounds = np.concatenate(([0], edges, [flags.size]))
+    return np.diff(bounds).astype(np.uint64), int(flags[0])
+
+
+def decode_result(results: Any) -> dict[str, int] | dict[str, float]:
+    """One circuit's ``results`` value: a histogram, or expectation values by term."""
+    if not isinstance(results, Mapping):
+        raise CorruptResultError(f"a result must be an object, got {type(results).__name__}")
+    if not results or "payload" in results or "encoding" in results:
+        return decode_histogram(results)
+    values: dict[str, float] = {}
+    for term, value in results.items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise CorruptResultError(f"expectation value of {term!r} is {value!r}, not a number")
+        values[term] = float(value)
+    return values
+
+
+# -- circuits -----------------------------------------------------------------------------
+
+
+def pack_circuit(qasm: str) -> str:
+    """OpenQASM text as the service takes it: base64 of gzip of UTF-8."""
+    compressor = zlib.compressobj(6, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    data = compressor.compress(qasm.encode("utf-8")) + compressor.flush()
+    return base64.b64encode(data).decode("ascii")
+
+
+def unpack_circuit(packed: str) -> str:
+    """The OpenQASM text of a packed circuit.
+
+    Raises:
+        InvalidInputError: not base64, not one complete gzip stream, inflating past
+            :data:`MAX_CIRCUIT_BYTES`, or not UTF-8 text.
+    """
+    try:
+        data = base64.b64decode(packed, validate=True)
+    except (binascii.Error, TypeError, ValueError) as err:
+        raise InvalidInputError(f"packed circuit is not valid base64: {err}") from err
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        raw = inflater.decompress(data, MAX_CIRCUIT_BYTES + 1)
+    except zlib.error as err:
+        raise InvalidInputError(f"packed circuit is not gzip data: {err}") from err
+    if len(raw) > MAX_CIRCUIT_BYTES:
+        raise InvalidInputError(f"packed circuit inflates past {MAX_CIRCUIT_BYTES} bytes")
+    if not inflater.eof or inflater.unused_data:
+        raise InvalidInputError("packed circuit is not one complete gzip stream")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise InvalidInputError(f"packed circuit is not UTF-8 text: {err}") from err
+
+
+def chunk_circuits(packed: Mapping[str, str]) -> list[dict[str, str]]:
+    """Packed circuits split greedily, in order, into ``add_circuits`` chunks.
+
+    A chunk costs, by the service's accounting, ``len(label) + len(data) + 6`` per entry
+    plus 2, at most :data:`MAX_BODY_BYTES`: for ASCII labels, one byte more than its
+    compact JSON (the accounting counts a comma after the last entry too).
+
+    Raises:
+        PayloadTooLargeError: one circuit alone exceeds the cap (checked before any
+            chunk is returned, so nothing has been sent).
+    """
+    chunks: list[dict[str, str]] = []
+    chunk: dict[str, str] = {}
+    size = CHUNK_OVERHEAD_BYTES
+    for label, data in packed.items():
+        cost = len(label) + len(data) + ENTRY_OVERHEAD_BYTES
+        if CHUNK_OVERHEAD_BYTES + cost > MAX_BODY_BYTES:
+            raise PayloadTooLargeError(
+                f"circuit {label!r} packs to {cost} bytes; one request carries at most "
+                f"{MAX_BODY_BYTES - CHUNK_OVERHEAD_BYTES}"
+            )
+        if chunk and size + cost > MAX_BODY_BYTES:
+            chunks.append(chunk)
+            chunk, size = {}, CHUNK_OVERHEAD_BYTES
+        chunk[label] = data
+        size += cost
+    if chunk:
+        chunks.append(chunk)
+    return chunks
+
+
+# -- observables --------------------------------------------------------------------------
+
+
+def encode_observables(terms: Sequence[str]) -> str:
+    """Dense Pauli terms as an expectation job sends them: ``"XYZ;ZZI"``.
+
+    Terms are big-endian on the wire (leftmost character on qubit 0); this function
+    only checks them: non-empty, over ``I X Y Z``, all the same length.
+    """
+    if isinstance(terms, str):
+        raise TypeError(f"observables must be a sequence of terms, not the string {terms!r}")
+    terms = list(terms)
+    if not terms:
+        raise InvalidInputError("no observables given")
+    width = len(terms[0]) if isinstance(terms[0], str) else 0
+    for term in terms:
+        if not isinstance(term, str):
+            raise TypeError(f"an observable term must be a string, got {term!r}")
+        if not term or set(term) - set("IXYZ"):
+            raise InvalidInputError(f"observable {term!r} is not a Pauli string over I, X, Y, Z")
+        if len(term) != width:
+            raise InvalidInputError(
+                f"observable {term!r} acts on {len(term)} qubits but {terms[0]!r} on {width}"
+            )
+    return ";".join(terms)
+
+
+def decode_observables(text: str) -> list[str]:
+    """The terms of an ``"XYZ;ZZI"`` string, checked as :func:`encode_observables` does."""
+    if not isinstance(text, str):
+        raise TypeError(f"observables must be a string, got {type(text).__name__}")
+    terms = text.split(";")
+    encode_observables(terms)
+    return terms

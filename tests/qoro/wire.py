@@ -1,0 +1,102 @@
+"""Canned Qoro wire payloads, built by hand from ``shared/qoro-api.md``, for the qoro tests.
+
+Deliberately simple, loop-by-loop Python: an independent reading of the spec to check
+the vectorised codec against, and a place to damage one field of a payload at a time.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+API_URL = "https://qoro.test/api"
+TOKEN = "tok-3f9a1c-very-secret"
+JOB_ID = "7c0e7f3e-8f55-4a43-a0cb-2a3f6f1b9d11"
+
+BELL_QASM = """OPENQASM 2.0;
+include "qelib1.inc";
+qreg q[2];
+creg c[2];
+h q[0];
+cx q[0],q[1];
+measure q -> c;
+"""
+
+
+def uleb(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def qh_sections(counts: dict[int, int], n_bits: int) -> dict[str, bytes]:
+    """The named byte sections of a QH1/QH2 payload for ``{outcome: count}``."""
+    outcomes = sorted(counts)
+    gaps = [b - a for a, b in zip([0, *outcomes], outcomes, strict=False)]
+    flags = [counts[k] == 1 for k in outcomes]
+    runs: list[int] = []
+    for i, flag in enumerate(flags):
+        if i and flag == flags[i - 1]:
+            runs[-1] += 1
+        else:
+            runs.append(1)
+    first = bytes([int(flags[0]) if flags else 0])
+    rb = uleb(len(runs)) + first + b"".join(uleb(r) for r in runs)
+    extras = [counts[k] - 2 for k in outcomes if counts[k] != 1]
+    qh2 = n_bits > 255
+    return {
+        "magic": b"QH2" if qh2 else b"QH1",
+        "width": uleb(n_bits) if qh2 else bytes([n_bits]),
+        "unique": uleb(len(outcomes)),
+        "total": uleb(sum(counts.values())),
+        "gaps": uleb(len(gaps)) + b"".join(uleb(g) for g in gaps),
+        "flags": uleb(len(rb)) + rb,
+        "extras": uleb(len(extras)) + b"".join(uleb(e) for e in extras),
+    }
+
+
+def qh_result(sections: dict[str, bytes], n_bits: int, encoding: str | None = None) -> dict:
+    """A ``results`` value as the service sends it, from (possibly damaged) sections."""
+    payload = b"".join(sections.values())
+    return {
+        "encoding": encoding or ("qh2" if n_bits > 255 else "qh1"),
+        "n_bits": n_bits,
+        "payload": base64.b64encode(payload).decode(),
+    }
+
+
+def histogram(counts: dict[str, int]) -> dict:
+    """The encoded ``results`` of a sampling circuit with these bitstring counts."""
+    n_bits = len(next(iter(counts)))
+    sections = qh_sections({int(k, 2): v for k, v in counts.items()}, n_bits)
+    return qh_result(sections, n_bits)
+
+
+def status_body(status: str, **extra: Any) -> dict:
+    return {"status": status, "job_id": JOB_ID, **extra}
+
+
+def results_page(entries: list[tuple[str, Any]], *, next_url: str | None = None) -> dict:
+    return {"results": [{"label": label, "results": r} for label, r in entries], "next": next_url}
+
+
+def qpu_systems_body() -> list[dict]:
+    return [
+        {
+            "name": "qoro_maestro",
+            "access_level": "PUBLIC",
+            "qpus": [],
+            "supports_expval": True,
+        },
+        {
+            "name": "ibm_fez",
+            "access_level": "PRIVATE",
+            "qpus": [
+                {"nickname": "fez", "q_bits": 156, "status": "ONLINE", "system_kind": "QPU"},
+                {"nickname": "fez_b", "q_bits": 27, "status": "OFFLINE", "system_kind": "QPU"},
+            ],
+        },
+    ]

@@ -1,0 +1,370 @@
+"""SQLite persistence of a local server's jobs, circuits and results.
+
+Every state change is one transaction, so a crash or restart loses no submitted job and
+no finished result. Owners are kept as token digests, never as tokens. One connection
+serves all threads behind a lock: the server's writes are small and short.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ...exceptions import DiviError, InvalidInputError
+from ..protocol import JobStatus, JobType
+
+_SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE jobs (
+    id          TEXT PRIMARY KEY,
+    owner       TEXT NOT NULL,              -- SHA-256 of the bearer token
+    tag         TEXT NOT NULL,
+    job_type    TEXT NOT NULL,              -- wire value
+    system      TEXT NOT NULL,
+    shots       INTEGER,
+    observables TEXT,                       -- wire form, e.g. "XZ;ZZ"
+    status      TEXT NOT NULL,
+    finalized   INTEGER NOT NULL DEFAULT 0,
+    attempts    INTEGER NOT NULL DEFAULT 0, -- times a worker started it
+    error       TEXT,
+    created_at  REAL NOT NULL
+);
+CREATE INDEX jobs_by_owner ON jobs (owner);
+CREATE TABLE circuits (
+    job_id   TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    label    TEXT NOT NULL,
+    payload  TEXT NOT NULL,                 -- base64(gzip(qasm)) as the client sent it
+    result   TEXT,                          -- JSON, once the job has completed
+    PRIMARY KEY (job_id, label)
+);
+CREATE UNIQUE INDEX circuits_in_order ON circuits (job_id, position);
+"""
+
+_RUNNABLE = JobStatus.PENDING.value
+_CANCELLABLE = (JobStatus.PENDING.value, JobStatus.RUNNING.value)
+
+
+class UnknownJobError(DiviError, LookupError):
+    """No such job for this owner: HTTP 404 (another owner's job is no different)."""
+
+
+class JobConflictError(DiviError):
+    """The request does not fit the job's state (finalized, finished, ...): HTTP 409."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """A job as stored."""
+
+    id: str
+    tag: str
+    job_type: JobType
+    system: str
+    shots: int | None
+    observables: str | None
+    status: JobStatus
+    finalized: bool
+    attempts: int
+    error: str | None
+    n_circuits: int
+
+    @classmethod
+    def _from_row(cls, row: sqlite3.Row) -> Job:
+        return cls(
+            id=row["id"],
+            tag=row["tag"],
+            job_type=JobType(row["job_type"]),
+            system=row["system"],
+            shots=row["shots"],
+            observables=row["observables"],
+            status=JobStatus(row["status"]),
+            finalized=bool(row["finalized"]),
+            attempts=row["attempts"],
+            error=row["error"],
+            n_circuits=row["n_circuits"],
+        )
+
+
+_JOB_QUERY = """
+SELECT jobs.*, (SELECT COUNT(*) FROM circuits WHERE job_id = jobs.id) AS n_circuits
+FROM jobs WHERE id = ?
+"""
+
+
+def _owned_job(db: sqlite3.Connection, owner: str, job_id: str) -> Job:
+    row = db.execute(_JOB_QUERY, (job_id,)).fetchone()
+    if row is None or row["owner"] != owner:
+        raise UnknownJobError(f"no job {job_id!r} for this token")
+    return Job._from_row(row)
+
+
+class Store:
+    """The jobs of one server, in one SQLite file."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        # WAL + NORMAL: a committed transaction survives a crash of the server process.
+        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute("PRAGMA synchronous = NORMAL")
+        self._db.execute("PRAGMA foreign_keys = ON")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version == 0:
+            with self._transaction() as db:
+                db.executescript(
+                    f"BEGIN; {_SCHEMA} PRAGMA user_version = {_SCHEMA_VERSION}; COMMIT;"
+                )
+        elif version != _SCHEMA_VERSION:
+            raise InvalidInputError(
+                f"{self.path} holds a server database of schema version {version}; "
+                f"this version of qiskit-divi reads version {_SCHEMA_VERSION}"
+            )
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            if self._db.in_transaction:  # pragma: no cover - a bug, not a state
+                raise RuntimeError("nested store transaction")
+            yield self._db
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One atomic write: committed when the block ends, rolled back if it raises."""
+        with self._transaction() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- jobs ---------------------------------------------------------------------------
+
+    def create_job(
+        self, owner: str, *, tag: str, job_type: JobType, system: str, shots: int | None
+    ) -> str:
+        job_id = str(uuid.uuid4())
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO jobs (id, owner, tag, job_type, system, shots, status, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (job_id, owner, tag, job_type.value, system, shots, _RUNNABLE, time.time()),
+            )
+        return job_id
+
+    def job(self, owner: str, job_id: str) -> Job:
+        with self._transaction() as db:
+            return _owned_job(db, owner, job_id)
+
+    def add_circuits(
+        self,
+        owner: str,
+        job_id: str,
+        circuits: Mapping[str, str],
+        *,
+        shots: int | None,
+        observables: str | None,
+        finalize: bool,
+        max_circuits: int | None = None,
+    ) -> int:
+        """Append a chunk of ``label -> payload``; returns how many circuits were new.
+
+        A chunk whose circuits are all stored already, with the same payloads, is a
+        repeat (a client retrying after a lost answer) and changes nothing.
+        """
+        with self._write() as db:
+            job = _owned_job(db, owner, job_id)
+            new = _new_circuits(db, job_id, circuits)
+            if not new and (job.finalized or not finalize):
+                return 0
+            _check_open(job)
+            shots = _agreeing("shots", job.shots, shots)
+            observables = _agreeing("observables", job.observables, observables)
+            total = job.n_circuits + len(new)
+            if max_circuits is not None and total > max_circuits:
+                raise InvalidInputError(
+                    f"{job.job_type.name} jobs take at most {max_circuits} circuit(s); "
+                    f"this chunk would make {total}"
+                )
+            if finalize and total == 0:
+                raise InvalidInputError("cannot finalize a job without circuits")
+            db.executemany(
+                "INSERT INTO circuits (job_id, position, label, payload) VALUES (?, ?, ?, ?)",
+                [
+                    (job_id, job.n_circuits + i, label, payload)
+                    for i, (label, payload) in enumerate(new.items())
+                ],
+            )
+            db.execute(
+                "UPDATE jobs SET shots = ?, observables = ?, finalized = ? WHERE id = ?",
+                (shots, observables, int(finalize), job_id),
+            )
+        return len(new)
+
+    def cancel(self, owner: str, job_id: str) -> int:
+        """Cancel a pending or running job; returns how many circuits will not run."""
+        with self._write() as db:
+            job = _owned_job(db, owner, job_id)
+            if job.status.value not in _CANCELLABLE:
+                raise JobConflictError(
+                    f"job {job_id} is {job.status.value}; only PENDING or RUNNING jobs can be "
+                    "cancelled"
+                )
+            db.execute(
+                "UPDATE jobs SET status = ? WHERE id = ?", (JobStatus.CANCELLED.value, job_id)
+            )
+        return job.n_circuits
+
+    def delete(self, owner: str, job_id: str) -> None:
+        with self._write() as db:
+            _owned_job(db, owner, job_id)
+            db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+
+    # -- execution ----------------------------------------------------------------------
+
+    def claim(self, job_id: str) -> Job | None:
+        """Mark a finalized pending job RUNNING for one worker; ``None`` if it is not runnable."""
+        with self._write() as db:
+            claimed = db.execute(
+                "UPDATE jobs SET status = ?, attempts = attempts + 1"
+                " WHERE id = ? AND status = ? AND finalized = 1",
+                (JobStatus.RUNNING.value, job_id, _RUNNABLE),
+            ).rowcount
+            row = db.execute(_JOB_QUERY, (job_id,)).fetchone()
+        return Job._from_row(row) if claimed else None
+
+    def circuits(self, job_id: str) -> list[tuple[str, str]]:
+        """``(label, payload)`` pairs of a job, in the order they were added."""
+        with self._transaction() as db:
+            rows = db.execute(
+                "SELECT label, payload FROM circuits WHERE job_id = ? ORDER BY position", (job_id,)
+            ).fetchall()
+        return [(row["label"], row["payload"]) for row in rows]
+
+    def complete(self, job_id: str, results: Sequence[Any]) -> bool:
+        """Store one JSON result per circuit (in order) and mark the job COMPLETED.
+
+        Returns False, storing nothing, when the job stopped running meanwhile
+        (cancelled or deleted).
+        """
+        with self._write() as db:
+            done = db.execute(
+                "UPDATE jobs SET status = ? WHERE id = ? AND status = ?",
+                (JobStatus.COMPLETED.value, job_id, JobStatus.RUNNING.value),
+            ).rowcount
+            if done:
+                db.executemany(
+                    "UPDATE circuits SET result = ? WHERE job_id = ? AND position = ?",
+                    [(json.dumps(result), job_id, i) for i, result in enumerate(results)],
+                )
+        return bool(done)
+
+    def fail(self, job_id: str, reason: str) -> bool:
+        """Mark a running job FAILED with a reason; False when it stopped running meanwhile."""
+        with self._write() as db:
+            return bool(
+                db.execute(
+                    "UPDATE jobs SET status = ?, error = ? WHERE id = ? AND status = ?",
+                    (JobStatus.FAILED.value, reason, job_id, JobStatus.RUNNING.value),
+                ).rowcount
+            )
+
+    def recover(self, max_attempts: int) -> list[str]:
+        """After a restart: the jobs to run, oldest first.
+
+        Jobs a worker was running when the server stopped go back to PENDING, unless
+        they have been started ``max_attempts`` times already: those are FAILED, so a
+        job that brings the server down cannot do it forever.
+        """
+        with self._write() as db:
+            db.execute(
+                "UPDATE jobs SET status = ?, error = ? WHERE status = ? AND attempts >= ?",
+                (
+                    JobStatus.FAILED.value,
+                    f"the server stopped while running this job {max_attempts} times",
+                    JobStatus.RUNNING.value,
+                    max_attempts,
+                ),
+            )
+            db.execute(
+                "UPDATE jobs SET status = ? WHERE status = ?",
+                (_RUNNABLE, JobStatus.RUNNING.value),
+            )
+            rows = db.execute(
+                "SELECT id FROM jobs WHERE status = ? AND finalized = 1 ORDER BY created_at",
+                (_RUNNABLE,),
+            ).fetchall()
+        return [row["id"] for row in rows]
+
+    # -- results ------------------------------------------------------------------------
+
+    def results(
+        self, owner: str, job_id: str, *, limit: int, offset: int
+    ) -> tuple[Job, list[tuple[str, Any]]]:
+        """The job and one page of its ``(label, result)`` in circuit order.
+
+        The page is empty unless the job has COMPLETED.
+        """
+        with self._transaction() as db:
+            job = _owned_job(db, owner, job_id)
+            if job.status is not JobStatus.COMPLETED:
+                return job, []
+            rows = db.execute(
+                "SELECT label, result FROM circuits WHERE job_id = ?"
+                " ORDER BY position LIMIT ? OFFSET ?",
+                (job_id, limit, offset),
+            ).fetchall()
+        return job, [(row["label"], json.loads(row["result"])) for row in rows]
+
+
+def _new_circuits(
+    db: sqlite3.Connection, job_id: str, circuits: Mapping[str, str]
+) -> dict[str, str]:
+    """The chunk's circuits not stored yet; a label stored with another payload is an error."""
+    new = dict(circuits)
+    labels = list(circuits)
+    for start in range(0, len(labels), 500):  # SQLite caps the number of parameters
+        batch = labels[start : start + 500]
+        rows = db.execute(
+            f"SELECT label, payload FROM circuits WHERE job_id = ? AND label IN "
+            f"({','.join('?' * len(batch))})",
+            (job_id, *batch),
+        )
+        for label, payload in rows:
+            if payload != circuits[label]:
+                raise InvalidInputError(f"label {label!r} already holds a different circuit")
+            del new[label]
+    return new
+
+
+def _check_open(job: Job) -> None:
+    if job.status is not JobStatus.PENDING:
+        raise JobConflictError(f"job {job.id} is {job.status.value}; it takes no more circuits")
+    if job.finalized:
+        raise JobConflictError(f"job {job.id} is finalized; it takes no more circuits")
+
+
+def _agreeing(name: str, stored: Any, given: Any) -> Any:
+    """One value per job: a chunk may repeat it or leave it out, not change it."""
+    if given is None or stored is None or given == stored:
+        return stored if given is None else given
+    raise InvalidInputError(f"{name} {given!r} differ from the job's {stored!r}")

@@ -1,0 +1,109 @@
+"""Helpers for the local server's tests: a plain-HTTP client and circuits to send."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import requests
+from qiskit import QuantumCircuit, qasm2
+
+from qiskit_divi.qoro.codec import pack_circuit
+
+
+class Api:
+    """Plain ``requests`` calls against a server's API, as one token."""
+
+    def __init__(self, url: str, token: str | None) -> None:
+        self.url = url
+        self.session = requests.Session()
+        if token is not None:
+            self.session.headers["Authorization"] = f"Bearer {token}"
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.session.get(f"{self.url}/{path}", timeout=30, **kwargs)
+
+    def post(self, path: str, body: Any = None, **kwargs: Any) -> requests.Response:
+        return self.session.post(f"{self.url}/{path}", json=body, timeout=30, **kwargs)
+
+    def delete(self, path: str) -> requests.Response:
+        return self.session.delete(f"{self.url}/{path}", timeout=30)
+
+    def init(self, job_type: str = "SIMULATE", system: str = "qoro_maestro", **extra: Any) -> str:
+        body = {"tag": "test", "job_type": job_type, "qpu_system_name": system, **extra}
+        answer = self.post("job/init/", body)
+        assert answer.status_code == 201, answer.text
+        return answer.json()["job_id"]
+
+    def add(
+        self, job_id: str, circuits: Mapping[str, Any], *, final: bool = True, **extra: Any
+    ) -> requests.Response:
+        body = {
+            "circuits": {label: packed(c) for label, c in circuits.items()},
+            "mode": "append",
+            "finalized": "true" if final else "false",
+            **extra,
+        }
+        return self.post(f"job/{job_id}/add_circuits/", body)
+
+    def submit(
+        self,
+        circuits: Mapping[str, Any],
+        job_type: str = "SIMULATE",
+        system: str = "qoro_maestro",
+        **extra: Any,
+    ) -> str:
+        if job_type != "EXPECTATION":
+            extra.setdefault("shots", 1000)
+        job_id = self.init(job_type, system)
+        answer = self.add(job_id, circuits, **extra)
+        assert answer.status_code == 200, answer.text
+        return job_id
+
+    def status(self, job_id: str) -> dict[str, Any]:
+        answer = self.get(f"job/{job_id}/status/")
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    def wait(self, job_id: str, timeout: float = 120) -> dict[str, Any]:
+        """Poll until the job is final (a poll with a deadline, not a fixed sleep)."""
+        deadline = time.monotonic() + timeout
+        while (status := self.status(job_id))["status"] in ("PENDING", "RUNNING"):
+            assert time.monotonic() < deadline, f"job {job_id} still {status['status']}"
+            time.sleep(0.02)
+        return status
+
+    def results(self, job_id: str) -> dict[str, Any]:
+        """Every page of a finished job's results, by label."""
+        results: dict[str, Any] = {}
+        url: str | None = f"{self.url}/job/{job_id}/resultsV2/?limit=100&offset=0"
+        while url is not None:
+            answer = self.session.get(url, timeout=30)
+            assert answer.status_code == 200, answer.text
+            page = answer.json()
+            results.update((r["label"], r["results"]) for r in page["results"])
+            url = page["next"]
+        return results
+
+
+def packed(circuit: QuantumCircuit | str) -> str:
+    """A circuit as the wire carries it; strings are sent as they are (for bad input)."""
+    return circuit if isinstance(circuit, str) else pack_circuit(qasm2.dumps(circuit))
+
+
+def bell(measure: bool = True) -> QuantumCircuit:
+    circuit = QuantumCircuit(2, 2 if measure else 0)
+    circuit.h(0)
+    circuit.cx(0, 1)
+    if measure:
+        circuit.measure([0, 1], [0, 1])
+    return circuit
+
+
+def rotated(theta: float) -> QuantumCircuit:
+    """One qubit with P(1) = sin^2(theta / 2), measured."""
+    circuit = QuantumCircuit(1, 1)
+    circuit.ry(theta, 0)
+    circuit.measure(0, 0)
+    return circuit

@@ -1,0 +1,191 @@
+"""The server's SQLite store: state changes, idempotent chunks, ownership and recovery."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from qiskit_divi.exceptions import InvalidInputError
+from qiskit_divi.qoro.protocol import JobStatus, JobType
+from qiskit_divi.qoro.server.store import JobConflictError, Store, UnknownJobError
+
+ALICE, BOB = "a" * 64, "b" * 64
+
+
+@pytest.fixture
+def store(tmp_path):
+    store = Store(tmp_path / "jobs.sqlite3")
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def new_job(store, job_type=JobType.SIMULATE, owner=ALICE, shots=100):
+    return store.create_job(owner, tag="t", job_type=job_type, system="qoro_maestro", shots=shots)
+
+
+def add(store, job_id, circuits, finalize=False, owner=ALICE, **kwargs):
+    kwargs.setdefault("shots", None)
+    kwargs.setdefault("observables", None)
+    return store.add_circuits(owner, job_id, circuits, finalize=finalize, **kwargs)
+
+
+def test_a_new_job_is_pending_and_empty(store):
+    job = store.job(ALICE, new_job(store))
+    assert (job.status, job.finalized, job.n_circuits, job.shots) == (
+        JobStatus.PENDING,
+        False,
+        0,
+        100,
+    )
+
+
+def test_another_owner_cannot_see_touch_or_delete_a_job(store):
+    job_id = new_job(store)
+    for action in (
+        lambda: store.job(BOB, job_id),
+        lambda: add(store, job_id, {"c": "x"}, owner=BOB),
+        lambda: store.cancel(BOB, job_id),
+        lambda: store.delete(BOB, job_id),
+        lambda: store.results(BOB, job_id, limit=10, offset=0),
+    ):
+        with pytest.raises(UnknownJobError):
+            action()
+    assert store.job(ALICE, job_id).status is JobStatus.PENDING
+
+
+def test_chunks_append_in_order_and_a_repeated_chunk_changes_nothing(store):
+    job_id = new_job(store)
+    assert add(store, job_id, {"b": "1", "a": "2"}) == 2
+    assert add(store, job_id, {"b": "1", "a": "2"}) == 0
+    assert add(store, job_id, {"c": "3"}, finalize=True) == 1
+    assert add(store, job_id, {"c": "3"}, finalize=True) == 0  # the final chunk, retried
+    assert store.circuits(job_id) == [("b", "1"), ("a", "2"), ("c", "3")]
+    assert store.job(ALICE, job_id).finalized
+
+
+def test_a_label_cannot_change_its_circuit(store):
+    job_id = new_job(store)
+    add(store, job_id, {"a": "1"})
+    with pytest.raises(InvalidInputError, match="'a' already holds a different circuit"):
+        add(store, job_id, {"a": "2"})
+
+
+def test_a_finalized_job_takes_no_new_circuits(store):
+    job_id = new_job(store)
+    add(store, job_id, {"a": "1"}, finalize=True)
+    with pytest.raises(JobConflictError, match="finalized"):
+        add(store, job_id, {"b": "2"})
+
+
+def test_a_job_cannot_be_finalized_empty_or_change_its_shots(store):
+    job_id = new_job(store)
+    with pytest.raises(InvalidInputError, match="without circuits"):
+        add(store, job_id, {}, finalize=True)
+    with pytest.raises(InvalidInputError, match="shots 7 differ from the job's 100"):
+        add(store, job_id, {"a": "1"}, shots=7)
+
+
+def test_circuit_limit(store):
+    job_id = new_job(store, JobType.CIRCUIT_CUT)
+    with pytest.raises(InvalidInputError, match="at most 1 circuit"):
+        add(store, job_id, {"a": "1", "b": "2"}, max_circuits=1)
+    assert store.job(ALICE, job_id).n_circuits == 0  # the refused chunk left nothing
+
+
+def test_a_job_runs_once_and_its_results_page_in_order(store):
+    job_id = new_job(store)
+    add(store, job_id, {f"c{i}": str(i) for i in range(5)}, finalize=True)
+    claimed = store.claim(job_id)
+    assert claimed is not None and claimed.status is JobStatus.RUNNING
+    assert store.claim(job_id) is None
+    assert store.complete(job_id, [{"n": i} for i in range(5)])
+    job, page = store.results(ALICE, job_id, limit=2, offset=2)
+    assert job.status is JobStatus.COMPLETED
+    assert page == [("c2", {"n": 2}), ("c3", {"n": 3})]
+
+
+def test_an_unfinalized_job_is_not_runnable(store):
+    job_id = new_job(store)
+    add(store, job_id, {"a": "1"})
+    assert store.claim(job_id) is None
+
+
+def test_cancel_pending_and_running_but_not_finished_jobs(store):
+    pending, running = new_job(store), new_job(store)
+    for job_id in (pending, running):
+        add(store, job_id, {"a": "1", "b": "2"}, finalize=True)
+    store.claim(running)
+    assert store.cancel(ALICE, pending) == 2
+    assert store.cancel(ALICE, running) == 2
+    assert not store.complete(running, [{}, {}])  # a cancelled run's results are dropped
+    assert store.job(ALICE, running).status is JobStatus.CANCELLED
+    with pytest.raises(JobConflictError, match="is CANCELLED"):
+        store.cancel(ALICE, pending)
+    assert store.claim(pending) is None
+
+
+def test_failure_keeps_its_reason(store):
+    job_id = new_job(store)
+    add(store, job_id, {"a": "1"}, finalize=True)
+    store.claim(job_id)
+    assert store.fail(job_id, "ValueError: boom")
+    job = store.job(ALICE, job_id)
+    assert (job.status, job.error) == (JobStatus.FAILED, "ValueError: boom")
+
+
+def test_delete_removes_the_job_and_its_circuits(store, tmp_path):
+    job_id = new_job(store)
+    add(store, job_id, {"a": "1"})
+    store.delete(ALICE, job_id)
+    with pytest.raises(UnknownJobError):
+        store.job(ALICE, job_id)
+    db = sqlite3.connect(tmp_path / "jobs.sqlite3")
+    assert db.execute("SELECT COUNT(*) FROM circuits").fetchone()[0] == 0
+    db.close()
+
+
+def test_reopening_keeps_everything_and_requeues_interrupted_jobs(tmp_path):
+    path = tmp_path / "jobs.sqlite3"
+    store = Store(path)
+    done, interrupted, queued, open_job = (new_job(store) for _ in range(4))
+    for job_id in (done, interrupted, queued):
+        add(store, job_id, {"a": "1"}, finalize=True)
+    add(store, open_job, {"a": "1"})
+    store.claim(done)
+    store.complete(done, [{"x": 1}])
+    store.claim(interrupted)
+    store.close()
+
+    store = Store(path)
+    try:
+        assert store.recover(max_attempts=3) == [interrupted, queued]
+        assert store.job(ALICE, interrupted).status is JobStatus.PENDING
+        assert store.results(ALICE, done, limit=5, offset=0)[1] == [("a", {"x": 1})]
+        assert store.job(ALICE, open_job).n_circuits == 1
+    finally:
+        store.close()
+
+
+def test_a_job_that_keeps_interrupting_the_server_fails(store):
+    job_id = new_job(store)
+    add(store, job_id, {"a": "1"}, finalize=True)
+    for _ in range(2):
+        store.claim(job_id)
+        assert store.recover(max_attempts=3) == [job_id]
+    store.claim(job_id)
+    assert store.recover(max_attempts=3) == []
+    job = store.job(ALICE, job_id)
+    assert job.status is JobStatus.FAILED
+    assert "stopped while running this job 3 times" in job.error
+
+
+def test_a_database_of_another_schema_is_refused(tmp_path):
+    path = tmp_path / "jobs.sqlite3"
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA user_version = 99")
+    db.close()
+    with pytest.raises(InvalidInputError, match="schema version 99"):
+        Store(path)

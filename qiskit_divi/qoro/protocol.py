@@ -25,6 +25,20 @@ ENTRY_OVERHEAD_BYTES = 6
 CHUNK_OVERHEAD_BYTES = 2
 RESULTS_PAGE_LIMIT = 100
 
+#: The gates of OpenQASM 2's standard library ``qelib1.inc`` as first published (Cross et
+#: al., 2017): circuits travel as OpenQASM 2, and every reader of it knows these.
+QELIB1_GATES = (
+    "u3", "u2", "u1", "cx", "id", "x", "y", "z", "h", "s", "sdg", "t", "tdg",
+    "rx", "ry", "rz", "cz", "cy", "ch", "ccx", "crz", "cu1", "cu3",
+)  # fmt: skip
+#: Qubits a simulator cluster is taken to offer. The service publishes no width for its
+#: simulators (only QPUs list ``q_bits``); this is a client-side bound, wide enough for
+#: the tensor-network and stabilizer runs a cluster can take, and the service itself
+#: fails a job it cannot simulate.
+SIMULATOR_CLUSTER_QUBITS = 64
+#: The QPU ``status`` that means a device takes jobs (compared case-insensitively).
+QPU_ONLINE_STATUS = "online"
+
 
 class JobType(enum.Enum):
     """What a Qoro job does with its circuits; values are the wire's ``job_type``."""
@@ -123,6 +137,10 @@ class QPU:
     status: str
     system_kind: str
 
+    @property
+    def online(self) -> bool:
+        return self.status.lower() == QPU_ONLINE_STATUS
+
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> QPU:
         return cls(
@@ -164,6 +182,11 @@ class SimulatorCluster:
     access_level: str
     minimum_tier: str = ""
     supports_expval: bool = False
+
+    @property
+    def num_qubits(self) -> int:
+        """Not published by the service: :data:`SIMULATOR_CLUSTER_QUBITS`."""
+        return SIMULATOR_CLUSTER_QUBITS
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> SimulatorCluster:

@@ -40,6 +40,13 @@ class UnknownBackendError(InvalidInputError):
     """A backend or system name that does not exist."""
 
 
+# -- local simulator ----------------------------------------------------------------------
+
+
+class SimulationError(DiviError):
+    """Aer, or a worker process running it, failed on a batch that passed every input check."""
+
+
 # -- Qoro Service -------------------------------------------------------------------------
 
 
@@ -114,6 +121,15 @@ class JobCancelledError(QoroError):
     def __init__(self, job_id: str) -> None:
         super().__init__(f"job {job_id} was cancelled; it has no results")
         self.job_id = job_id
+
+
+class JobNotFinishedError(QoroError):
+    """Results were asked for a job that is still pending or running."""
+
+    def __init__(self, job_id: str, status: str) -> None:
+        super().__init__(f"job {job_id} is {status}; wait for it to finish, then fetch results")
+        self.job_id = job_id
+        self.status = status
 
 
 class JobTimeoutError(QoroError, TimeoutError):

@@ -1,0 +1,366 @@
+"""The local simulation engine: checks a batch, picks the parallelism it wants, runs it on Aer.
+
+Many narrow circuits are split into contiguous chunks over a warm process pool that
+lives across calls (variational loops call again and again); wide circuits, or batches
+too small to repay the hand-over, run in this process on Aer's own threads. Each
+circuit's seed depends only on the batch seed and its position, so results are the
+same whatever the split.
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import os
+import secrets
+import threading
+import warnings
+import weakref
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, TypeVar
+
+import numpy as np
+from qiskit import QuantumCircuit
+from qiskit.quantum_info import SparsePauliOp
+from qiskit.transpiler import Target
+from qiskit_aer.noise import NoiseModel
+
+from ..exceptions import (
+    CircuitTooWideError,
+    DiviWarning,
+    InvalidCircuitError,
+    InvalidInputError,
+    SimulationError,
+)
+from ..validation import optional_seed, positive_int
+from . import runs
+from .device import (
+    AUTO,
+    QiskitBackend,
+    SimulatedDevice,
+    check_qiskit_backend,
+    fixed_device,
+    smallest_fake_backend,
+)
+from .runs import ExpectationTask, SampleResult, SampleTask
+
+__all__ = ["SampleResult", "SimulationEngine"]
+
+#: Aer seeds are 64-bit and grow by a stride per circuit; keep well clear of overflow.
+MAX_SEED = 2**32 - 1
+#: From this width on, Aer's own threads (per circuit) beat processes (across circuits).
+WIDE_QUBITS = 20
+#: A pool is used only when every worker gets at least this much estimated work
+#: (in instructions weighted by state size); below it the hand-over costs more than it saves.
+MIN_WORK_PER_WORKER = 20_000
+
+T = TypeVar("T")
+
+
+class SimulationEngine:
+    """Runs batches of circuits on Aer, sampled or exact, in parallel where that pays.
+
+    Args:
+        qiskit_backend: what to imitate: ``None`` or ``"qasm_simulator"`` (ideal, Aer's
+            automatic method), ``"statevector_simulator"`` (ideal, statevector method),
+            ``"auto"`` (the smallest fake IBM backend that fits the widest circuit of each
+            batch), or a ``BackendV2`` such as ``FakeManilaV2()`` (its noise and target).
+        noise_model: an Aer noise model; with a backend it replaces the backend's noise.
+        n_processes: worker processes for large batches of narrow circuits; default: the
+            cores this process may use. ``1`` never starts a pool.
+        executor: run chunks on this executor instead of a private process pool (the
+            engine does not shut it down); it needs ``n_processes`` workers to pay off.
+
+    Raises:
+        UnknownBackendError: ``qiskit_backend`` is a string naming no simulator.
+        InvalidInputError: ``n_processes`` < 1.
+    """
+
+    def __init__(
+        self,
+        *,
+        qiskit_backend: QiskitBackend = None,
+        noise_model: NoiseModel | None = None,
+        n_processes: int | None = None,
+        executor: Executor | None = None,
+    ) -> None:
+        qiskit_backend = check_qiskit_backend(qiskit_backend)
+        if noise_model is not None and not isinstance(noise_model, NoiseModel):
+            raise TypeError(f"noise_model must be a NoiseModel, got {type(noise_model).__name__}")
+        self._noise_model = noise_model
+        self._auto = qiskit_backend == AUTO
+        self._fixed = fixed_device(None if self._auto else qiskit_backend, noise_model)
+        self._auto_devices: dict[str, SimulatedDevice] = {}
+        self._n_processes = (
+            usable_cores() if n_processes is None else positive_int("n_processes", n_processes)
+        )
+        self._executor = executor
+        self._pool: ProcessPoolExecutor | None = None
+        self._shutdown_pool: weakref.finalize | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def n_processes(self) -> int:
+        """The most worker processes one batch is spread over."""
+        return self._n_processes
+
+    @property
+    def target(self) -> Target:
+        """What circuits are checked against: the device's target (Aer's for ``"auto"``)."""
+        return self._fixed.target
+
+    @property
+    def device_name(self) -> str:
+        """The imitated device, or ``"auto"`` when each batch picks its own."""
+        return AUTO if self._auto else self._fixed.name
+
+    def sample(
+        self,
+        circuits: Sequence[QuantumCircuit],
+        *,
+        shots: int,
+        seed: int | None = None,
+        memory: bool = False,
+        labels: Sequence[str] | None = None,
+    ) -> list[SampleResult]:
+        """Measurement outcomes of each circuit, in input order.
+
+        Circuits are run as they are when the device supports them, else transpiled for
+        it (seeded). A circuit without measurements records nothing, exactly as in Aer:
+        its counts are empty (a :class:`DiviWarning` says so).
+
+        Args:
+            circuits: bound circuits, in any gates (rewritten for the device if needed).
+            shots: measurements per circuit.
+            seed: makes outcomes reproducible, whatever ``n_processes`` is; ``None``
+                draws one (each result records its own ``seed_simulator``).
+            memory: also keep each shot's outcome, in shot order.
+            labels: names for error messages (default: the circuits' names).
+
+        Raises:
+            InvalidInputError: ``shots`` < 1 or a bad seed.
+            InvalidCircuitError: a circuit has unbound parameters.
+            CircuitTooWideError: a circuit is wider than the device.
+            SimulationError: Aer (or a worker process) failed.
+        """
+        shots = positive_int("shots", shots)
+        base_seed = _batch_seed(seed)
+        circuits, labels = _checked_batch(circuits, labels)
+        device = self._device_for(circuits, labels)
+        for circuit, label in zip(circuits, labels, strict=True):
+            if "measure" not in circuit.count_ops():
+                warnings.warn(
+                    f"circuit {label!r} has no measurements; its counts are empty",
+                    DiviWarning,
+                    stacklevel=2,
+                )
+        plan = self._plan(circuits, device)
+        task = SampleTask(device, shots, base_seed, bool(memory), _threads_per_worker(plan))
+        return self._run(runs.sample_chunk, task, plan, circuits)
+
+    def expectation_values(
+        self,
+        circuits: Sequence[QuantumCircuit],
+        observables: Sequence[Sequence[SparsePauliOp]],
+        *,
+        labels: Sequence[str] | None = None,
+    ) -> list[np.ndarray]:
+        """Exact ``<psi|O|psi>`` (real) of each of ``observables[i]`` on ``circuits[i]``.
+
+        Final measurements are removed first; the state is a statevector when noiseless
+        and a density matrix under noise (or with measurements or resets mid-circuit).
+
+        Raises:
+            InvalidInputError: the observables do not match the circuits in number or
+                width, or one is not Hermitian.
+            InvalidCircuitError: a circuit has unbound parameters.
+            CircuitTooWideError: a circuit is wider than the device.
+        """
+        circuits, labels = _checked_batch(circuits, labels)
+        observables = _checked_observables(circuits, labels, observables)
+        device = self._device_for(circuits, labels)
+        plan = self._plan(circuits, device)
+        task = ExpectationTask(device, _threads_per_worker(plan))
+        return self._run(runs.expectation_chunk, task, plan, circuits, observables)
+
+    def close(self) -> None:
+        """Shut the warm worker pool down (it also goes when the engine or interpreter does)."""
+        with self._lock:
+            if self._shutdown_pool is not None:
+                self._shutdown_pool()
+            self._pool = self._shutdown_pool = None
+
+    def _device_for(self, circuits: list[QuantumCircuit], labels: list[str]) -> SimulatedDevice:
+        """The batch's device, after checking that every circuit fits on it."""
+        if not circuits:
+            return self._fixed
+        width, label = max(
+            ((circuit.num_qubits, label) for circuit, label in zip(circuits, labels, strict=True)),
+            key=lambda item: item[0],
+        )
+        if not self._auto:
+            if width > self._fixed.num_qubits:
+                raise CircuitTooWideError(
+                    label, f"{width} qubits, but {self._fixed.name} has {self._fixed.num_qubits}"
+                )
+            return self._fixed
+        backend = smallest_fake_backend(width, label)
+        if backend.name not in self._auto_devices:
+            self._auto_devices[backend.name] = SimulatedDevice(
+                backend=backend, noise_model=self._noise_model
+            )
+        return self._auto_devices[backend.name]
+
+    def _plan(
+        self, circuits: list[QuantumCircuit], device: SimulatedDevice
+    ) -> list[tuple[int, int]]:
+        """Contiguous ``(start, stop)`` chunks, one per worker; a single chunk runs here."""
+        if len(circuits) < 2:
+            return [(0, len(circuits))]
+        # Instructions times state size: a state vector, or a density matrix under noise.
+        state_base = 4.0 if device.noisy else 2.0
+        work = np.array([len(circuit) * state_base**circuit.num_qubits for circuit in circuits])
+        workers = min(self._n_processes, int(work.sum() // MIN_WORK_PER_WORKER))
+        if workers < 2 or max(circuit.num_qubits for circuit in circuits) >= WIDE_QUBITS:
+            return [(0, len(circuits))]
+        # Cut where the running total of work crosses each worker's equal share.
+        cuts = np.searchsorted(np.cumsum(work), work.sum() * np.arange(1, workers) / workers)
+        bounds = [0, *sorted(set(int(cut) + 1 for cut in cuts) - {len(circuits)}), len(circuits)]
+        return list(itertools.pairwise(bounds))
+
+    def _run(
+        self,
+        run: Callable[..., list[T]],
+        task: Any,
+        plan: list[tuple[int, int]],
+        circuits: list[QuantumCircuit],
+        *per_circuit: Sequence[Any],
+    ) -> list[T]:
+        """``run`` over each chunk of the plan: here for one chunk, else on the executor."""
+        if not circuits:
+            return []
+        if len(plan) == 1:
+            return run(task, 0, circuits, *per_circuit)
+        executor = self._executor or self._warm_pool()
+        futures: list[Future[list[T]]] = [
+            executor.submit(
+                runs.run_packed,
+                run,
+                task,
+                start,
+                runs.pack(circuits[start:stop]),
+                *(values[start:stop] for values in per_circuit),
+            )
+            for start, stop in plan
+        ]
+        try:
+            return [item for future in futures for item in future.result()]
+        except BrokenProcessPool as err:
+            self.close()
+            raise SimulationError(
+                "a simulator worker process died (out of memory?). In a script, start the "
+                "work under `if __name__ == '__main__':` so workers can import it safely"
+            ) from err
+        finally:
+            for future in futures:
+                future.cancel()
+
+    def _warm_pool(self) -> ProcessPoolExecutor:
+        """The private worker pool, started on first use and kept for later batches."""
+        with self._lock:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(self._n_processes, mp_context=_process_context())
+                self._shutdown_pool = weakref.finalize(
+                    self, self._pool.shutdown, wait=False, cancel_futures=True
+                )
+            return self._pool
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _process_context() -> multiprocessing.context.BaseContext:
+    """Fork-server workers: forked from a clean process that has Aer imported already.
+
+    Plain fork is unsafe once Aer's OpenMP threads exist here; spawning each worker
+    afresh would import Qiskit and Aer again, per worker.
+    """
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([runs.__name__])
+    return context
+
+
+def _threads_per_worker(plan: list[tuple[int, int]]) -> int | None:
+    """Aer threads per worker: the cores shared out, or Aer's own choice when not pooled."""
+    return None if len(plan) == 1 else max(1, usable_cores() // len(plan))
+
+
+def _batch_seed(seed: int | None) -> int:
+    seed = optional_seed(seed)
+    if seed is None:
+        return secrets.randbelow(MAX_SEED + 1)
+    if seed > MAX_SEED:
+        raise InvalidInputError(f"seed must be at most 2**32 - 1, got {seed}")
+    return seed
+
+
+def _checked_batch(
+    circuits: Sequence[QuantumCircuit], labels: Sequence[str] | None
+) -> tuple[list[QuantumCircuit], list[str]]:
+    """The batch as a list with a label per circuit, each circuit bound and of the right kind."""
+    circuits = list(circuits)
+    if labels is None:
+        labels = [getattr(circuit, "name", f"#{index}") for index, circuit in enumerate(circuits)]
+    labels = list(labels)
+    if len(labels) != len(circuits):
+        raise InvalidInputError(f"{len(labels)} labels for {len(circuits)} circuits")
+    for circuit, label in zip(circuits, labels, strict=True):
+        if not isinstance(circuit, QuantumCircuit):
+            raise TypeError(f"circuit {label!r}: expected a QuantumCircuit, got {type(circuit)}")
+        if circuit.parameters:
+            names = ", ".join(sorted(parameter.name for parameter in circuit.parameters))
+            raise InvalidCircuitError(label, f"unbound parameters ({names}); bind them first")
+    return circuits, labels
+
+
+def _checked_observables(
+    circuits: list[QuantumCircuit],
+    labels: list[str],
+    observables: Sequence[Sequence[SparsePauliOp]],
+) -> list[list[SparsePauliOp]]:
+    """One list of Hermitian operators per circuit, each as wide as its circuit."""
+    observables = list(observables)
+    if len(observables) != len(circuits):
+        raise InvalidInputError(
+            f"{len(observables)} lists of observables for {len(circuits)} circuits"
+        )
+    checked = []
+    for circuit, label, ops in zip(circuits, labels, observables, strict=True):
+        if isinstance(ops, SparsePauliOp):
+            raise TypeError(f"circuit {label!r}: give a list of observables, not one operator")
+        checked.append([_checked_observable(circuit, label, j, op) for j, op in enumerate(ops)])
+    return checked
+
+
+def _checked_observable(circuit: QuantumCircuit, label: str, index: int, op: Any) -> SparsePauliOp:
+    if not isinstance(op, SparsePauliOp):
+        raise TypeError(
+            f"circuit {label!r}, observable {index}: expected a SparsePauliOp, got {type(op)}"
+        )
+    if op.num_qubits != circuit.num_qubits:
+        raise InvalidInputError(
+            f"circuit {label!r}, observable {index}: acts on {op.num_qubits} qubits, "
+            f"the circuit has {circuit.num_qubits}"
+        )
+    op = op.simplify()
+    if not np.allclose(op.coeffs.imag, 0):
+        raise InvalidInputError(f"circuit {label!r}, observable {index}: not Hermitian")
+    return op

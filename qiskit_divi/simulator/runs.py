@@ -1,0 +1,200 @@
+"""One Aer run over a contiguous chunk of a batch: what a worker process (or the caller) executes.
+
+Everything here is module-level and picklable by reference, so any
+``concurrent.futures.Executor`` can run it. Circuits travel as QPY bytes, which Qiskit
+writes and reads in Rust, several times faster than pickling ``QuantumCircuit`` objects.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import numpy as np
+from qiskit import QuantumCircuit, qpy
+from qiskit.circuit.library import get_standard_gate_name_mapping
+from qiskit.quantum_info import SparsePauliOp
+from qiskit.result import Result
+from qiskit.transpiler import PassManager
+from qiskit.transpiler.preset_passmanagers import generate_preset_pass_manager
+from qiskit_aer import AerSimulator
+from qiskit_aer.library import SaveExpectationValue
+
+from ..exceptions import SimulationError
+from .device import SimulatedDevice
+
+#: Aer seeds the i-th circuit of one run with ``seed_simulator + 2113 * i``. A chunk that
+#: starts at circuit k is given ``seed + 2113 * k``, so every circuit gets the seed it
+#: would get in one run of the whole batch, however the batch is split.
+AER_SEED_STRIDE = 2113
+#: Transpiler seed for exact expectation values, so they never vary run to run.
+EXACT_TRANSPILER_SEED = 0
+#: Optimisation level used when a circuit must be rewritten for the simulated device.
+TRANSPILE_LEVEL = 1
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class SampleResult:
+    """Outcomes of one circuit.
+
+    ``counts`` follow Qiskit's convention (classical bit 0 rightmost, registers separated
+    by spaces); ``memory`` lists each shot's outcome in shot order when it was asked for.
+    ``seed_simulator`` is the Aer seed that produced them.
+    """
+
+    counts: dict[str, int]
+    memory: list[str] | None
+    seed_simulator: int | None = None
+
+
+@dataclass(frozen=True)
+class SampleTask:
+    """How to sample every chunk of one batch."""
+
+    device: SimulatedDevice
+    shots: int
+    seed: int
+    memory: bool
+    threads: int | None
+
+
+@dataclass(frozen=True)
+class ExpectationTask:
+    """How to compute the exact expectation values of every chunk of one batch."""
+
+    device: SimulatedDevice
+    threads: int | None
+
+
+def sample_chunk(
+    task: SampleTask, start: int, circuits: Sequence[QuantumCircuit]
+) -> list[SampleResult]:
+    """Sample ``circuits``, the chunk of the batch that begins at circuit ``start``."""
+    runnable = [_runnable(task.device, circuit, task.seed) for circuit in circuits]
+    first_seed = task.seed + AER_SEED_STRIDE * start
+    simulator = _simulator(task.device, task.device.method, task.threads)
+    result = _checked(
+        simulator.run(
+            runnable, shots=task.shots, seed_simulator=first_seed, memory=task.memory
+        ).result()
+    )
+    return [
+        _sample_result(result, index, first_seed + AER_SEED_STRIDE * index, task.memory)
+        for index in range(len(runnable))
+    ]
+
+
+def expectation_chunk(
+    task: ExpectationTask,
+    start: int,
+    circuits: Sequence[QuantumCircuit],
+    observables: Sequence[Sequence[SparsePauliOp]],
+) -> list[np.ndarray]:
+    """Exact ``<psi|O|psi>`` of each observable on each circuit, final measurements dropped.
+
+    Noiseless pure states use the statevector method; noise, or a measurement or reset
+    left mid-circuit, needs the density matrix to stay exact.
+    """
+    prepared = [
+        _saving_expectations(task.device, circuit, ops)
+        for circuit, ops in zip(circuits, observables, strict=True)
+    ]
+    mixed = [task.device.noisy or _has_nonunitary(circuit) for circuit in prepared]
+    values: list[np.ndarray] = [np.empty(0)] * len(prepared)
+    for method in ("statevector", "density_matrix"):
+        group = [i for i, is_mixed in enumerate(mixed) if is_mixed == (method == "density_matrix")]
+        if not group:
+            continue
+        simulator = _simulator(task.device, method, task.threads)
+        result = _checked(simulator.run([prepared[i] for i in group], shots=1).result())
+        for position, i in enumerate(group):
+            data = result.data(position)
+            values[i] = np.array([data[f"ev{j}"] for j in range(len(observables[i]))], float)
+    return values
+
+
+def pack(circuits: Sequence[QuantumCircuit]) -> bytes:
+    """QPY bytes for a chunk; circuit metadata a worker has no use for is written as null."""
+    buffer = io.BytesIO()
+    qpy.dump(list(circuits), buffer, metadata_serializer=_NullForUnknown)
+    return buffer.getvalue()
+
+
+def run_packed(
+    run: Callable[..., list[T]], task: Any, start: int, packed: bytes, *extra: Any
+) -> list[T]:
+    """Worker entry point: unpack a chunk's circuits, then ``run`` it."""
+    return run(task, start, qpy.load(io.BytesIO(packed)), *extra)
+
+
+class _NullForUnknown(json.JSONEncoder):
+    def default(self, o: object) -> None:
+        return None
+
+
+def _runnable(device: SimulatedDevice, circuit: QuantumCircuit, seed: int) -> QuantumCircuit:
+    """``circuit`` itself if the device runs it as is, else transpiled (seeded) for it."""
+    if device.conforms(circuit):
+        return circuit
+    return _pass_manager(device, seed).run(circuit)
+
+
+def _saving_expectations(
+    device: SimulatedDevice, circuit: QuantumCircuit, observables: Sequence[SparsePauliOp]
+) -> QuantumCircuit:
+    prepared = _runnable(
+        device, circuit.remove_final_measurements(inplace=False), EXACT_TRANSPILER_SEED
+    )
+    # After transpiling, virtual qubit i lives on physical qubit layout[i].
+    layout = (
+        prepared.layout.final_index_layout()
+        if prepared.layout is not None
+        else range(circuit.num_qubits)
+    )
+    qubits = [prepared.qubits[i] for i in layout]
+    for j, observable in enumerate(observables):
+        prepared.append(SaveExpectationValue(observable, label=f"ev{j}"), qubits)
+    return prepared
+
+
+def _has_nonunitary(circuit: QuantumCircuit) -> bool:
+    return not {"measure", "reset"}.isdisjoint(circuit.count_ops())
+
+
+@functools.lru_cache(maxsize=16)
+def _simulator(device: SimulatedDevice, method: str, threads: int | None) -> AerSimulator:
+    return device.simulator(method, threads)
+
+
+@functools.lru_cache(maxsize=16)
+def _pass_manager(device: SimulatedDevice, seed: int) -> PassManager:
+    if device.backend is not None:
+        return generate_preset_pass_manager(
+            TRANSPILE_LEVEL, target=device.backend.target, seed_transpiler=seed
+        )
+    # Without a device there is no layout to choose: only gates to rewrite.
+    standard = device.basis & get_standard_gate_name_mapping().keys()
+    return generate_preset_pass_manager(
+        TRANSPILE_LEVEL, basis_gates=sorted(standard), seed_transpiler=seed
+    )
+
+
+def _checked(result: Result) -> Result:
+    if not result.success:
+        failures = {experiment.status for experiment in result.results if not experiment.success}
+        raise SimulationError(f"Aer failed: {'; '.join(failures) or result.status}")
+    return result
+
+
+def _sample_result(result: Result, index: int, seed: int, memory: bool) -> SampleResult:
+    data = result.data(index)
+    # A circuit without measurements records nothing in Aer: no counts, no memory.
+    counts = result.get_counts(index) if "counts" in data else {}
+    shots = result.get_memory(index) if "memory" in data else []
+    return SampleResult(counts, shots if memory else None, seed)

@@ -1,0 +1,70 @@
+"""Test circuits and the exact-distribution check shared by the simulator tests."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+from qiskit import QuantumCircuit
+from qiskit.circuit.random import random_circuit
+from qiskit.quantum_info import Statevector
+
+#: Outcomes may stray this many standard deviations from their expected count.
+SIGMAS = 5
+
+
+def bell() -> QuantumCircuit:
+    circuit = QuantumCircuit(2, 2, name="bell")
+    circuit.h(0)
+    circuit.cx(0, 1)
+    circuit.measure([0, 1], [0, 1])
+    return circuit
+
+
+def ghz(num_qubits: int) -> QuantumCircuit:
+    circuit = QuantumCircuit(num_qubits, name=f"ghz{num_qubits}")
+    circuit.h(0)
+    for qubit in range(num_qubits - 1):
+        circuit.cx(qubit, qubit + 1)
+    circuit.measure_all()
+    return circuit
+
+
+def qaoa(num_qubits: int, rng: np.random.Generator, layers: int = 2) -> QuantumCircuit:
+    """A QAOA ansatz on a ring with chords, random angles, measured."""
+    circuit = QuantumCircuit(num_qubits, name="qaoa")
+    circuit.h(range(num_qubits))
+    edges = [(i, (i + 1) % num_qubits) for i in range(num_qubits)]
+    edges += [(i, (i + num_qubits // 2) % num_qubits) for i in range(num_qubits // 2)]
+    for _ in range(layers):
+        gamma, beta = rng.uniform(0, np.pi, 2)
+        for a, b in edges:
+            circuit.rzz(gamma, a, b)
+        circuit.rx(2 * beta, range(num_qubits))
+    circuit.measure_all()
+    return circuit
+
+
+def random_measured(num_qubits: int, seed: int) -> QuantumCircuit:
+    """A random circuit (gates Aer may not run directly) measured on every qubit."""
+    circuit = random_circuit(num_qubits, depth=4, max_operands=3, seed=seed)
+    circuit.name = f"random{seed}"
+    circuit.measure_all()
+    return circuit
+
+
+def exact_probabilities(circuit: QuantumCircuit) -> dict[str, float]:
+    """Outcome probabilities of a circuit measured on every qubit, from its statevector."""
+    state = Statevector(circuit.remove_final_measurements(inplace=False))
+    return state.probabilities_dict()
+
+
+def assert_distribution(counts: Mapping[str, int], probabilities: Mapping[str, float]) -> None:
+    """Counts agree with exact probabilities: nothing impossible, each count within 5 sigma."""
+    shots = sum(counts.values())
+    impossible = {outcome for outcome in counts if probabilities.get(outcome, 0) < 1e-12}
+    assert not impossible, f"outcomes with zero probability were sampled: {impossible}"
+    for outcome, p in probabilities.items():
+        expected = shots * p
+        spread = SIGMAS * np.sqrt(shots * p * (1 - p)) + 1
+        assert abs(counts.get(outcome, 0) - expected) <= spread, (outcome, counts, expected)

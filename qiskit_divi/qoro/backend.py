@@ -1,0 +1,247 @@
+"""QoroBackend: one Qoro system (a simulator cluster or a QPU system) as a Qiskit ``BackendV2``.
+
+Circuits travel as OpenQASM 2, so the ``Target`` offers the gates of ``qelib1.inc`` on
+every qubit (the service publishes no coupling map) and ``run`` submits one Qoro job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from qiskit import QuantumCircuit
+from qiskit.circuit import Measure, Reset
+from qiskit.circuit.library import get_standard_gate_name_mapping
+from qiskit.providers import BackendV2, Options
+from qiskit.transpiler import Target
+
+from ..exceptions import CircuitTooWideError, InvalidInputError
+from ..validation import positive_int
+from ..version import __version__
+from .client import QoroClient
+from .job import ExperimentHeader, QoroJob, Reconnecting, submission_label
+from .polling import positive_seconds
+from .protocol import QELIB1_GATES, JobType, QPUSystem, SimulatorCluster
+
+#: Job types ``run`` can send: all of them return histograms. Expectation jobs need
+#: observables and go through the estimator.
+_SAMPLING_JOB_TYPES = (JobType.SIMULATE, JobType.EXECUTE, JobType.CIRCUIT_CUT)
+
+
+class QoroBackend(Reconnecting, BackendV2):
+    """A Qoro system as a Qiskit backend, named after the system.
+
+    Args:
+        system: the system as the service lists it.
+        client: the client that reaches the service.
+        provider: the provider that listed the backend, if any.
+        options: initial values of the run options (see :meth:`run`).
+    """
+
+    def __init__(
+        self,
+        system: QPUSystem | SimulatorCluster,
+        client: QoroClient,
+        *,
+        provider: object | None = None,
+        **options: Any,
+    ) -> None:
+        kind = "simulator cluster" if isinstance(system, SimulatorCluster) else "QPU system"
+        super().__init__(
+            provider=provider,
+            name=system.name,
+            description=f"Qoro {kind} {system.name!r}",
+            backend_version=__version__,
+        )
+        self._system = system
+        self._client = client
+        self._api_url = client.api_url
+        self._target = _qelib1_target(system.num_qubits, self.description)
+        self.set_options(**{"job_type": self.default_job_type, **options})
+
+    def __repr__(self) -> str:
+        return f"<QoroBackend({self.name!r}) at {self._api_url}>"
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without its client (see :class:`Reconnecting`) and its provider."""
+        return {**super().__getstate__(), "_provider": None}
+
+    @classmethod
+    def _default_options(cls) -> Options:
+        return Options(
+            shots=1000,
+            job_type=None,
+            tag="default",
+            memory=False,
+            seed_simulator=None,
+            polling_interval=1.0,
+            timeout=None,
+        )
+
+    @property
+    def target(self) -> Target:
+        return self._target
+
+    @property
+    def max_circuits(self) -> int | None:
+        """``None``: one job takes any number of circuits (they are uploaded in chunks),
+        except a circuit-cutting job, which takes one."""
+        return 1 if self.options.job_type is JobType.CIRCUIT_CUT else None
+
+    @property
+    def system(self) -> QPUSystem | SimulatorCluster:
+        """The system as the service lists it."""
+        return self._system
+
+    @property
+    def simulator(self) -> bool:
+        """Whether the system is a simulator cluster (rather than QPU hardware)."""
+        return isinstance(self._system, SimulatorCluster)
+
+    @property
+    def operational(self) -> bool:
+        """Simulator clusters always are; a QPU system is while one of its QPUs is online."""
+        return self.simulator or any(qpu.online for qpu in self._system.qpus)  # type: ignore[union-attr]
+
+    @property
+    def default_job_type(self) -> JobType:
+        """SIMULATE on a simulator cluster, EXECUTE on QPU hardware."""
+        return JobType.SIMULATE if self.simulator else JobType.EXECUTE
+
+    def set_options(self, **fields: Any) -> None:
+        """Set run options; each value is checked here, so a bad one fails at once."""
+        super().set_options(**_checked(fields))
+
+    def run(self, run_input: QuantumCircuit | Sequence[QuantumCircuit], **options: Any) -> QoroJob:
+        """Submit circuits as ONE Qoro job and return it at once.
+
+        Options (defaults in :attr:`options`): ``shots``; ``job_type`` (SIMULATE,
+        EXECUTE or CIRCUIT_CUT; by default the system's); ``tag``; ``memory`` (per-shot
+        outcomes, see :meth:`QoroJob.result`); ``polling_interval`` and ``timeout`` (how
+        ``result()`` waits). ``seed_simulator`` must stay ``None``: the service takes no
+        seed. Circuits must have bound parameters and fit the system's width.
+
+        Raises:
+            InvalidCircuitError: a circuit cannot be sent (it and the instruction named).
+            CircuitTooWideError: a circuit is wider than the system.
+        """
+        circuits = _circuit_list(run_input)
+        settings = {**dict(self.options.items()), **_checked(options)}
+        if settings["job_type"] is JobType.CIRCUIT_CUT and len(circuits) > 1:
+            raise InvalidInputError(
+                f"a CIRCUIT_CUT job takes one circuit, got {len(circuits)}; submit one per job"
+            )
+        for index, circuit in enumerate(circuits):
+            if circuit.num_qubits > self.num_qubits:
+                raise CircuitTooWideError(
+                    submission_label(index, circuit),
+                    f"{circuit.num_qubits} qubits, but {self.name!r} has {self.num_qubits}",
+                )
+        exported = [
+            ExperimentHeader.export(index, circuit) for index, circuit in enumerate(circuits)
+        ]
+        job_id = self.client.submit_job(
+            {header.label: qasm for header, qasm in exported},
+            job_type=settings["job_type"],
+            shots=settings["shots"],
+            tag=settings["tag"],
+            system_name=self.name,
+        )
+        return QoroJob(
+            self,
+            job_id,
+            client=self.client,
+            headers=[header for header, _ in exported],
+            memory=settings["memory"],
+            polling_interval=settings["polling_interval"],
+            timeout=settings["timeout"],
+        )
+
+
+def _qelib1_target(num_qubits: int, description: str) -> Target:
+    """Every ``qelib1.inc`` gate, measure and reset on every qubit, ideal (no properties)."""
+    target = Target(description=description, num_qubits=num_qubits)
+    gates = get_standard_gate_name_mapping()
+    for name in QELIB1_GATES:
+        target.add_instruction(gates[name])
+    target.add_instruction(Measure())
+    target.add_instruction(Reset())
+    return target
+
+
+def _circuit_list(run_input: object) -> list[QuantumCircuit]:
+    circuits = [run_input] if isinstance(run_input, QuantumCircuit) else run_input
+    if not isinstance(circuits, Sequence) or isinstance(circuits, str):
+        raise TypeError(
+            f"run() takes a QuantumCircuit or a list of them, got {type(run_input).__name__}"
+        )
+    if not circuits:
+        raise InvalidInputError("run() got no circuits")
+    for index, circuit in enumerate(circuits):
+        if not isinstance(circuit, QuantumCircuit):
+            raise TypeError(
+                f"run() input #{index} is a {type(circuit).__name__}, not a QuantumCircuit"
+            )
+    return list(circuits)
+
+
+# -- option checks: one per option, used by set_options and run ------------------------
+
+
+def _checked(options: dict[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(options) - set(_CHECKS))
+    if unknown:
+        raise InvalidInputError(
+            f"unknown option(s) {', '.join(map(repr, unknown))} for a Qoro backend; "
+            f"its options are {', '.join(_CHECKS)}"
+        )
+    return {name: _CHECKS[name](value) for name, value in options.items()}
+
+
+def _job_type(value: object) -> JobType:
+    if isinstance(value, str):
+        by_name = JobType.__members__.get(value.upper())
+        value = by_name if by_name is not None else JobType.from_wire(value)
+    if not isinstance(value, JobType):
+        raise TypeError(f"job_type must be a JobType, got {value!r}")
+    if value not in _SAMPLING_JOB_TYPES:
+        raise InvalidInputError(
+            f"job_type {value.name} returns no counts, so run() cannot send it; "
+            "expectation values come from EstimatorV2"
+        )
+    return value
+
+
+def _tag(value: object) -> str:
+    if not isinstance(value, str) or not value:
+        raise InvalidInputError(f"tag must be a non-empty string, got {value!r}")
+    return value
+
+
+def _memory(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"memory must be True or False, got {value!r}")
+    return value
+
+
+def _no_seed(value: object) -> None:
+    if value is not None:
+        raise InvalidInputError(
+            f"seed_simulator={value!r}: the Qoro service takes no seed, so results "
+            "cannot be made reproducible; leave it None"
+        )
+
+
+def _optional_seconds(name: str) -> Callable[[object], float | None]:
+    return lambda value: None if value is None else positive_seconds(name, value)
+
+
+_CHECKS: dict[str, Callable[[Any], Any]] = {
+    "shots": lambda value: positive_int("shots", value),
+    "job_type": _job_type,
+    "tag": _tag,
+    "memory": _memory,
+    "seed_simulator": _no_seed,
+    "polling_interval": lambda value: positive_seconds("polling_interval", value),
+    "timeout": _optional_seconds("timeout"),
+}

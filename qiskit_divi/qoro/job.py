@@ -1,0 +1,272 @@
+"""QoroJob: one Qoro job as a Qiskit ``JobV1``, whose results come back as a ``Result``.
+
+A job knows the circuits it was submitted with when ``QoroBackend.run`` made it, and
+then keys counts by register exactly as Qiskit does; a job rebuilt from its id alone
+recovers order and names from the labels, and keys counts by flat bitstrings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from qiskit import QuantumCircuit
+from qiskit.providers import JobError, JobV1
+from qiskit.providers import JobStatus as QiskitJobStatus
+from qiskit.result import Result
+from qiskit.result.models import ExperimentResult, ExperimentResultData
+
+from ..circuits import to_qasm
+from ..exceptions import CorruptResultError
+from ..version import __version__
+from .client import QoroClient
+from .protocol import JobStatus
+
+if TYPE_CHECKING:
+    from .backend import QoroBackend
+
+_QISKIT_STATUS = {
+    JobStatus.PENDING: QiskitJobStatus.QUEUED,
+    JobStatus.RUNNING: QiskitJobStatus.RUNNING,
+    JobStatus.COMPLETED: QiskitJobStatus.DONE,
+    JobStatus.FAILED: QiskitJobStatus.ERROR,
+    JobStatus.CANCELLED: QiskitJobStatus.CANCELLED,
+}
+
+_LABEL = re.compile(r"(\d+)_(.*)", re.DOTALL)
+_CREG = re.compile(r"^creg (\w+)\[(\d+)\];$", re.MULTILINE)
+
+
+def submission_label(index: int, circuit: QuantumCircuit) -> str:
+    """The label the ``index``-th circuit of a job travels under: ``<index>_<name>``.
+
+    Unique within a job, readable on the service's side, and enough to restore
+    submission order and names for a job known only by its id.
+    """
+    return f"{index}_{circuit.name}"
+
+
+@dataclass(frozen=True)
+class ExperimentHeader:
+    """What a result needs to know about one circuit of a job.
+
+    ``creg_sizes`` and ``memory_slots`` are ``None`` for a job rebuilt from its id,
+    whose circuits are unknown.
+    """
+
+    label: str
+    name: str
+    creg_sizes: tuple[tuple[str, int], ...] | None = None
+    memory_slots: int | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def export(cls, index: int, circuit: QuantumCircuit) -> tuple[ExperimentHeader, str]:
+        """The ``index``-th circuit of a submission as OpenQASM 2, with its header.
+
+        The registers are read from the exported text, not the circuit: loose or shared
+        classical bits are laid out by the exporter, and outcomes follow that layout.
+        """
+        label = submission_label(index, circuit)
+        qasm = to_qasm(label, circuit)
+        cregs = tuple((name, int(size)) for name, size in _CREG.findall(qasm))
+        header = cls(
+            label=label,
+            name=circuit.name,
+            creg_sizes=cregs,
+            memory_slots=sum(size for _, size in cregs),
+            metadata=dict(circuit.metadata or {}),
+        )
+        return header, qasm
+
+    @classmethod
+    def unknown(cls, labels: Sequence[str]) -> list[ExperimentHeader]:
+        """Headers for results of circuits not known here, in submission order when the
+        labels follow this module's scheme and in the service's order otherwise."""
+        parsed = [match for match in map(_LABEL.fullmatch, labels) if match]
+        if sorted(int(match[1]) for match in parsed) == list(range(len(labels))):
+            in_order = sorted(parsed, key=lambda match: int(match[1]))
+            return [cls(label=match[0], name=match[2]) for match in in_order]
+        return [cls(label=label, name=label) for label in labels]
+
+
+class Reconnecting:
+    """Pickles without its client, which holds the token and refuses to be pickled.
+
+    The copy keeps the API URL and makes a new client there on first use, taking the
+    token from ``QORO_API_KEY`` or a ``.env`` file, as a new client would.
+    """
+
+    _client: QoroClient | None
+    _api_url: str
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_client": None}
+
+    @property
+    def client(self) -> QoroClient:
+        """The client that reaches the service."""
+        if self._client is None:
+            self._client = QoroClient(api_url=self._api_url)
+        return self._client
+
+
+class QoroJob(Reconnecting, JobV1):
+    """A job on the Qoro Service; ``job_id()`` is the service's own job id.
+
+    Args:
+        backend: the backend that ran it, or ``None`` when only the id is known.
+        job_id: the Qoro job id.
+        client: the client that reaches the service.
+        headers: one per submitted circuit, in submission order (``None``: unknown).
+        memory: whether results carry per-shot memory (see :meth:`result`).
+        polling_interval: first pause between status checks in :meth:`result`.
+        timeout: default seconds :meth:`result` waits; ``None`` waits as long as it takes.
+    """
+
+    def __init__(
+        self,
+        backend: QoroBackend | None,
+        job_id: str,
+        *,
+        client: QoroClient,
+        headers: Sequence[ExperimentHeader] | None = None,
+        memory: bool = False,
+        polling_interval: float = 1.0,
+        timeout: float | None = None,
+    ) -> None:
+        super().__init__(backend, job_id)
+        self._client = client
+        self._api_url = client.api_url
+        self._headers = None if headers is None else tuple(headers)
+        self._memory = memory
+        self._polling_interval = polling_interval
+        self._timeout = timeout
+        self._result: Result | None = None
+
+    def __repr__(self) -> str:
+        system = self._backend.name if self._backend is not None else "unknown system"
+        return f"<QoroJob({self._job_id!r}) on {system}>"
+
+    def submit(self) -> None:
+        """Not needed: ``QoroBackend.run`` submits the job before returning it."""
+        raise JobError(f"job {self._job_id} was submitted when it was created")
+
+    def status(self) -> QiskitJobStatus:
+        """The job's status, asked of the service (no call once a result is held)."""
+        if self._result is not None:
+            return QiskitJobStatus.DONE
+        return _QISKIT_STATUS[self.client.job_status(self._job_id).status]
+
+    def cancel(self) -> None:
+        """Ask the service to cancel the job; ``JobNotCancellableError`` once it is final."""
+        self.client.cancel_job(self._job_id)
+
+    def result(self, timeout: float | None = None, wait: float | None = None) -> Result:
+        """Wait for the job and return its results, one experiment per circuit.
+
+        Args:
+            timeout: seconds to wait; by default the backend's ``timeout`` option.
+            wait: first pause between status checks; by default ``polling_interval``.
+
+        Raises:
+            JobTimeoutError: not finished in time; the job goes on, and ``result()`` can
+                be called again, here or on ``DiviProvider().retrieve_job(job_id)``.
+            JobFailedError: the job failed; carries the service's reason.
+            JobCancelledError: the job was cancelled.
+
+        With ``memory=True`` each experiment also lists one outcome per shot. The service
+        returns histograms, not shot records, so that list holds every counted outcome
+        as often as it was counted, in a random order fixed by the job id.
+        """
+        if self._result is None:
+            self.client.wait_for_job(
+                self._job_id,
+                timeout=self._timeout if timeout is None else timeout,
+                polling_interval=self._polling_interval if wait is None else wait,
+            )
+            self._result = self._to_result(self.client.job_results(self._job_id))
+        return self._result
+
+    def _to_result(self, raw: Mapping[str, dict]) -> Result:
+        headers = self._headers or ExperimentHeader.unknown(list(raw))
+        _check_labels(self._job_id, [h.label for h in headers], raw)
+        rng = np.random.default_rng(int.from_bytes(hashlib.sha256(self._job_id.encode()).digest()))
+        experiments = [
+            _experiment(self._job_id, header, raw[header.label], rng if self._memory else None)
+            for header in headers
+        ]
+        return Result(
+            backend_name=self._backend.name if self._backend is not None else None,
+            backend_version=__version__,
+            job_id=self._job_id,
+            success=True,
+            results=experiments,
+            status=JobStatus.COMPLETED.value,
+            metadata={"qoro_job_id": self._job_id},
+        )
+
+
+def _check_labels(job_id: str, expected: list[str], raw: Mapping[str, dict]) -> None:
+    """Results are matched to circuits by label: a missing or stray one is corruption."""
+    missing = [label for label in expected if label not in raw]
+    stray = [label for label in raw if label not in set(expected)]
+    if missing or stray:
+        raise CorruptResultError(
+            f"job {job_id}: results do not match the submitted circuits "
+            f"(missing {missing or 'none'}, unexpected {stray or 'none'})"
+        )
+
+
+def _experiment(
+    job_id: str, header: ExperimentHeader, values: dict, rng: np.random.Generator | None
+) -> ExperimentResult:
+    """One circuit's result: a histogram becomes hex counts (and memory), expectation
+    values (``{term: value}``) are kept as ``expectation_values``."""
+    is_histogram = all(isinstance(v, int) for v in values.values())
+    if not is_histogram:
+        data = ExperimentResultData(expectation_values=dict(values))
+        return ExperimentResult(shots=0, success=True, data=data, header=_header_dict(header, 0))
+    width = _outcome_width(job_id, header, values)
+    counts = {hex(int(bits or "0", 2)): count for bits, count in values.items()}
+    memory = None if rng is None else _memory(counts, rng)
+    return ExperimentResult(
+        shots=sum(counts.values()),
+        success=True,
+        data=ExperimentResultData(counts=counts, memory=memory),
+        header=_header_dict(header, width),
+    )
+
+
+def _outcome_width(job_id: str, header: ExperimentHeader, counts: dict[str, int]) -> int:
+    """Classical bits per outcome; outcomes that disagree with the circuit are corruption."""
+    widths = {len(bits) for bits in counts}
+    expected = header.memory_slots
+    if len(widths) > 1 or (expected is not None and widths and widths != {expected}):
+        raise CorruptResultError(
+            f"job {job_id}: circuit {header.label!r} has outcomes of {sorted(widths)} bits, "
+            f"expected {expected if expected is not None else 'one width'}"
+        )
+    return expected if expected is not None else max(widths, default=0)
+
+
+def _memory(counts: dict[str, int], rng: np.random.Generator) -> list[str]:
+    """Every counted outcome as often as it was counted, shuffled."""
+    outcomes = np.repeat(np.array(list(counts), dtype=object), list(counts.values()))
+    return rng.permutation(outcomes).tolist()
+
+
+def _header_dict(header: ExperimentHeader, memory_slots: int) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "name": header.name,
+        "qoro_label": header.label,
+        "memory_slots": memory_slots,
+        "metadata": header.metadata,
+    }
+    if header.creg_sizes is not None:
+        fields["creg_sizes"] = [list(pair) for pair in header.creg_sizes]
+    return fields

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import io
+import itertools
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -195,6 +196,26 @@ def _checked(result: Result) -> Result:
 def _sample_result(result: Result, index: int, seed: int, memory: bool) -> SampleResult:
     data = result.data(index)
     # A circuit without measurements records nothing in Aer: no counts, no memory.
-    counts = result.get_counts(index) if "counts" in data else {}
-    shots = result.get_memory(index) if "memory" in data else []
-    return SampleResult(counts, shots if memory else None, seed)
+    raw_counts: dict[str, int] = data.get("counts", {})
+    raw_memory: list[str] = data.get("memory", [])
+    formatted = _outcome_formatter(result.results[index].header)
+    names = {outcome: formatted(outcome) for outcome in raw_counts.keys() | set(raw_memory)}
+    counts = {names[outcome]: count for outcome, count in raw_counts.items()}
+    return SampleResult(counts, [names[o] for o in raw_memory] if memory else None, seed)
+
+
+def _outcome_formatter(header: dict[str, Any]) -> Callable[[str], str]:
+    """Aer's hex outcome -> Qiskit's bitstring, as ``Result.get_counts`` writes it.
+
+    Padded to the number of classical bits and split by register, last register
+    first; written here because Qiskit's generic version dominated a chunk's run time.
+    """
+    width = header.get("memory_slots") or 0
+    sizes = [size for _, size in reversed(header.get("creg_sizes") or [])]
+    bounds = list(itertools.pairwise([0, *itertools.accumulate(sizes)]))
+
+    def formatted(outcome: str) -> str:
+        bits = format(int(outcome, 16), f"0{width}b")
+        return " ".join(bits[start:stop] for start, stop in bounds) if width and bounds else bits
+
+    return formatted

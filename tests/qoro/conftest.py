@@ -1,4 +1,5 @@
-"""Fixtures for the Qoro client tests: a requests mock that fails on anything unmocked."""
+"""Fixtures for the Qoro client tests: a requests mock that fails on anything unmocked,
+and a scripted loopback server for what only real HTTP exercises (retries, timeouts)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,12 @@ from collections.abc import Iterator
 import pytest
 import requests_mock
 
+from qiskit_divi.qoro.client import QoroClient
 from qiskit_divi.qoro.protocol import API_KEY_ENV, API_URL_ENV
+from qiskit_divi.qoro.retry import RetrySettings
+
+from .scripted import ScriptedServer
+from .wire import API_URL, TOKEN
 
 
 @pytest.fixture(autouse=True)
@@ -31,3 +37,29 @@ def http() -> Iterator[requests_mock.Mocker]:
         mocker.register_uri(requests_mock.ANY, requests_mock.ANY, json=trap)
         yield mocker
     assert not unmocked, f"requests nobody mocked: {unmocked}"
+
+
+@pytest.fixture
+def client(http: requests_mock.Mocker) -> QoroClient:
+    """A client of the mocked service at ``wire.API_URL``."""
+    return QoroClient(TOKEN, API_URL)
+
+
+@pytest.fixture
+def server() -> Iterator[ScriptedServer]:
+    """A scripted loopback server; a request it has no reply for fails the test."""
+    scripted = ScriptedServer()
+    scripted.start()
+    yield scripted
+    scripted.stop()
+    assert not scripted.unscripted, f"requests nobody scripted: {scripted.unscripted}"
+
+
+#: Retries without waiting, so retry tests stay fast.
+NO_WAIT = RetrySettings(max_retries=3, backoff_factor=0.0)
+
+
+@pytest.fixture
+def real_client(server: ScriptedServer) -> QoroClient:
+    """A client of the scripted server, over real HTTP, retrying without waits."""
+    return QoroClient(TOKEN, server.url, timeout=2.0, retry=NO_WAIT)

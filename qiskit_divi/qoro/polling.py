@@ -1,0 +1,105 @@
+"""Waiting for Qoro jobs: poll their statuses, gently slower over time, until all are final.
+
+Also the progress bar that shows such a wait when someone is watching the terminal.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import numbers
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+
+from tqdm import tqdm
+
+from ..exceptions import InvalidInputError, JobTimeoutError
+from .protocol import JobStatusReport
+
+log = logging.getLogger(__name__)
+
+#: Each wait is this much longer than the last, up to ``_MAX_SLOWDOWN`` times the first.
+_GROWTH = 1.25
+_MAX_SLOWDOWN = 10
+
+OnPoll = Callable[[list[JobStatusReport]], None]
+
+
+def positive_seconds(name: str, value: object) -> float:
+    """``value`` as a positive number of seconds, or a clear error naming the option."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number of seconds, got {value!r}")
+    seconds = float(value)
+    if not seconds > 0:
+        raise InvalidInputError(f"{name} must be positive, got {value}")
+    return seconds
+
+
+def wait_until_final(
+    job_ids: Sequence[str],
+    fetch: Callable[[str], JobStatusReport],
+    *,
+    timeout: float | None = None,
+    polling_interval: float = 1.0,
+    on_poll: OnPoll | None = None,
+) -> list[JobStatusReport]:
+    """The final status of every job, polling only those not final yet.
+
+    ``on_poll`` sees every job's latest report after each round. Interrupting the wait
+    (Ctrl+C) logs the ids of the jobs still running, so their results can be fetched later.
+
+    Raises:
+        JobTimeoutError: some job is not final after ``timeout`` seconds.
+    """
+    interval = positive_seconds("polling_interval", polling_interval)
+    limit = math.inf if timeout is None else positive_seconds("timeout", timeout)
+    deadline = time.monotonic() + limit
+    reports: dict[str, JobStatusReport] = {}
+    pending = list(dict.fromkeys(job_ids))
+    try:
+        while True:
+            reports.update((job_id, fetch(job_id)) for job_id in pending)
+            if on_poll is not None:
+                on_poll([reports[job_id] for job_id in job_ids])
+            pending = [job_id for job_id in pending if not reports[job_id].status.is_final]
+            if not pending:
+                return [reports[job_id] for job_id in job_ids]
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise JobTimeoutError(pending, limit)
+            time.sleep(min(interval, remaining))
+            interval = min(interval * _GROWTH, polling_interval * _MAX_SLOWDOWN)
+    except KeyboardInterrupt:
+        log.warning(
+            "stopped waiting; Qoro jobs %s keep running and can be fetched later by id",
+            ", ".join(pending),
+        )
+        raise
+
+
+class ProgressBar:
+    """A tqdm bar of finished jobs, with a tally of statuses; an ``on_poll`` callback.
+
+    Args:
+        total: the number of jobs.
+        enabled: draw it; ``None`` draws it only when stderr is a terminal.
+    """
+
+    def __init__(self, total: int, enabled: bool | None = None) -> None:
+        if enabled is None:
+            enabled = sys.stderr.isatty()
+        self._bar = tqdm(total=total, desc="Qoro jobs", unit="job", disable=not enabled)
+
+    def __call__(self, reports: list[JobStatusReport]) -> None:
+        tally = Counter(report.status.value for report in reports)
+        self._bar.n = sum(1 for report in reports if report.status.is_final)
+        self._bar.set_postfix(tally, refresh=False)
+        self._bar.refresh()
+
+    def __enter__(self) -> ProgressBar:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._bar.close()

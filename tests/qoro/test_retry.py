@@ -1,0 +1,243 @@
+"""Retries, over real HTTP to a scripted loopback server, and the policies behind them."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from types import SimpleNamespace
+
+import pytest
+from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError, ReadTimeoutError
+
+from qiskit_divi.exceptions import QoroAPIError, QoroConnectionError
+from qiskit_divi.qoro import retry
+from qiskit_divi.qoro.client import QoroClient
+from qiskit_divi.qoro.protocol import JobStatus, JobType
+from qiskit_divi.qoro.retry import RetrySettings
+
+from .conftest import NO_WAIT
+from .scripted import Reply
+from .wire import BELL_QASM, JOB_ID, TOKEN, status_body
+
+STATUS = f"job/{JOB_ID}/status/"
+INIT = "job/init/"
+RUNNING = Reply(200, status_body("RUNNING"))
+CREATED = Reply(201, {"job_id": JOB_ID})
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The retry policy's clock, made virtual: sleeps advance it and are recorded."""
+    now, sleeps = [0.0], []
+
+    def sleep(seconds):
+        sleeps.append(seconds)
+        now[0] += seconds
+
+    monkeypatch.setattr(retry, "time", SimpleNamespace(monotonic=lambda: now[0], sleep=sleep))
+    return SimpleNamespace(sleeps=sleeps, now=now)
+
+
+def _submit(client: QoroClient) -> str:
+    return client.submit_job({"bell": BELL_QASM}, job_type=JobType.SIMULATE, shots=10)
+
+
+# -- what is retried --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [429, 502, 503, 504])
+def test_get_is_retried_on_each_retryable_status(server, real_client, status):
+    server.script("GET", STATUS, Reply(status, {"detail": "busy"}), RUNNING)
+
+    assert real_client.job_status(JOB_ID).status is JobStatus.RUNNING
+    assert server.count("GET", STATUS) == 2
+
+
+def test_get_is_retried_after_a_dropped_connection(server, real_client):
+    server.script("GET", STATUS, Reply(drop=True), RUNNING)
+
+    assert real_client.job_status(JOB_ID).status is JobStatus.RUNNING
+    assert server.count("GET", STATUS) == 2
+
+
+def test_get_is_retried_after_a_read_timeout(server):
+    client = QoroClient(TOKEN, server.url, timeout=0.3, retry=NO_WAIT)
+    server.script("GET", STATUS, Reply(hang=True), RUNNING)
+
+    assert client.job_status(JOB_ID).status is JobStatus.RUNNING
+    assert server.count("GET", STATUS) == 2
+
+
+@pytest.mark.parametrize("status", [500, 400, 401])
+def test_other_statuses_are_not_retried(server, real_client, status):
+    server.script("GET", STATUS, Reply(status, {"detail": "no"}))
+
+    with pytest.raises(QoroAPIError):
+        real_client.job_status(JOB_ID)
+
+    assert server.count("GET", STATUS) == 1
+
+
+def test_upload_of_a_known_job_is_retried(server, real_client):
+    server.script("POST", INIT, CREATED)
+    server.script("POST", f"job/{JOB_ID}/add_circuits/", Reply(502), Reply(200, {}))
+
+    assert _submit(real_client) == JOB_ID
+    assert server.count("POST", f"job/{JOB_ID}/add_circuits/") == 2
+
+
+def test_exhausted_retries_surface_the_last_status(server, real_client):
+    server.script("GET", STATUS, *[Reply(503, {"detail": "overloaded"})] * 4)
+
+    with pytest.raises(QoroAPIError, match="overloaded") as info:
+        real_client.job_status(JOB_ID)
+
+    assert info.value.status_code == 503
+    assert server.count("GET", STATUS) == NO_WAIT.max_retries + 1
+
+
+# -- job/init/ never runs twice ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_init_refused_outright_is_retried(server, real_client, status):
+    server.script("POST", INIT, Reply(status, {"detail": "slow down"}), CREATED)
+    server.script("POST", f"job/{JOB_ID}/add_circuits/", Reply(200, {}))
+
+    assert _submit(real_client) == JOB_ID
+    assert server.count("POST", INIT) == 2
+
+
+@pytest.mark.parametrize("status", [502, 504])
+def test_init_answered_by_a_gateway_error_is_not_retried(server, real_client, status):
+    server.script("POST", INIT, Reply(status, {"detail": "gateway"}))
+
+    with pytest.raises(QoroAPIError) as info:
+        _submit(real_client)
+
+    assert info.value.status_code == status
+    assert server.count("POST", INIT) == 1
+
+
+def test_init_whose_connection_drops_is_not_retried(server, real_client):
+    server.script("POST", INIT, Reply(drop=True))
+
+    with pytest.raises(QoroConnectionError, match="may have been created"):
+        _submit(real_client)
+
+    assert server.count("POST", INIT) == 1
+
+
+def test_init_that_times_out_is_not_retried(server):
+    client = QoroClient(TOKEN, server.url, timeout=0.3, retry=NO_WAIT)
+    server.script("POST", INIT, Reply(hang=True))
+
+    with pytest.raises(QoroConnectionError, match=r"within 0\.3 s.*may have been created"):
+        _submit(client)
+
+    assert server.count("POST", INIT) == 1
+
+
+def test_init_that_never_connects_says_nothing_was_created():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = QoroClient(TOKEN, f"http://127.0.0.1:{port}/api", retry=NO_WAIT)
+
+    with pytest.raises(QoroConnectionError, match="cannot reach") as info:
+        _submit(client)
+
+    assert "may have been created" not in str(info.value)
+
+
+def test_init_policy_retries_connect_errors_but_not_read_errors():
+    policy = RetrySettings().init_policy(60.0)
+    refused = NewConnectionError(None, "connection refused")  # type: ignore[arg-type]
+
+    assert policy.increment("POST", "/api/job/init/", error=refused).connect == 7
+    for error in (ReadTimeoutError(None, "/", "timed out"), ProtocolError("dropped")):  # type: ignore[arg-type]
+        with pytest.raises(type(error)):
+            policy.increment("POST", "/api/job/init/", error=error)
+    assert not policy.is_retry("POST", 502) and not policy.is_retry("POST", 504)
+    assert policy.is_retry("POST", 429) and policy.is_retry("POST", 503)
+
+
+# -- how long it waits ------------------------------------------------------------------
+
+
+def test_retry_after_is_honoured(server, clock):
+    client = QoroClient(TOKEN, server.url, retry=NO_WAIT)
+    server.script("GET", STATUS, Reply(429, headers={"Retry-After": "7"}), RUNNING)
+
+    client.job_status(JOB_ID)
+
+    assert clock.sleeps == [7]
+
+
+def test_retry_after_is_capped(server, clock):
+    client = QoroClient(TOKEN, server.url, retry=RetrySettings(retry_after_max=30))
+    server.script("GET", STATUS, Reply(503, headers={"Retry-After": "86400"}), RUNNING)
+
+    client.job_status(JOB_ID)
+
+    assert clock.sleeps == [30]
+
+
+def test_unreadable_retry_after_falls_back_to_backoff(server, clock):
+    client = QoroClient(TOKEN, server.url, retry=RetrySettings(backoff_factor=0.5))
+    server.script("GET", STATUS, Reply(503, headers={"Retry-After": "soon"}), RUNNING)
+
+    client.job_status(JOB_ID)
+
+    assert len(clock.sleeps) == 1 and 0.5 <= clock.sleeps[0] <= 1.0
+
+
+def test_backoff_doubles_with_jitter_up_to_its_cap(server, clock):
+    settings = RetrySettings(max_retries=8, backoff_factor=1.0, backoff_max=10.0)
+    client = QoroClient(TOKEN, server.url, retry=settings, max_retry_time=1000)
+    server.script("GET", STATUS, *[Reply(502)] * 6, RUNNING)
+
+    client.job_status(JOB_ID)
+
+    assert len(clock.sleeps) == 6
+    for attempt, slept in enumerate(clock.sleeps):
+        base = 2.0**attempt
+        assert min(base, 10.0) <= slept <= min(base + 1.0, 10.0)
+
+
+def test_retrying_stops_at_the_time_bound(server, clock):
+    settings = RetrySettings(max_retries=50, backoff_factor=1.0, backoff_max=4.0)
+    client = QoroClient(TOKEN, server.url, retry=settings, max_retry_time=10.0)
+    server.script("GET", STATUS, *[Reply(503, {"detail": "down"})] * 50)
+
+    with pytest.raises(QoroAPIError, match="down"):
+        client.job_status(JOB_ID)
+
+    assert clock.now[0] == pytest.approx(10.0)
+    assert 3 <= server.count("GET", STATUS) < 50
+
+
+def test_policy_past_its_deadline_gives_up():
+    policy = RetrySettings().policy(0.0)
+
+    with pytest.raises(MaxRetryError):
+        policy.increment("GET", "/api/x", error=ProtocolError("dropped"))
+
+
+# -- the token stays secret, urllib3's own logging included -----------------------------
+
+
+def test_token_is_in_no_log_line_of_a_retried_exchange(server, real_client, caplog):
+    caplog.set_level(logging.DEBUG)
+    server.script("POST", INIT, Reply(503), CREATED)
+    server.script("POST", f"job/{JOB_ID}/add_circuits/", Reply(drop=True), Reply(200, {}))
+    server.script("GET", STATUS, Reply(401, {"detail": f"bad token {TOKEN}"}))
+
+    _submit(real_client)
+    with pytest.raises(QoroAPIError) as info:
+        real_client.job_status(JOB_ID)
+
+    assert any(r.name.startswith("urllib3") for r in caplog.records)
+    assert "Incremented Retry" in caplog.text
+    assert TOKEN not in caplog.text and TOKEN not in str(info.value)
+    assert all(s.headers["Authorization"] == f"Bearer {TOKEN}" for s in server.seen)

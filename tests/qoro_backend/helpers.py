@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import requests_mock
@@ -58,3 +58,21 @@ def mock_finished(
 ) -> None:
     mock.get(url(f"job/{job_id}/status/"), json={"status": "COMPLETED"})
     mock.get(url(f"job/{job_id}/resultsV2/?limit=100&offset=0"), json=results_page(results))
+
+
+def serve_counts(
+    mock: requests_mock.Mocker,
+    counts_of: Callable[[str], Mapping[str, int]],
+    job_id: str = JOB_ID,
+) -> None:
+    """A finished job whose results answer each uploaded circuit (by its OpenQASM text)."""
+    mock_submission(mock, job_id)
+    mock.get(url(f"job/{job_id}/status/"), json={"status": "COMPLETED"})
+
+    def results(request: Any, context: Any) -> dict[str, Any]:
+        circuits = submitted_circuits(mock)
+        return results_page(
+            {label: histogram(counts_of(qasm)) for label, qasm in circuits.items()}
+        )
+
+    mock.get(url(f"job/{job_id}/resultsV2/?limit=100&offset=0"), json=results)

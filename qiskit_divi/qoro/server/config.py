@@ -15,7 +15,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from ...exceptions import InvalidInputError, MissingCredentialsError
-from ..protocol import DEFAULT_SYSTEM, QPU, QPUSystem, SimulatorCluster
+from ..protocol import DEFAULT_SYSTEM, QPU, QPU_ONLINE_STATUS, QPUSystem, SimulatorCluster
 
 if TYPE_CHECKING:
     from qiskit.providers import BackendV2
@@ -68,7 +68,7 @@ class SystemConfig:
         qpu = QPU(
             nickname=backend.name,
             q_bits=backend.num_qubits,
-            status="online",
+            status=QPU_ONLINE_STATUS,
             system_kind="superconducting (simulated with fake-backend noise)",
         )
         return QPUSystem(

@@ -1,0 +1,240 @@
+"""Our Qoro client against the local server: every job type, big jobs, many clients, faults."""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+from qiskit import QuantumCircuit, qasm2
+
+from qiskit_divi.exceptions import (
+    AuthenticationError,
+    JobCancelledError,
+    JobFailedError,
+    JobNotFoundError,
+)
+from qiskit_divi.qoro.client import QoroClient
+from qiskit_divi.qoro.codec import chunk_circuits, pack_circuit
+from qiskit_divi.qoro.protocol import MAX_BODY_BYTES, JobStatus, JobType
+from qiskit_divi.qoro.retry import RetrySettings
+from qiskit_divi.qoro.server import FaultPlan, LocalServer
+
+from .conftest import SEED, TOKENS
+from .helpers import bell, rotated
+
+pytestmark = pytest.mark.timeout(300)
+
+FAST_RETRIES = RetrySettings(max_retries=12, backoff_factor=0.001, backoff_max=0.01)
+
+
+def qasm(circuit: QuantumCircuit | str) -> str:
+    return circuit if isinstance(circuit, str) else qasm2.dumps(circuit)
+
+
+def basis_state(value: int, width: int = 8) -> QuantumCircuit:
+    """Prepares and measures |value>: its only outcome is ``format(value, "0{width}b")``."""
+    circuit = QuantumCircuit(width, width)
+    for qubit in range(width):
+        if value >> qubit & 1:
+            circuit.x(qubit)
+    circuit.measure(range(width), range(width))
+    return circuit
+
+
+def client_for(server: LocalServer, token: str | None = None) -> QoroClient:
+    return QoroClient(
+        auth_token=token or server.token, api_url=server.url, retry=FAST_RETRIES, timeout=60
+    )
+
+
+def run(client: QoroClient, circuits, **kwargs) -> dict:
+    job_id = client.submit_job({k: qasm(c) for k, c in circuits.items()}, **kwargs)
+    client.wait_for_job(job_id, polling_interval=0.02, timeout=240)
+    return client.job_results(job_id)
+
+
+@pytest.fixture
+def client(server):
+    with client_for(server) as client:
+        yield client
+
+
+def test_the_client_reaches_the_server_and_lists_its_systems(client, server):
+    client.ping()
+    assert [s.name for s in client.simulator_clusters()] == ["qoro_maestro"]
+    (qpu,) = client.qpu_systems()
+    assert (qpu.name, qpu.num_qubits, qpu.qpus[0].online) == ("fake_manila", 5, True)
+    with pytest.raises(AuthenticationError), client_for(server, "not-a-token") as stranger:
+        stranger.ping()
+
+
+def test_simulate(client):
+    counts = run(client, {"ry": rotated(1.1)}, job_type=JobType.SIMULATE, shots=4000)["ry"]
+    p = math.sin(1.1 / 2) ** 2
+    assert sum(counts.values()) == 4000
+    assert abs(counts["1"] - 4000 * p) <= 5 * math.sqrt(4000 * p * (1 - p))
+
+
+def test_execute_on_the_noisy_qpu(client):
+    results = run(
+        client,
+        {"bell": bell()},
+        job_type=JobType.EXECUTE,
+        shots=2000,
+        system_name="fake_manila",
+    )
+    counts = results["bell"]
+    assert sum(counts.values()) == 2000 and counts["00"] + counts["11"] > 0.8 * 2000
+
+
+def test_estimate(client):
+    circuit = QuantumCircuit(3)
+    circuit.x(2)
+    circuit.ry(2 * math.pi / 3, 0)
+    values = run(client, {"s": circuit}, job_type=JobType.ESTIMATE, observables="ZII;IIZ;XII")["s"]
+    assert values["ZII"] == pytest.approx(math.cos(2 * math.pi / 3))
+    assert values["IIZ"] == pytest.approx(-1.0)
+    assert values["XII"] == pytest.approx(math.sin(2 * math.pi / 3))
+
+
+def test_circuit_cut(client):
+    counts = run(client, {"c": bell()}, job_type=JobType.CIRCUIT_CUT, shots=500)["c"]
+    assert set(counts) == {"00", "11"} and sum(counts.values()) == 500
+
+
+def test_250_circuits_come_back_by_label_over_several_pages(client):
+    circuits = {f"state{k}": basis_state(k) for k in range(256)}
+    results = run(client, circuits, job_type=JobType.SIMULATE, shots=8)
+    assert results == {f"state{k}": {format(k, "08b"): 8} for k in range(256)}
+
+
+@pytest.mark.slow
+def test_a_job_over_one_mebibyte_travels_in_several_chunks(client):
+    angles = np.random.default_rng(5).uniform(0, 2 * math.pi, size=(400, 250))
+    circuits = {}
+    for i, row in enumerate(angles):  # random angles keep the packed text from shrinking
+        gates = "".join(f"rz({float(angle)!r}) q[{j % 4}];\n" for j, angle in enumerate(row))
+        circuits[f"big{i}"] = (
+            f'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[4];\ncreg c[4];\n{gates}'
+            f"x q[{i % 4}];\nmeasure q -> c;\n"
+        )
+    packed = {label: pack_circuit(qasm(c)) for label, c in circuits.items()}
+    assert sum(len(p) for p in packed.values()) > 1024 * 1024
+    assert len(chunk_circuits(packed)) >= 2
+    assert max(sum(len(k) + len(v) + 6 for k, v in c.items()) for c in chunk_circuits(packed)) > (
+        0.9 * MAX_BODY_BYTES
+    )  # a chunk filled near the cap is accepted
+    results = run(client, circuits, job_type=JobType.SIMULATE, shots=50)
+    assert set(results) == set(circuits)
+    assert results == {f"big{i}": {format(1 << (i % 4), "04b"): 50} for i in range(400)}
+
+
+def test_cancel_and_delete(server):
+    with LocalServer(tokens=TOKENS, workers=1) as busy_server, client_for(busy_server) as client:
+        busy = client.submit_job(
+            {f"h{i}": qasm(c) for i, c in enumerate(heavy_batch())},
+            job_type=JobType.SIMULATE,
+            shots=100,
+        )
+        queued = client.submit_job({"b": qasm(bell())}, job_type=JobType.SIMULATE, shots=10)
+        assert client.cancel_job(queued)["circuits_cancelled"] == 1
+        with pytest.raises(JobCancelledError):
+            client.job_results(queued)
+        assert client.wait_for_job(busy, polling_interval=0.05).status is JobStatus.COMPLETED
+        client.delete_job(busy)
+        with pytest.raises(JobNotFoundError):
+            client.job_status(busy)
+
+
+def heavy_batch() -> list[QuantumCircuit]:
+    circuits = []
+    for i in range(8):
+        circuit = QuantumCircuit(16, 16)
+        for layer in range(40):
+            circuit.rx(0.1 * (i + layer + 1), range(16))
+            for q in range(15):
+                circuit.cx(q, q + 1)
+        circuit.measure(range(16), range(16))
+        circuits.append(circuit)
+    return circuits
+
+
+def test_a_failed_job_raises_with_the_servers_reason(client):
+    wide = QuantumCircuit(40, 40)
+    wide.h(range(40))
+    wide.t(range(40))
+    wide.measure(range(40), range(40))
+    job_id = client.submit_job({"too_wide": qasm(wide)}, job_type=JobType.SIMULATE, shots=10)
+    assert client.wait_for_job(job_id, polling_interval=0.02).status is JobStatus.FAILED
+    with pytest.raises(JobFailedError, match="'too_wide': 40 qubits"):
+        client.job_results(job_id)
+
+
+@pytest.mark.slow
+def test_eight_concurrent_clients_lose_and_cross_nothing(server):
+    def one_client(index: int) -> dict[str, dict]:
+        token = TOKENS[index % 2]
+        with client_for(server, token) as client:
+            jobs = {}
+            for j in range(25):
+                value = index * 25 + j
+                jobs[value] = client.submit_job(
+                    {f"k{value}": qasm(basis_state(value))},
+                    job_type=JobType.SIMULATE,
+                    shots=16,
+                    tag=f"client{index}",
+                )
+            found = {}
+            for value, job_id in jobs.items():
+                client.wait_for_job(job_id, polling_interval=0.02, timeout=240)
+                found[job_id] = (value, client.job_results(job_id))
+            return found
+
+    with ThreadPoolExecutor(8) as pool:
+        per_client = list(pool.map(one_client, range(8)))
+    for index, found in enumerate(per_client):
+        assert len(found) == 25
+        for value, results in found.values():
+            assert results == {f"k{value}": {format(value, "08b"): 16}}
+        with client_for(server, TOKENS[(index + 1) % 2]) as stranger:
+            for job_id in found:
+                with pytest.raises(JobNotFoundError):
+                    stranger.job_status(job_id)
+
+
+def count_jobs(server: LocalServer) -> int:
+    db = sqlite3.connect(server.db_path)
+    try:
+        return db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0]
+    finally:
+        db.close()
+
+
+@pytest.mark.slow
+def test_through_faults_the_client_gets_the_same_results_and_one_job_per_submission():
+    submissions = [
+        ({f"ry{i}": rotated(0.2 * i) for i in range(30)}, {"shots": 300}),
+        ({f"s{k}": basis_state(k) for k in range(150)}, {"shots": 10}),
+        ({"bell": bell()}, {"job_type": JobType.EXECUTE, "system_name": "fake_manila"}),
+        ({"e": bell(measure=False)}, {"job_type": JobType.ESTIMATE, "observables": "ZZ;XX"}),
+    ] * 3
+
+    def run_all(faults: FaultPlan | None) -> tuple[list[dict], LocalServer, int]:
+        with LocalServer(tokens=TOKENS, seed=SEED, faults=faults) as server:
+            with client_for(server) as client:
+                results = [
+                    run(client, circuits, **{"job_type": JobType.SIMULATE, "shots": 200, **kw})
+                    for circuits, kw in submissions
+                ]
+            return results, server, count_jobs(server)
+
+    clean, _, clean_jobs = run_all(None)
+    faulty, server, faulty_jobs = run_all(FaultPlan(rate=0.3, seed=11, retry_after=0))
+    assert faulty == clean
+    assert faulty_jobs == clean_jobs == len(submissions)
+    injected = server.injected_faults
+    assert sum(injected.values()) > 20
+    assert len(injected) == 6  # every kind of fault was dealt at least once

@@ -69,7 +69,7 @@ class QoroBackend(Reconnecting, BackendV2):
     @classmethod
     def _default_options(cls) -> Options:
         return Options(
-            shots=1000,
+            shots=1024,
             job_type=None,
             tag="default",
             memory=False,

@@ -84,7 +84,7 @@ def test_a_qpu_backend_sends_execute_jobs_to_its_system(mock, qpu_backend, bell)
     qpu_backend.run(bell, tag="calibration")
     init = mock.request_history[0].json()
     assert (init["job_type"], init["qpu_system_name"]) == ("EXECUTE", "qoro_qpu")
-    assert (init["tag"], init["shots"]) == ("calibration", 1000)
+    assert (init["tag"], init["shots"]) == ("calibration", 1024)
 
 
 def test_the_job_type_can_be_overridden_per_run(mock, qpu_backend, bell):
@@ -96,7 +96,7 @@ def test_the_job_type_can_be_overridden_per_run(mock, qpu_backend, bell):
 def test_run_options_do_not_change_the_backend_defaults(mock, cluster_backend, bell):
     mock_submission(mock)
     cluster_backend.run(bell, shots=7)
-    assert cluster_backend.options.shots == 1000
+    assert cluster_backend.options.shots == 1024
 
 
 # -- statuses

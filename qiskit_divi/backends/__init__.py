@@ -1,0 +1,15 @@
+"""Divi's documented ``CircuitRunner`` API, as its Backends Guide shows it."""
+
+from ..exceptions import JobFailedError, QoroConnectionError
+from ..qoro.protocol import JobStatus, JobType
+from .circuit_runner import CircuitRunner
+from .qoro_service import QoroService
+
+__all__ = [
+    "CircuitRunner",
+    "JobFailedError",
+    "JobStatus",
+    "JobType",
+    "QoroConnectionError",
+    "QoroService",
+]

@@ -30,5 +30,7 @@ class CircuitRunner(ABC):
         self._shots = positive_int("shots", value)
 
     @abstractmethod
-    def submit_circuits(self, circuits: Mapping[str, CircuitLike], **kwargs: Any) -> Any:
+    def submit_circuits(
+        self, circuits: Mapping[str, CircuitLike], *args: Any, **kwargs: Any
+    ) -> Any:
         """Run (or submit) ``circuits``, a mapping of label -> OpenQASM 2 text or circuit."""

@@ -4,10 +4,12 @@ and a scripted loopback server for what only real HTTP exercises (retries, timeo
 from __future__ import annotations
 
 from collections.abc import Iterator
+from types import SimpleNamespace
 
 import pytest
 import requests_mock
 
+from qiskit_divi.qoro import polling
 from qiskit_divi.qoro.client import QoroClient
 from qiskit_divi.qoro.protocol import API_KEY_ENV, API_URL_ENV
 from qiskit_divi.qoro.retry import RetrySettings
@@ -63,3 +65,16 @@ NO_WAIT = RetrySettings(max_retries=3, backoff_factor=0.0)
 def real_client(server: ScriptedServer) -> QoroClient:
     """A client of the scripted server, over real HTTP, retrying without waits."""
     return QoroClient(TOKEN, server.url, timeout=2.0, retry=NO_WAIT)
+
+
+@pytest.fixture
+def virtual_time(monkeypatch):
+    """Polling sleeps advance a virtual clock instead of waiting; returns the sleeps."""
+    now, sleeps = [0.0], []
+
+    def sleep(seconds):
+        sleeps.append(seconds)
+        now[0] += seconds
+
+    monkeypatch.setattr(polling, "time", SimpleNamespace(monotonic=lambda: now[0], sleep=sleep))
+    return sleeps

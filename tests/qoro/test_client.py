@@ -6,6 +6,8 @@ import json
 import logging
 import os
 import pickle
+import time
+from types import SimpleNamespace
 
 import pytest
 import requests
@@ -516,20 +518,6 @@ def test_read_timeout_says_how_long_it_waited(client, http):
 # -- waiting ----------------------------------------------------------------------------
 
 
-@pytest.fixture
-def virtual_time(monkeypatch):
-    """Polling sleeps advance a virtual clock instead of waiting; returns the sleeps."""
-    now, sleeps = [0.0], []
-
-    def sleep(seconds):
-        sleeps.append(seconds)
-        now[0] += seconds
-
-    monkeypatch.setattr(polling.time, "monotonic", lambda: now[0])
-    monkeypatch.setattr(polling.time, "sleep", sleep)
-    return sleeps
-
-
 def test_wait_for_job_polls_until_final_with_gently_growing_intervals(client, http, virtual_time):
     replies = [{"json": status_body("PENDING")}] + [{"json": status_body("RUNNING")}] * 14
     http.get(f"{JOB}/status/", [*replies, {"json": status_body("COMPLETED")}])
@@ -556,7 +544,13 @@ def test_wait_for_job_times_out_and_names_the_job(client, http, virtual_time):
 
 def test_interrupted_wait_logs_the_jobs_still_running(client, http, caplog, monkeypatch):
     http.get(f"{JOB}/status/", json=status_body("RUNNING"))
-    monkeypatch.setattr(polling.time, "sleep", lambda s: (_ for _ in ()).throw(KeyboardInterrupt))
+
+    def interrupt(seconds):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(
+        polling, "time", SimpleNamespace(monotonic=time.monotonic, sleep=interrupt)
+    )
 
     with pytest.raises(KeyboardInterrupt):
         client.wait_for_job(JOB_ID)

@@ -1,0 +1,212 @@
+"""``QoroService``: Divi's documented client for Qoro Quantum's cloud, over :class:`QoroClient`.
+
+A thin adapter: it turns circuits into checked OpenQASM 2, accepts one job id or many
+wherever the Backends Guide passes them, and shows a progress bar while it waits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from ..circuits import CircuitLike, labelled, to_circuit, to_qasm
+from ..exceptions import (
+    AuthenticationError,
+    InvalidCircuitError,
+    InvalidInputError,
+    QoroConnectionError,
+)
+from ..qoro.client import QoroClient
+from ..qoro.codec import decode_observables, encode_observables
+from ..qoro.polling import ProgressBar, positive_seconds, wait_until_final
+from ..qoro.protocol import DEFAULT_SYSTEM, JobStatus, JobStatusReport, JobType, QPUSystem
+from .circuit_runner import CircuitRunner
+
+JobIds = str | Iterable[str]
+
+
+class QoroService(CircuitRunner):
+    """Runs circuits on Qoro Quantum's cloud: simulator clusters and QPUs.
+
+    Args:
+        auth_token: the API token; else ``QORO_API_KEY`` from the environment or a
+            ``.env`` file.
+        shots: measurements per circuit.
+        polling_interval: seconds between the first status polls while waiting; later
+            polls slow down gently.
+        api_url: the service's base URL; else ``QORO_API_URL``, else the public service.
+        system_name: the system jobs run on unless ``submit_circuits`` names another.
+        timeout: seconds each HTTP request may wait.
+        max_retry_time: seconds a failing request keeps being retried.
+    """
+
+    def __init__(
+        self,
+        auth_token: str | None = None,
+        shots: int = 1000,
+        polling_interval: float = 3.0,
+        api_url: str | None = None,
+        *,
+        system_name: str = DEFAULT_SYSTEM,
+        timeout: float = 30.0,
+        max_retry_time: float = 60.0,
+    ) -> None:
+        super().__init__(shots)
+        self.polling_interval = positive_seconds("polling_interval", polling_interval)
+        self.system_name = system_name
+        self._client = QoroClient(
+            auth_token, api_url, timeout=timeout, max_retry_time=max_retry_time
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"QoroService(api_url={self._client.api_url!r}, shots={self.shots}, "
+            f"system_name={self.system_name!r})"
+        )
+
+    @property
+    def client(self) -> QoroClient:
+        """The HTTP client underneath, for everything this class does not wrap."""
+        return self._client
+
+    def test_connection(self) -> None:
+        """Check the service is reachable and accepts the token.
+
+        Raises:
+            QoroConnectionError: (a builtin ``ConnectionError``) it is unreachable or
+                refused the token.
+        """
+        try:
+            self._client.ping()
+        except AuthenticationError as err:
+            raise QoroConnectionError(
+                f"the Qoro Service at {self._client.api_url} refused the API token "
+                f"(HTTP {err.status_code}): check QORO_API_KEY"
+            ) from err
+
+    def fetch_qpu_systems(self) -> list[QPUSystem]:
+        """The QPU systems this token may use."""
+        return self._client.qpu_systems()
+
+    def submit_circuits(
+        self,
+        circuits: Mapping[str, CircuitLike],
+        job_type: JobType = JobType.SIMULATE,
+        tag: str = "default",
+        observables: str | Sequence[str] | None = None,
+        *,
+        system_name: str | None = None,
+    ) -> str:
+        """Submit labelled circuits as one job and return its id.
+
+        Everything is checked before anything is sent: each circuit (OpenQASM 2 text or
+        a ``QuantumCircuit``) must export to OpenQASM 2; an ``ESTIMATE`` job needs
+        ``observables`` (``"ZZI;XXY"`` or a list of terms, leftmost character on qubit
+        0) as wide as every circuit; a ``CIRCUIT_CUT`` job takes one circuit.
+        """
+        circuits = labelled(circuits)
+        qasm = {label: to_qasm(label, circuit) for label, circuit in circuits.items()}
+        terms = None
+        if observables is not None:
+            terms = _terms(observables)
+            for label, text in qasm.items():
+                width = to_circuit(label, text).num_qubits
+                if width != len(terms[0]):
+                    raise InvalidCircuitError(
+                        label, f"has {width} qubits but the observables act on {len(terms[0])}"
+                    )
+        return self._client.submit_job(
+            qasm,
+            job_type=job_type,
+            shots=self.shots,
+            tag=tag,
+            system_name=system_name or self.system_name,
+            observables=None if terms is None else encode_observables(terms),
+        )
+
+    def get_job_status(self, job_ids: JobIds) -> list[JobStatus]:
+        """The status of each job, in order."""
+        return [self._client.job_status(job_id).status for job_id in _ids(job_ids)]
+
+    def poll_job_status(
+        self,
+        job_ids: JobIds,
+        loop_until_complete: bool = False,
+        timeout: float | None = None,
+        poll_callback: Callable[[list[JobStatus]], None] | None = None,
+        progress: bool | None = None,
+    ) -> list[JobStatus]:
+        """The status of each job; with ``loop_until_complete``, once all are final.
+
+        While looping, ``poll_callback`` sees the statuses after each poll and a
+        progress bar is drawn (by default only when stderr is a terminal).
+
+        Raises:
+            JobTimeoutError: some job is not final after ``timeout`` seconds.
+        """
+        ids = _ids(job_ids)
+        if not loop_until_complete:
+            return self.get_job_status(ids)
+        with ProgressBar(len(ids), enabled=progress) as bar:
+
+            def on_poll(reports: list[JobStatusReport]) -> None:
+                bar(reports)
+                if poll_callback is not None:
+                    poll_callback([report.status for report in reports])
+
+            reports = wait_until_final(
+                ids,
+                self._client.job_status,
+                timeout=timeout,
+                polling_interval=self.polling_interval,
+                on_poll=on_poll,
+            )
+        return [report.status for report in reports]
+
+    def get_job_results(self, job_ids: JobIds) -> list[dict[str, Any]]:
+        """Every circuit's ``{"label", "results"}``, job after job, as ParallelSimulator
+        returns them; results are counts, or expectation values by term.
+
+        Raises:
+            JobFailedError: a job FAILED; the server's reason is in the message.
+            JobCancelledError: a job was cancelled.
+            JobNotFinishedError: a job is still running.
+        """
+        return [
+            {"label": label, "results": results}
+            for job_id in _ids(job_ids)
+            for label, results in self._client.job_results(job_id).items()
+        ]
+
+    def cancel_job(self, job_ids: JobIds) -> list[dict]:
+        """Cancel each job; the service's answer for each.
+
+        Raises:
+            JobNotCancellableError: a job had already finished.
+        """
+        return [self._client.cancel_job(job_id) for job_id in _ids(job_ids)]
+
+    def delete_job(self, job_ids: JobIds) -> None:
+        """Delete each job and its results."""
+        for job_id in _ids(job_ids):
+            self._client.delete_job(job_id)
+
+
+def _ids(job_ids: JobIds) -> list[str]:
+    """One id or many, as a list; a string is one id."""
+    if not isinstance(job_ids, str | Iterable):
+        raise TypeError(f"job ids must be a string or a list of strings, got {job_ids!r}")
+    ids = [job_ids] if isinstance(job_ids, str) else list(job_ids)
+    if not ids:
+        raise InvalidInputError("no job ids given")
+    for job_id in ids:
+        if not isinstance(job_id, str):
+            raise TypeError(f"job ids must be strings, got {job_id!r}")
+    return ids
+
+
+def _terms(observables: str | Sequence[str]) -> list[str]:
+    if isinstance(observables, str):
+        return decode_observables(observables)
+    encode_observables(observables)
+    return list(observables)

@@ -3,6 +3,7 @@
 from ..exceptions import JobFailedError, QoroConnectionError
 from ..qoro.protocol import JobStatus, JobType
 from .circuit_runner import CircuitRunner
+from .parallel_simulator import ParallelSimulator
 from .qoro_service import QoroService
 
 __all__ = [
@@ -10,6 +11,7 @@ __all__ = [
     "JobFailedError",
     "JobStatus",
     "JobType",
+    "ParallelSimulator",
     "QoroConnectionError",
     "QoroService",
 ]

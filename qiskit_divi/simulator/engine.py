@@ -19,6 +19,7 @@ import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
@@ -46,7 +47,7 @@ from .device import (
 )
 from .runs import ExpectationTask, SampleResult, SampleTask
 
-__all__ = ["SampleResult", "SimulationEngine"]
+__all__ = ["SampleBatch", "SampleResult", "SimulationEngine"]
 
 #: Aer seeds are 64-bit and grow by a stride per circuit; keep well clear of overflow.
 MAX_SEED = 2**32 - 1
@@ -145,6 +146,23 @@ class SimulationEngine:
             CircuitTooWideError: a circuit is wider than the device.
             SimulationError: Aer (or a worker process) failed.
         """
+        return self.prepare_sample(
+            circuits, shots=shots, seed=seed, memory=memory, labels=labels
+        ).run()
+
+    def prepare_sample(
+        self,
+        circuits: Sequence[QuantumCircuit],
+        *,
+        shots: int,
+        seed: int | None = None,
+        memory: bool = False,
+        labels: Sequence[str] | None = None,
+    ) -> SampleBatch:
+        """Check a batch as :meth:`sample` does, raising the same errors, but run it later.
+
+        Asynchronous jobs use this to refuse bad input at submission.
+        """
         shots = positive_int("shots", shots)
         base_seed = _batch_seed(seed)
         circuits, labels = _checked_batch(circuits, labels)
@@ -154,11 +172,11 @@ class SimulationEngine:
                 warnings.warn(
                     f"circuit {label!r} has no measurements; its counts are empty",
                     DiviWarning,
-                    stacklevel=2,
+                    stacklevel=3,
                 )
         plan = self._plan(circuits, device)
         task = SampleTask(device, shots, base_seed, bool(memory), _threads_per_worker(plan))
-        return self._run(runs.sample_chunk, task, plan, circuits)
+        return SampleBatch(self, circuits, task, plan)
 
     def expectation_values(
         self,
@@ -278,6 +296,30 @@ class SimulationEngine:
             return self._pool
 
 
+@dataclass(frozen=True)
+class SampleBatch:
+    """A checked batch with its device and seed chosen, ready to :meth:`run`."""
+
+    engine: SimulationEngine
+    circuits: list[QuantumCircuit]
+    task: SampleTask
+    plan: list[tuple[int, int]]
+
+    @property
+    def device_name(self) -> str:
+        """The device the batch runs on (for ``"auto"``: the fake backend picked for it)."""
+        return self.task.device.name
+
+    @property
+    def seed(self) -> int:
+        """The batch seed; circuit ``i`` is sampled with ``seed + 2113 * i``, as in Aer."""
+        return self.task.seed
+
+    def run(self) -> list[SampleResult]:
+        """Sample every circuit, in input order."""
+        return self.engine._run(runs.sample_chunk, self.task, self.plan, self.circuits)
+
+
 def usable_cores() -> int:
     """The CPU cores this process may run on."""
     if hasattr(os, "sched_getaffinity"):
@@ -303,13 +345,17 @@ def _threads_per_worker(plan: list[tuple[int, int]]) -> int | None:
     return None if len(plan) == 1 else max(1, usable_cores() // len(plan))
 
 
+def check_seed(seed: object) -> int | None:
+    """A seed the engine takes: ``None`` or an integer from 0 to 2**32 - 1."""
+    checked = optional_seed(seed)
+    if checked is not None and checked > MAX_SEED:
+        raise InvalidInputError(f"seed must be at most 2**32 - 1, got {checked}")
+    return checked
+
+
 def _batch_seed(seed: int | None) -> int:
-    seed = optional_seed(seed)
-    if seed is None:
-        return secrets.randbelow(MAX_SEED + 1)
-    if seed > MAX_SEED:
-        raise InvalidInputError(f"seed must be at most 2**32 - 1, got {seed}")
-    return seed
+    checked = check_seed(seed)
+    return secrets.randbelow(MAX_SEED + 1) if checked is None else checked
 
 
 def _checked_batch(

@@ -1,0 +1,111 @@
+"""The local parallel simulator as a Qiskit ``BackendV2``: transpile, run, primitives."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from qiskit import QuantumCircuit
+from qiskit.providers import BackendV2, Options
+from qiskit.transpiler import Target
+from qiskit_aer.noise import NoiseModel
+
+from ..version import __version__
+from .device import QiskitBackend
+from .engine import SimulationEngine
+from .job import ParallelSimulatorJob
+
+
+class ParallelSimulatorBackend(BackendV2):
+    """Aer, run in parallel over a warm process pool, seeded, optionally noisy.
+
+    Args:
+        qiskit_backend: what to imitate: ``None``/``"qasm_simulator"`` (ideal),
+            ``"statevector_simulator"``, ``"auto"`` (per batch, the smallest fake IBM
+            backend that fits) or a ``BackendV2`` such as ``FakeManilaV2()``, whose
+            target this backend then has and whose noise its runs see.
+        noise_model: an Aer noise model (replaces a given backend's own noise).
+        n_processes: worker processes for large batches; default: all usable cores.
+        provider: the provider that made this backend, if any.
+        options: default run options (see :meth:`_default_options`).
+    """
+
+    def __init__(
+        self,
+        *,
+        qiskit_backend: QiskitBackend = None,
+        noise_model: NoiseModel | None = None,
+        n_processes: int | None = None,
+        provider: object = None,
+        **options: Any,
+    ) -> None:
+        self._engine = SimulationEngine(
+            qiskit_backend=qiskit_backend, noise_model=noise_model, n_processes=n_processes
+        )
+        super().__init__(
+            provider=provider,
+            name="parallel_simulator",
+            description=f"Parallel Aer simulator imitating {self._engine.device_name}",
+            backend_version=__version__,
+        )
+        # One job at a time, in submission order; each job uses every worker.
+        self._runner = ThreadPoolExecutor(max_workers=1, thread_name_prefix=self.name)
+        if options:
+            self.set_options(**options)
+
+    @classmethod
+    def _default_options(cls) -> Options:
+        """``shots`` per circuit, ``seed_simulator`` (None: a fresh seed per job) and
+        ``memory`` (keep each shot's outcome, for ``Result.get_memory``)."""
+        options = Options(shots=1024, seed_simulator=None, memory=False)
+        options.set_validator("shots", int)
+        options.set_validator("memory", bool)
+        return options
+
+    @property
+    def target(self) -> Target:
+        """The imitated device's target, or every instruction Aer runs, on any qubits."""
+        return self._engine.target
+
+    @property
+    def max_circuits(self) -> None:
+        """No limit: a batch of any size is one job."""
+        return None
+
+    @property
+    def n_processes(self) -> int:
+        """The most worker processes a job is spread over."""
+        return self._engine.n_processes
+
+    def run(
+        self, run_input: QuantumCircuit | Sequence[QuantumCircuit], **options: Any
+    ) -> ParallelSimulatorJob:
+        """Queue circuits to sample; the returned job runs in the background.
+
+        Circuits the imitated device cannot run as they are get transpiled for it first.
+
+        Raises:
+            TypeError: an option this backend does not have, or a value of the wrong kind.
+            InvalidInputError, InvalidCircuitError, CircuitTooWideError: bad input,
+                refused here, before the job is queued.
+        """
+        unknown = sorted(set(options) - set(self.options.__dict__))
+        if unknown:
+            known = ", ".join(sorted(self.options.__dict__))
+            raise TypeError(f"unknown run options {unknown}; this backend takes {known}")
+        settings = {**self.options.__dict__, **options}
+        circuits = [run_input] if isinstance(run_input, QuantumCircuit) else list(run_input)
+        batch = self._engine.prepare_sample(
+            circuits,
+            shots=settings["shots"],
+            seed=settings["seed_simulator"],
+            memory=settings["memory"],
+        )
+        job = ParallelSimulatorJob(self, batch, self._runner)
+        job.submit()
+        return job
+
+    def close(self) -> None:
+        """Shut the engine's worker pool down (it also goes at interpreter exit)."""
+        self._engine.close()

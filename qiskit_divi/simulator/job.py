@@ -1,0 +1,130 @@
+"""A ParallelSimulatorBackend job: a batch queued on the backend's runner thread, as a JobV1."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import datetime
+import time
+import uuid
+from concurrent.futures import Executor, Future
+from typing import TYPE_CHECKING, Any
+
+from qiskit import QuantumCircuit
+from qiskit.providers import JobStatus, JobV1
+from qiskit.result import Result
+from qiskit.result.models import ExperimentResult, ExperimentResultData
+
+from ..exceptions import JobCancelledError, JobTimeoutError
+from .engine import SampleBatch, SampleResult
+
+if TYPE_CHECKING:
+    from .backend import ParallelSimulatorBackend
+
+
+class ParallelSimulatorJob(JobV1):
+    """One ``backend.run`` call: runs in the background; ``result()`` waits for it.
+
+    Jobs of one backend run one after another, each spread over the engine's workers;
+    a job still waiting its turn can be cancelled.
+    """
+
+    def __init__(
+        self, backend: ParallelSimulatorBackend, batch: SampleBatch, runner: Executor
+    ) -> None:
+        super().__init__(backend, uuid.uuid4().hex)
+        self._batch = batch
+        self._runner = runner
+        self._future: Future[Result] | None = None
+
+    def submit(self) -> None:
+        """Queue the batch on the backend's runner (``backend.run`` does this)."""
+        if self._future is not None:
+            raise RuntimeError(f"job {self.job_id()} was already submitted")
+        self._future = self._runner.submit(self._execute)
+
+    def result(self, timeout: float | None = None) -> Result:
+        """The job's :class:`~qiskit.result.Result`, waiting up to ``timeout`` seconds.
+
+        Raises:
+            JobCancelledError: the job was cancelled before it started.
+            JobTimeoutError: the job did not finish in time; it goes on running.
+            SimulationError: Aer (or a worker process) failed.
+        """
+        future = self._submitted()
+        try:
+            return future.result(timeout)
+        except concurrent.futures.CancelledError:
+            raise JobCancelledError(self.job_id()) from None
+        except concurrent.futures.TimeoutError:
+            raise JobTimeoutError([self.job_id()], timeout or 0.0) from None
+
+    def cancel(self) -> bool:
+        """Cancel the job if it has not started; ``True`` when it will not run."""
+        return self._submitted().cancel()
+
+    def status(self) -> JobStatus:
+        """QUEUED, RUNNING, DONE, ERROR or CANCELLED (INITIALIZING before submission)."""
+        if self._future is None:
+            return JobStatus.INITIALIZING
+        if self._future.cancelled():
+            return JobStatus.CANCELLED
+        if self._future.done():
+            return JobStatus.ERROR if self._future.exception() else JobStatus.DONE
+        return JobStatus.RUNNING if self._future.running() else JobStatus.QUEUED
+
+    def _submitted(self) -> Future[Result]:
+        if self._future is None:
+            raise RuntimeError(f"job {self.job_id()} has not been submitted")
+        return self._future
+
+    def _execute(self) -> Result:
+        start = time.perf_counter()
+        samples = self._batch.run()
+        backend = self.backend()
+        shots = self._batch.task.shots
+        return Result(
+            backend_name=backend.name,
+            backend_version=backend.backend_version,
+            job_id=self.job_id(),
+            success=True,
+            status="COMPLETED",
+            date=datetime.datetime.now(datetime.timezone.utc).isoformat(),
+            results=[
+                _experiment(circuit, sample, shots, self._batch.device_name)
+                for circuit, sample in zip(self._batch.circuits, samples, strict=True)
+            ],
+            time_taken=time.perf_counter() - start,
+        )
+
+
+def _experiment(
+    circuit: QuantumCircuit, sample: SampleResult, shots: int, device: str
+) -> ExperimentResult:
+    """One circuit's outcomes as Qiskit stores them: hex keys, plus the header to format them."""
+    data: dict[str, Any] = {}
+    if sample.counts:  # as in Aer, a circuit without measurements has no counts
+        data["counts"] = {_hex(outcome): count for outcome, count in sample.counts.items()}
+    if sample.memory:
+        data["memory"] = [_hex(outcome) for outcome in sample.memory]
+    header = {
+        "name": circuit.name,
+        "creg_sizes": [[register.name, register.size] for register in circuit.cregs],
+        "memory_slots": circuit.num_clbits,
+        "qreg_sizes": [[register.name, register.size] for register in circuit.qregs],
+        "n_qubits": circuit.num_qubits,
+        "global_phase": float(circuit.global_phase),
+        "metadata": circuit.metadata,
+    }
+    return ExperimentResult(
+        shots=shots,
+        success=True,
+        data=ExperimentResultData(**data),
+        status="DONE",
+        header=header,
+        seed_simulator=sample.seed_simulator,
+        metadata={"device": device, "seed_simulator": sample.seed_simulator},
+    )
+
+
+def _hex(outcome: str) -> str:
+    return hex(int(outcome.replace(" ", ""), 2))

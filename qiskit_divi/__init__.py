@@ -1,14 +1,18 @@
 """qiskit-divi: Divi's parallel simulator and Qoro Quantum's cloud as Qiskit backends."""
 
 from .exceptions import DiviError
+from .provider import DiviProvider
+from .qoro.backend import QoroBackend
 from .qoro.protocol import JobStatus, JobType
 from .simulator import ParallelSimulatorBackend
 from .version import __version__
 
 __all__ = [
     "DiviError",
+    "DiviProvider",
     "JobStatus",
     "JobType",
     "ParallelSimulatorBackend",
+    "QoroBackend",
     "__version__",
 ]

@@ -15,7 +15,7 @@ from qiskit.circuit.library import get_standard_gate_name_mapping
 from qiskit.providers import BackendV2, Options
 from qiskit.transpiler import Target
 
-from ..exceptions import CircuitTooWideError, InvalidInputError
+from ..exceptions import CircuitTooWideError, InvalidCircuitError, InvalidInputError
 from ..validation import positive_int
 from ..version import __version__
 from .client import QoroClient
@@ -122,7 +122,8 @@ class QoroBackend(Reconnecting, BackendV2):
         seed. Circuits must have bound parameters and fit the system's width.
 
         Raises:
-            InvalidCircuitError: a circuit cannot be sent (it and the instruction named).
+            InvalidCircuitError: a circuit cannot be sent (it and the instruction named),
+                or measures nothing.
             CircuitTooWideError: a circuit is wider than the system.
         """
         circuits = _circuit_list(run_input)
@@ -132,11 +133,7 @@ class QoroBackend(Reconnecting, BackendV2):
                 f"a CIRCUIT_CUT job takes one circuit, got {len(circuits)}; submit one per job"
             )
         for index, circuit in enumerate(circuits):
-            if circuit.num_qubits > self.num_qubits:
-                raise CircuitTooWideError(
-                    submission_label(index, circuit),
-                    f"{circuit.num_qubits} qubits, but {self.name!r} has {self.num_qubits}",
-                )
+            self._check_fits(submission_label(index, circuit), circuit)
         exported = [
             ExperimentHeader.export(index, circuit) for index, circuit in enumerate(circuits)
         ]
@@ -156,6 +153,16 @@ class QoroBackend(Reconnecting, BackendV2):
             polling_interval=settings["polling_interval"],
             timeout=settings["timeout"],
         )
+
+    def _check_fits(self, label: str, circuit: QuantumCircuit) -> None:
+        if circuit.num_qubits > self.num_qubits:
+            raise CircuitTooWideError(
+                label, f"{circuit.num_qubits} qubits, but {self.name!r} has {self.num_qubits}"
+            )
+        if not any(instruction.name == "measure" for instruction in circuit.data):
+            raise InvalidCircuitError(
+                label, "measures nothing, so there is nothing to count; add measurements"
+            )
 
 
 def _qelib1_target(num_qubits: int, description: str) -> Target:

@@ -193,7 +193,7 @@ class QoroJob(Reconnecting, JobV1):
         return self._result
 
     def _to_result(self, raw: Mapping[str, dict]) -> Result:
-        headers = self._headers or ExperimentHeader.unknown(list(raw))
+        headers = ExperimentHeader.unknown(list(raw)) if self._headers is None else self._headers
         _check_labels(self._job_id, [h.label for h in headers], raw)
         rng = np.random.default_rng(int.from_bytes(hashlib.sha256(self._job_id.encode()).digest()))
         experiments = [
@@ -213,8 +213,9 @@ class QoroJob(Reconnecting, JobV1):
 
 def _check_labels(job_id: str, expected: list[str], raw: Mapping[str, dict]) -> None:
     """Results are matched to circuits by label: a missing or stray one is corruption."""
+    known = set(expected)
     missing = [label for label in expected if label not in raw]
-    stray = [label for label in raw if label not in set(expected)]
+    stray = [label for label in raw if label not in known]
     if missing or stray:
         raise CorruptResultError(
             f"job {job_id}: results do not match the submitted circuits "

@@ -150,6 +150,14 @@ def test_run_refuses_a_circuit_wider_than_the_system(mock, qpu_backend, bell):
     assert not mock.called
 
 
+def test_run_refuses_a_circuit_that_measures_nothing(mock, cluster_backend, bell):
+    silent = QuantumCircuit(2, name="silent")
+    silent.h(0)
+    with pytest.raises(InvalidCircuitError, match=r"'1_silent'.*measures nothing"):
+        cluster_backend.run([bell, silent])
+    assert not mock.called
+
+
 @pytest.mark.parametrize(
     ("run_input", "error"),
     [([], InvalidInputError), ("OPENQASM 2.0;", TypeError), ([object()], TypeError)],

@@ -49,9 +49,9 @@ def _varint(value: int) -> bytes:
 
 
 def _varints(values: Outcomes) -> bytes:
-    """ULEB128 of every value, concatenated; vectorised for a uint64 array."""
+    """ULEB128 of every value, concatenated, computed over whole arrays."""
     if not isinstance(values, np.ndarray):
-        return b"".join(_varint(v) for v in values)
+        return _wide_varints(values)
     if values.size == 0:
         return b""
     values = values.astype(np.uint64, copy=False)
@@ -66,6 +66,22 @@ def _varints(values: Outcomes) -> bytes:
         more = (n_bytes[has] > j + 1).astype(np.uint8) << 7
         out[starts[has] + j] = group | more
     return out.tobytes()
+
+
+def _wide_varints(values: list[int]) -> bytes:
+    """ULEB128 of integers of any width: their bits regrouped in sevens, row by row."""
+    if not values:
+        return b""
+    lengths = np.array([max(1, -(-v.bit_length() // 7)) for v in values])
+    groups = int(lengths.max())
+    size = -(-groups * 7 // 8)
+    raw = np.frombuffer(b"".join(v.to_bytes(size, "little") for v in values), np.uint8)
+    bits = np.unpackbits(raw.reshape(len(values), size), axis=1, bitorder="little")
+    septets = bits[:, : groups * 7].reshape(len(values), groups, 7)
+    out = np.packbits(septets, axis=2, bitorder="little")[:, :, 0]
+    column = np.arange(groups)
+    out |= (column < (lengths - 1)[:, None]).astype(np.uint8) << 7
+    return out[column < lengths[:, None]].tobytes()
 
 
 class _Reader:
@@ -107,18 +123,25 @@ class _Reader:
             raise CorruptResultError(f"histogram payload: a value in {what} is too wide")
         end = int(ends[-1]) + 1
         self.pos += end
+        septets = rest[:end] & 0x7F
+        column = np.arange(end) - np.repeat(starts, lengths)
         if longest > _MAX_VARINT_BYTES:
-            return [_from_varint(rest[s : e + 1]) for s, e in zip(starts, ends, strict=True)]
-        shifts = (np.arange(end) - np.repeat(starts, lengths)) * 7
-        parts = (rest[:end] & 0x7F).astype(np.uint64) << shifts.astype(np.uint64)
+            return _wide_values(septets, column, lengths)
+        parts = septets.astype(np.uint64) << (column * 7).astype(np.uint64)
         return np.bitwise_or.reduceat(parts, starts)
 
     def done(self) -> bool:
         return self.pos == len(self.data)
 
 
-def _from_varint(group: np.ndarray) -> int:
-    return sum(int(byte & 0x7F) << (7 * i) for i, byte in enumerate(group))
+def _wide_values(septets: np.ndarray, column: np.ndarray, lengths: np.ndarray) -> list[int]:
+    """Integers of any width from their ULEB128 payload bits, one row per value."""
+    rows = np.zeros((len(lengths), int(lengths.max())), np.uint8)
+    rows[np.repeat(np.arange(len(lengths)), lengths), column] = septets
+    bits = np.unpackbits(rows[:, :, None], axis=2, bitorder="little")[:, :, :7]
+    raw = np.packbits(bits.reshape(len(lengths), -1), axis=1, bitorder="little")
+    size, blob = raw.shape[1], raw.tobytes()
+    return [int.from_bytes(blob[i : i + size], "little") for i in range(0, len(blob), size)]
 
 
 # -- histograms ---------------------------------------------------------------------------
@@ -254,12 +277,17 @@ def _exact_sum(values: Outcomes, bound: int) -> int:
 
 
 def _bitstrings(outcomes: Outcomes, n_bits: int) -> list[str]:
-    if not isinstance(outcomes, np.ndarray):
-        return [format(k, f"0{n_bits}b") for k in outcomes]
+    """Each outcome as ``n_bits`` characters, classical bit 0 rightmost."""
+    if isinstance(outcomes, np.ndarray):
+        octets = outcomes.astype(">u8").view(np.uint8).reshape(-1, 8)
+    else:
+        size = -(-n_bits // 8)
+        raw = b"".join(k.to_bytes(size, "big") for k in outcomes)
+        octets = np.frombuffer(raw, np.uint8).reshape(-1, size)
+    bits = np.unpackbits(octets, axis=1)[:, octets.shape[1] * 8 - n_bits :]
     # One ASCII text of newline-ended rows, split once: the fastest way to make the strs.
-    octets = outcomes.astype(">u8").view(np.uint8).reshape(-1, 8)
     rows = np.full((len(outcomes), n_bits + 1), ord("\n"), np.uint8)
-    rows[:, :n_bits] = np.unpackbits(octets, axis=1)[:, 64 - n_bits :] + np.uint8(ord("0"))
+    rows[:, :n_bits] = bits + np.uint8(ord("0"))
     return rows.tobytes().decode("ascii").split("\n")[:-1]
 
 

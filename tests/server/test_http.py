@@ -11,8 +11,9 @@ import pytest
 import requests
 from qiskit import QuantumCircuit
 
+from qiskit_divi.exceptions import MissingCredentialsError
 from qiskit_divi.qoro.protocol import MAX_BODY_BYTES
-from qiskit_divi.qoro.server import DEFAULT_SYSTEMS
+from qiskit_divi.qoro.server import DEFAULT_SYSTEMS, LocalServer
 
 from .helpers import bell, packed
 
@@ -439,6 +440,11 @@ def test_the_api_lives_under_api_only(server):
         f"{root}/qpusystem/", headers={"Authorization": f"Bearer {server.token}"}
     )
     assert answer.status_code == 404
+
+
+def test_a_server_without_tokens_is_refused_before_it_starts():
+    with pytest.raises(MissingCredentialsError, match="at least one token"):
+        LocalServer(tokens=())
 
 
 def test_repr_shows_no_token(server):

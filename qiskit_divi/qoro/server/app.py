@@ -41,8 +41,6 @@ from .store import JobConflictError, Store, UnknownJobError
 
 #: Where the API lives, as on the real service (``https://.../api``).
 API_ROOT = "/api"
-#: The largest ``limit`` a results page honours; larger ones are cut to it.
-MAX_PAGE_LIMIT = 1000
 #: Room a request body may take beyond :data:`MAX_BODY_BYTES` for everything besides the
 #: circuits (the other keys, JSON spacing): the cap itself applies to the circuits, by
 #: the service's own accounting, so a client that fills a chunk to it is not refused.
@@ -226,7 +224,7 @@ class _Api:
         return JSONResponse(answer)
 
     def results(self, owner: str, request: Request, body: bytes) -> Response:
-        limit = min(_query_int(request, "limit", RESULTS_PAGE_LIMIT, minimum=1), MAX_PAGE_LIMIT)
+        limit = _query_int(request, "limit", RESULTS_PAGE_LIMIT, minimum=1)
         offset = _query_int(request, "offset", 0, minimum=0)
         job, page = self.store.results(
             owner, request.path_params["job_id"], limit=limit, offset=offset

@@ -22,7 +22,7 @@ import uvicorn
 
 from ...exceptions import DiviError
 from .app import API_ROOT, create_app
-from .config import SystemConfig
+from .config import SystemConfig, check_tokens
 from .faults import Fault, FaultInjector, FaultPlan
 
 _HOST = "127.0.0.1"
@@ -53,7 +53,7 @@ class LocalServer:
         faults: FaultPlan | float | None = None,
         seed: int | None = None,
     ) -> None:
-        self._tokens = tuple(tokens)
+        self._tokens = check_tokens(tokens)
         self._db_path = None if db_path is None else Path(db_path)
         self._systems = systems
         self._workers = workers
@@ -78,7 +78,7 @@ class LocalServer:
 
     @property
     def token(self) -> str:
-        return self._tokens[0] if self._tokens else ""
+        return self._tokens[0]
 
     @property
     def db_path(self) -> Path:

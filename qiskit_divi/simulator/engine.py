@@ -9,6 +9,7 @@ same whatever the split.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import multiprocessing
 import os
@@ -17,7 +18,7 @@ import threading
 import warnings
 import weakref
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -100,6 +101,7 @@ class SimulationEngine:
         self._executor = executor
         self._pool: ProcessPoolExecutor | None = None
         self._shutdown_pool: weakref.finalize | None = None
+        self._pool_ready = threading.Event()
         self._lock = threading.Lock()
 
     @property
@@ -175,7 +177,7 @@ class SimulationEngine:
                     stacklevel=3,
                 )
         plan = self._plan(circuits, device)
-        task = SampleTask(device, shots, base_seed, bool(memory), _threads_per_worker(plan))
+        task = SampleTask(device, shots, base_seed, bool(memory))
         return SampleBatch(self, circuits, task, plan)
 
     def expectation_values(
@@ -200,7 +202,7 @@ class SimulationEngine:
         observables = _checked_observables(circuits, labels, observables)
         device = self._device_for(circuits, labels)
         plan = self._plan(circuits, device)
-        task = ExpectationTask(device, _threads_per_worker(plan))
+        task = ExpectationTask(device)
         return self._run(runs.expectation_chunk, task, plan, circuits, observables)
 
     def close(self) -> None:
@@ -251,29 +253,27 @@ class SimulationEngine:
     def _run(
         self,
         run: Callable[..., list[T]],
-        task: Any,
+        task: SampleTask | ExpectationTask,
         plan: list[tuple[int, int]],
         circuits: list[QuantumCircuit],
         *per_circuit: Sequence[Any],
     ) -> list[T]:
-        """``run`` over each chunk of the plan: here for one chunk, else on the executor."""
+        """``run`` over each chunk of the plan on the executor, or here for a single chunk.
+
+        A batch that finds the private pool still starting runs here too, rather than wait.
+        """
         if not circuits:
             return []
-        if len(plan) == 1:
+        executor = self._ready_executor(task.device) if len(plan) > 1 else None
+        if executor is None:
             return run(task, 0, circuits, *per_circuit)
-        executor = self._executor or self._warm_pool()
-        futures: list[Future[list[T]]] = [
-            executor.submit(
-                runs.run_packed,
-                run,
-                task,
-                start,
-                runs.pack(circuits[start:stop]),
-                *(values[start:stop] for values in per_circuit),
-            )
-            for start, stop in plan
-        ]
+        task = dataclasses.replace(task, threads=max(1, usable_cores() // len(plan)))
+        futures: list[Future[list[T]]] = []
         try:
+            for start, stop in plan:
+                packed = runs.pack(circuits[start:stop])
+                extra = [values[start:stop] for values in per_circuit]
+                futures.append(executor.submit(runs.run_packed, run, task, start, packed, *extra))
             return [item for future in futures for item in future.result()]
         except BrokenProcessPool as err:
             self.close()
@@ -285,15 +285,42 @@ class SimulationEngine:
             for future in futures:
                 future.cancel()
 
-    def _warm_pool(self) -> ProcessPoolExecutor:
-        """The private worker pool, started on first use and kept for later batches."""
+    def warm_up(self) -> None:
+        """Start the worker pool now and wait until its workers are ready.
+
+        Otherwise the pool starts with the first batch big enough to use it, and that
+        batch runs in this process while the workers start, so no call waits for them.
+        """
+        if self._executor is None and self._n_processes > 1:
+            self._start_pool(self._fixed).wait()
+
+    def _ready_executor(self, device: SimulatedDevice) -> Executor | None:
+        """The executor to spread a batch over, or ``None`` while the private pool starts."""
+        if self._executor is not None:
+            return self._executor
+        return self._pool if self._start_pool(device).is_set() else None
+
+    def _start_pool(self, device: SimulatedDevice) -> threading.Event:
+        """Start the private pool unless it exists; the event is set once it is ready."""
         with self._lock:
             if self._pool is None:
-                self._pool = ProcessPoolExecutor(self._n_processes, mp_context=_process_context())
+                self._pool = ProcessPoolExecutor(
+                    self._n_processes,
+                    mp_context=_process_context(),
+                    initializer=runs.exit_with_parent,
+                )
                 self._shutdown_pool = weakref.finalize(
                     self, self._pool.shutdown, wait=False, cancel_futures=True
                 )
-            return self._pool
+                self._pool_ready = threading.Event()
+                # Starting a worker blocks until the fork server has imported Aer: do it
+                # aside. Not a daemon: exiting mid-start would leave a worker half-made.
+                threading.Thread(
+                    target=_start_workers,
+                    args=(self._pool, device, self._n_processes, self._pool_ready),
+                    name="qiskit-divi-pool-start",
+                ).start()
+            return self._pool_ready
 
 
 @dataclass(frozen=True)
@@ -327,6 +354,19 @@ def usable_cores() -> int:
     return os.cpu_count() or 1
 
 
+def _start_workers(
+    pool: ProcessPoolExecutor, device: SimulatedDevice, workers: int, ready: threading.Event
+) -> None:
+    """Have every worker start and build its simulator, then set ``ready``."""
+    threads = max(1, usable_cores() // workers)
+    try:
+        wait([pool.submit(runs.warm_up, device, threads) for _ in range(workers)])
+    except RuntimeError:
+        pass  # closed or broken meanwhile: the next batch sent to the pool says which
+    finally:
+        ready.set()
+
+
 def _process_context() -> multiprocessing.context.BaseContext:
     """Fork-server workers: forked from a clean process that has Aer imported already.
 
@@ -338,11 +378,6 @@ def _process_context() -> multiprocessing.context.BaseContext:
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([runs.__name__])
     return context
-
-
-def _threads_per_worker(plan: list[tuple[int, int]]) -> int | None:
-    """Aer threads per worker: the cores shared out, or Aer's own choice when not pooled."""
-    return None if len(plan) == 1 else max(1, usable_cores() // len(plan))
 
 
 def check_seed(seed: object) -> int | None:

@@ -11,6 +11,9 @@ import functools
 import io
 import itertools
 import json
+import multiprocessing
+import os
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -62,7 +65,7 @@ class SampleTask:
     shots: int
     seed: int
     memory: bool
-    threads: int | None
+    threads: int | None = None  # Aer threads per worker; None: Aer's own choice
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,7 @@ class ExpectationTask:
     """How to compute the exact expectation values of every chunk of one batch."""
 
     device: SimulatedDevice
-    threads: int | None
+    threads: int | None = None  # Aer threads per worker; None: Aer's own choice
 
 
 def sample_chunk(
@@ -118,6 +121,26 @@ def expectation_chunk(
             data = result.data(position)
             values[i] = np.array([data[f"ev{j}"] for j in range(len(observables[i]))], float)
     return values
+
+
+def exit_with_parent() -> None:
+    """Pool initializer: end this worker when the process that made it dies, even if killed.
+
+    Otherwise a killed parent leaves its workers waiting for work forever.
+    """
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_after, args=(parent,), daemon=True).start()
+
+
+def _exit_after(parent: multiprocessing.process.BaseProcess) -> None:
+    parent.join()
+    os._exit(1)
+
+
+def warm_up(device: SimulatedDevice, threads: int) -> None:
+    """Build a worker's simulator for ``device`` before its first chunk arrives."""
+    _simulator(device, device.method, threads)
 
 
 def pack(circuits: Sequence[QuantumCircuit]) -> bytes:

@@ -68,3 +68,13 @@ def assert_distribution(counts: Mapping[str, int], probabilities: Mapping[str, f
         expected = shots * p
         spread = SIGMAS * np.sqrt(shots * p * (1 - p)) + 1
         assert abs(counts.get(outcome, 0) - expected) <= spread, (outcome, counts, expected)
+
+
+BELL_QASM = """OPENQASM 2.0;
+include "qelib1.inc";
+qreg q[2];
+creg c[2];
+h q[0];
+cx q[0],q[1];
+measure q -> c;
+"""

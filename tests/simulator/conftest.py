@@ -17,6 +17,8 @@ from .circuits import qaoa
 def engines() -> Iterator[dict[int, SimulationEngine]]:
     """Noiseless engines by process count, warm pools shared across a module's tests."""
     pool = {n: SimulationEngine(n_processes=n) for n in (1, 2, 4)}
+    for engine in pool.values():
+        engine.warm_up()  # else a first batch runs unsplit while the workers start
     yield pool
     for engine in pool.values():
         engine.close()

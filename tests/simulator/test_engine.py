@@ -136,6 +136,7 @@ def test_noisy_runs_are_reproducible_across_splits():
     circuits = [ghz(5) for _ in range(8)]
     one, two = (SimulationEngine(qiskit_backend=FakeManilaV2(), n_processes=n) for n in (1, 2))
     assert len(two._plan(circuits, two._fixed)) == 2
+    two.warm_up()  # so the batch is really split
     assert one.sample(circuits, shots=300, seed=6) == two.sample(circuits, shots=300, seed=6)
     two.close()
 
@@ -287,3 +288,11 @@ def test_observables_must_match_their_circuit_width(engines):
 def test_observables_must_be_hermitian(engines):
     with pytest.raises(InvalidInputError, match="not Hermitian"):
         engines[1].expectation_values([bell()], [[SparsePauliOp("XY", coeffs=[1j])]])
+
+
+def test_a_batch_that_finds_the_pool_starting_runs_here_with_the_same_outcomes(qaoa_batch):
+    engine = SimulationEngine(n_processes=2)
+    first = engine.sample(qaoa_batch, shots=50, seed=4)  # starts the pool, does not wait
+    engine.warm_up()
+    assert engine.sample(qaoa_batch, shots=50, seed=4) == first
+    engine.close()

@@ -36,6 +36,9 @@ class QoroBackend(Reconnecting, BackendV2):
         client: the client that reaches the service.
         provider: the provider that listed the backend, if any.
         options: initial values of the run options (see :meth:`run`).
+
+    A pickled backend carries neither token nor provider; unpickled, it reconnects with
+    the environment's token (see :class:`~qiskit_divi.qoro.job.Reconnecting`).
     """
 
     def __init__(

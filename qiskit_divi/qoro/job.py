@@ -126,6 +126,9 @@ class QoroJob(Reconnecting, JobV1):
         memory: whether results carry per-shot memory (see :meth:`result`).
         polling_interval: first pause between status checks in :meth:`result`.
         timeout: default seconds :meth:`result` waits; ``None`` waits as long as it takes.
+
+    A pickled job carries no token; unpickled, it reconnects with the environment's
+    (see :class:`Reconnecting`).
     """
 
     def __init__(

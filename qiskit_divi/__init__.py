@@ -1,6 +1,7 @@
 """qiskit-divi: Divi's parallel simulator and Qoro Quantum's cloud as Qiskit backends."""
 
 from .exceptions import DiviError
+from .primitives import EstimatorV2, SamplerV2
 from .provider import DiviProvider
 from .qoro.backend import QoroBackend
 from .qoro.protocol import JobStatus, JobType
@@ -10,9 +11,11 @@ from .version import __version__
 __all__ = [
     "DiviError",
     "DiviProvider",
+    "EstimatorV2",
     "JobStatus",
     "JobType",
     "ParallelSimulatorBackend",
     "QoroBackend",
+    "SamplerV2",
     "__version__",
 ]

@@ -74,6 +74,11 @@ class ParallelSimulatorBackend(BackendV2):
         return None
 
     @property
+    def engine(self) -> SimulationEngine:
+        """The engine runs go to; qiskit-divi's primitives share it (and its warm pool)."""
+        return self._engine
+
+    @property
     def n_processes(self) -> int:
         """The most worker processes a job is spread over."""
         return self._engine.n_processes

@@ -1,0 +1,428 @@
+"""EstimatorV2: Qiskit's estimator primitive, native on the parallel simulator and on Qoro.
+
+Every PUB is reduced to the expectation value of each of its distinct Pauli terms for
+each of its parameter sets (a ``(parameter sets, terms)`` table); each observable is
+then a linear combination of one row. Where the table comes from:
+
+- ParallelSimulatorBackend, precision 0 (the default): exact values from the engine
+  (statevector, or density matrix under noise), all PUBs in one batch, no sampling;
+- ParallelSimulatorBackend, precision > 0: ``ceil(1 / precision**2)`` shots of one
+  circuit per qubit-wise-commuting group of terms; ``stds`` are the standard errors
+  measured from those shots;
+- QoroBackend: ESTIMATE jobs, one per circuit width and shot count, carrying the terms
+  (big-endian on the wire); the service returns a value per term, no spread, so
+  ``stds`` are the precision asked for.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from qiskit import ClassicalRegister, QuantumCircuit
+from qiskit.primitives import BaseEstimatorV2, BasePrimitiveJob, PrimitiveJob
+from qiskit.primitives.containers import DataBin, EstimatorPubLike, PrimitiveResult, PubResult
+from qiskit.primitives.containers.estimator_pub import EstimatorPub
+from qiskit.quantum_info import PauliList, SparsePauliOp
+
+from ..exceptions import CorruptResultError, InvalidInputError
+from ..qoro.backend import QoroBackend
+from ..qoro.protocol import JobType
+from ..simulator.engine import SimulationEngine, check_seed
+from .backends import (
+    Mode,
+    QoroGroup,
+    batch_seed,
+    bound_circuits,
+    check_mode,
+    grouped,
+    qoro_mode,
+    submit_groups,
+)
+from .job import Finish, QoroPrimitiveJob
+
+#: The classical register a sampled estimate measures into.
+_BASIS_REGISTER = "basis"
+
+
+@dataclass
+class Options:
+    """Options for :class:`EstimatorV2`."""
+
+    default_precision: float = 0.0
+    """Precision per PUB when neither :meth:`~EstimatorV2.run` nor the PUB says.
+    Default: 0.0, exact expectation values where the backend can compute them."""
+
+    seed: int | None = None
+    """Makes sampled estimates on a simulator reproducible (``None``: fresh each run);
+    Qoro systems take no seed, so on a QoroBackend it must stay ``None``."""
+
+    def __post_init__(self) -> None:
+        precision = self.default_precision
+        if isinstance(precision, bool) or not isinstance(precision, (int, float)):
+            raise TypeError(f"default_precision must be a real number, got {precision!r}")
+        if precision < 0:
+            raise InvalidInputError(f"default_precision must be non-negative, got {precision}")
+        check_seed(self.seed)
+
+
+class EstimatorV2(BaseEstimatorV2):
+    """Estimates expectation values on a ParallelSimulatorBackend or a QoroBackend.
+
+    Each PUB ``(circuit, observables, parameter_values, precision)`` gives ``evs`` and
+    ``stds`` shaped like the broadcast of its observables and parameter values.
+
+    Args:
+        mode: the backend to run on.
+        options: an :class:`Options` or a dict of its fields.
+    """
+
+    def __init__(self, mode: Mode, *, options: Options | Mapping[str, Any] | None = None) -> None:
+        self._backend = check_mode(mode, "EstimatorV2")
+        self._options = options if isinstance(options, Options) else Options(**(options or {}))
+
+    def __repr__(self) -> str:
+        return f"EstimatorV2(mode={self._backend.name!r}, options={self._options})"
+
+    @property
+    def backend(self) -> Mode:
+        """The backend this estimator runs on."""
+        return self._backend
+
+    @property
+    def options(self) -> Options:
+        """The estimator's options."""
+        return self._options
+
+    def run(
+        self, pubs: Iterable[EstimatorPubLike], *, precision: float | None = None
+    ) -> BasePrimitiveJob[PrimitiveResult[PubResult], Any]:
+        """Estimate each PUB; every input is checked before anything runs or is sent.
+
+        Raises:
+            ValueError: a PUB is malformed (Qiskit's own checks: parameter count,
+                observables as wide as the circuit, precision >= 0, ...).
+            CircuitTooWideError: a circuit is wider than the backend.
+            InvalidInputError: a Qoro system that computes no expectation values.
+        """
+        if precision is None:
+            precision = self._options.default_precision
+        coerced = [EstimatorPub.coerce(pub, precision) for pub in pubs]
+        if isinstance(self._backend, QoroBackend):
+            return self._run_on_qoro(self._backend, coerced)
+        job = PrimitiveJob(
+            _estimate_on_simulator, self._backend.engine, coerced, self._options.seed
+        )
+        job._submit()
+        return job
+
+    def retrieve_job(
+        self,
+        job_id: str | Sequence[str],
+        pubs: Iterable[EstimatorPubLike],
+        *,
+        precision: float | None = None,
+    ) -> QoroPrimitiveJob:
+        """The job :meth:`run` returned for these PUBs on a QoroBackend, from its id alone.
+
+        Give ``job_id()`` of the lost job (or its Qoro job ids) and the same PUBs and
+        ``precision``: the service keeps each term's value, the PUBs say how they combine.
+
+        Raises:
+            InvalidInputError: this estimator runs on the local simulator, or the ids do
+                not match how these PUBs are split into Qoro jobs.
+            JobNotFoundError: the service knows no such job.
+        """
+        backend = qoro_mode(self._backend)
+        if precision is None:
+            precision = self._options.default_precision
+        coerced = [EstimatorPub.coerce(pub, precision) for pub in pubs]
+        groups = _qoro_groups(coerced)
+        return QoroPrimitiveJob.retrieve(
+            backend, job_id, [group.labels for group in groups], _qoro_finish(coerced)
+        )
+
+    def _run_on_qoro(self, backend: QoroBackend, pubs: list[EstimatorPub]) -> QoroPrimitiveJob:
+        if self._options.seed is not None:
+            raise InvalidInputError(
+                f"seed={self._options.seed}: Qoro systems take no seed; leave it None"
+            )
+        if not backend.system.supports_expval:
+            raise InvalidInputError(
+                f"Qoro system {backend.name!r} does not compute expectation values "
+                "(supports_expval is false); sample it with SamplerV2 instead"
+            )
+        groups = _qoro_groups(pubs)
+        job_ids = submit_groups(backend, groups)
+        return QoroPrimitiveJob(
+            backend, job_ids, [group.labels for group in groups], _qoro_finish(pubs)
+        )
+
+
+@dataclass(frozen=True)
+class _Terms:
+    """A PUB's distinct Pauli terms (Qiskit labels) and each observable's coefficients.
+
+    ``coefficients[o, j]`` is the coefficient of ``paulis[j]`` in the ``o``-th observable
+    of the PUB (observables flattened in C order).
+    """
+
+    paulis: list[str]
+    coefficients: np.ndarray
+
+    @classmethod
+    def of(cls, pub: EstimatorPub) -> _Terms:
+        observables = np.asarray(pub.observables).ravel()
+        paulis = sorted({label for observable in observables for label in observable})
+        column = {label: j for j, label in enumerate(paulis)}
+        coefficients = np.zeros((observables.size, len(paulis)))
+        for o, observable in enumerate(observables):
+            for label, coefficient in observable.items():
+                coefficients[o, column[label]] = coefficient
+        return cls(paulis, coefficients)
+
+
+def _pub_result(
+    pub: EstimatorPub, evs: np.ndarray, variances: np.ndarray | None, metadata: dict[str, Any]
+) -> PubResult:
+    """``evs`` and ``variances`` given per (parameter set, observable), gathered into the
+    PUB's broadcast shape."""
+    param_index = np.arange(pub.parameter_values.size).reshape(pub.parameter_values.shape)
+    observable_index = np.arange(pub.observables.size).reshape(pub.observables.shape)
+    rows, columns = np.broadcast_arrays(param_index, observable_index)
+    if variances is None:
+        stds = np.full(rows.shape, float(pub.precision))
+    else:
+        stds = np.sqrt(variances[rows, columns])
+    return PubResult(
+        DataBin(evs=evs[rows, columns], stds=stds, shape=rows.shape),
+        metadata={
+            "target_precision": pub.precision,
+            "circuit_metadata": pub.circuit.metadata,
+            **metadata,
+        },
+    )
+
+
+# -- the pipeline on the simulator -------------------------------------------------------
+
+
+def _estimate_on_simulator(
+    engine: SimulationEngine, pubs: list[EstimatorPub], seed: int | None
+) -> PrimitiveResult[PubResult]:
+    """Exact PUBs in one engine batch; sampled ones in one batch per shot count."""
+    terms = [_Terms.of(pub) for pub in pubs]
+    results: list[PubResult | None] = [None] * len(pubs)
+    exact = [i for i, pub in enumerate(pubs) if pub.precision == 0]
+    tables = _exact_tables(engine, [pubs[i] for i in exact], [terms[i] for i in exact])
+    for i, table in zip(exact, tables, strict=True):
+        evs = table @ terms[i].coefficients.T
+        results[i] = _pub_result(pubs[i], evs, np.zeros_like(evs), {})
+    sampled = [i for i, pub in enumerate(pubs) if pub.precision > 0]
+    by_shots = grouped([_shots(pubs[i].precision) for i in sampled])
+    for position, (shots, positions) in enumerate(by_shots.items()):
+        indices = [sampled[k] for k in positions]
+        moments = _sampled_moments(
+            engine,
+            [pubs[i] for i in indices],
+            [terms[i] for i in indices],
+            shots,
+            batch_seed(seed, position),
+        )
+        for i, (evs, variances) in zip(indices, moments, strict=True):
+            results[i] = _pub_result(pubs[i], evs, variances, {"shots": shots})
+    return PrimitiveResult(results, metadata={"version": 2})
+
+
+def _exact_tables(
+    engine: SimulationEngine, pubs: list[EstimatorPub], terms: list[_Terms]
+) -> list[np.ndarray]:
+    """Each PUB's exact ``(parameter sets, terms)`` table, from one engine batch."""
+    circuits: list[QuantumCircuit] = []
+    observables: list[list[SparsePauliOp]] = []
+    for pub, pub_terms in zip(pubs, terms, strict=True):
+        bound = bound_circuits(pub.circuit, pub.parameter_values)
+        circuits += bound
+        observables += [[SparsePauliOp(label) for label in pub_terms.paulis]] * len(bound)
+    values = iter(engine.expectation_values(circuits, observables))
+    return [
+        np.array([next(values) for _ in range(pub.parameter_values.size)]).reshape(
+            pub.parameter_values.size, len(pub_terms.paulis)
+        )
+        for pub, pub_terms in zip(pubs, terms, strict=True)
+    ]
+
+
+def _sampled_moments(
+    engine: SimulationEngine,
+    pubs: list[EstimatorPub],
+    terms: list[_Terms],
+    shots: int,
+    seed: int | None,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each PUB's estimates and their variances per (parameter set, observable).
+
+    Terms that commute qubit-wise share one circuit measured in their common basis;
+    circuits are independent, so the variances of their contributions add up.
+    """
+    groups = [_commuting_groups(pub_terms.paulis) for pub_terms in terms]
+    circuits = [
+        _measured_in_basis(bound, basis)
+        for pub, pub_groups in zip(pubs, groups, strict=True)
+        for bound in bound_circuits(pub.circuit, pub.parameter_values)
+        for basis, _ in pub_groups
+    ]
+    samples = iter(engine.sample(circuits, shots=shots, seed=seed))
+    moments = []
+    for pub, pub_terms, pub_groups in zip(pubs, terms, groups, strict=True):
+        size = (pub.parameter_values.size, pub.observables.size)
+        evs, variances = np.zeros(size), np.zeros(size)
+        for row in range(pub.parameter_values.size):
+            for _, members in pub_groups:
+                mean, variance = _group_moments(
+                    next(samples).counts,
+                    [pub_terms.paulis[j] for j in members],
+                    pub_terms.coefficients[:, members],
+                )
+                evs[row] += mean
+                variances[row] += variance
+        moments.append((evs, variances))
+    return moments
+
+
+def _commuting_groups(paulis: list[str]) -> list[tuple[str, list[int]]]:
+    """Qubit-wise-commuting groups of terms: a basis to measure in (a Pauli label) and
+    the indices of the terms it measures."""
+    if not paulis:
+        return []
+    column = {label: j for j, label in enumerate(paulis)}
+    groups = []
+    for group in PauliList(paulis).group_qubit_wise_commuting():
+        labels = [pauli.to_label() for pauli in group]
+        basis = [next((p[k] for p in labels if p[k] != "I"), "I") for k in range(len(labels[0]))]
+        groups.append(("".join(basis), [column[label] for label in labels]))
+    return groups
+
+
+def _measured_in_basis(circuit: QuantumCircuit, basis: str) -> QuantumCircuit:
+    """``circuit`` without its final measurements, every qubit then measured in the basis
+    of the Pauli label ``basis`` (qubit 0 rightmost) into a new register."""
+    measured = circuit.remove_final_measurements(inplace=False)
+    name = _BASIS_REGISTER
+    while name in {creg.name for creg in measured.cregs}:
+        name += "_"
+    register = ClassicalRegister(measured.num_qubits, name)
+    measured.add_register(register)
+    for qubit, pauli in enumerate(reversed(basis)):
+        if pauli == "Y":
+            measured.sdg(qubit)
+        if pauli in "XY":
+            measured.h(qubit)
+    measured.measure(measured.qubits, register)
+    return measured
+
+
+def _group_moments(
+    counts: Mapping[str, int], labels: list[str], coefficients: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each observable's part measured by one basis circuit: its mean over the shots and
+    the variance of that mean.
+
+    ``coefficients[o, j]`` weighs ``labels[j]`` in observable ``o``. Outcomes read the
+    basis register, added last, so leftmost in each key; a bit string and a Pauli
+    label both put qubit 0 rightmost, so the label's non-identity positions pick the
+    bits whose parity is the term's sign.
+    """
+    keys = [key.split(" ", 1)[0] for key in counts]
+    width = len(labels[0])
+    text = "".join(keys).encode("ascii")
+    bits = np.frombuffer(text, np.uint8).reshape(len(keys), width).astype(np.int64) - ord("0")
+    support = np.array([[c != "I" for c in label] for label in labels], dtype=np.int64)
+    signs = 1 - 2 * ((bits @ support.T) % 2)
+    per_outcome = signs @ coefficients.T
+    weights = np.fromiter(counts.values(), dtype=float, count=len(counts))
+    shots = weights.sum()
+    mean = weights @ per_outcome / shots
+    spread = weights @ (per_outcome - mean) ** 2 / max(shots - 1, 1)
+    return mean, spread / shots
+
+
+def _shots(precision: float) -> int:
+    """Shots that bring the standard error of a term (variance <= 1) down to ``precision``."""
+    return math.ceil(1 / precision**2)
+
+
+# -- the pipeline on Qoro ----------------------------------------------------------------
+
+
+def _qoro_keys(pubs: list[EstimatorPub]) -> list[tuple[int, int | None]]:
+    """What PUBs must share to travel in one ESTIMATE job: the width of their terms on
+    the wire, and the shots (none for exact values)."""
+    return [
+        (pub.circuit.num_qubits, _shots(pub.precision) if pub.precision > 0 else None)
+        for pub in pubs
+    ]
+
+
+def _qoro_groups(pubs: list[EstimatorPub]) -> list[QoroGroup]:
+    """One ESTIMATE job per width and shot count, asking every term any of its PUBs needs."""
+    groups = []
+    for (_, shots), indices in grouped(_qoro_keys(pubs)).items():
+        circuits = [
+            circuit
+            for i in indices
+            for circuit in bound_circuits(pubs[i].circuit, pubs[i].parameter_values)
+        ]
+        wire_terms = {_wire(label) for i in indices for label in _Terms.of(pubs[i]).paulis}
+        groups.append(QoroGroup(circuits, JobType.ESTIMATE, shots, tuple(sorted(wire_terms))))
+    return groups
+
+
+def _qoro_finish(pubs: list[EstimatorPub]) -> Finish:
+    """How the jobs' values per term become these PUBs' results."""
+
+    def finish(job_ids: list[str], results: list[list[Any]]) -> PrimitiveResult:
+        values = iter(
+            (job_id, value)
+            for job_id, per_job in zip(job_ids, results, strict=True)
+            for value in per_job
+        )
+        by_pub: list[PubResult | None] = [None] * len(pubs)
+        for i in [i for indices in grouped(_qoro_keys(pubs)).values() for i in indices]:
+            terms = _Terms.of(pubs[i])
+            table = np.array(
+                [
+                    _term_values(*next(values), terms.paulis)
+                    for _ in range(pubs[i].parameter_values.size)
+                ]
+            ).reshape(pubs[i].parameter_values.size, len(terms.paulis))
+            by_pub[i] = _pub_result(pubs[i], table @ terms.coefficients.T, None, {})
+        return PrimitiveResult(by_pub, metadata={"version": 2, "qoro_job_ids": job_ids})
+
+    return finish
+
+
+def _term_values(job_id: str, values: Any, paulis: list[str]) -> list[float]:
+    """One circuit's values of ``paulis`` (Qiskit labels) from the service's
+    ``{wire term: value}``.
+
+    Raises:
+        CorruptResultError: a term is missing or not a number.
+    """
+    if not isinstance(values, dict):
+        raise CorruptResultError(f"job {job_id}: expected values per term, got {str(values)[:80]}")
+    found = []
+    for label in paulis:
+        value = values.get(_wire(label))
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise CorruptResultError(f"job {job_id}: no value for term {_wire(label)!r}")
+        found.append(float(value))
+    return found
+
+
+def _wire(label: str) -> str:
+    """A Qiskit Pauli label (qubit 0 rightmost) as the wire writes it (qubit 0 leftmost)."""
+    return label[::-1]

@@ -71,6 +71,7 @@ class QoroBackend(Reconnecting, BackendV2):
 
     @classmethod
     def _default_options(cls) -> Options:
+        """Run options; ``job_type`` is set to the system's default when a backend is made."""
         return Options(
             shots=1024,
             job_type=None,
@@ -104,7 +105,8 @@ class QoroBackend(Reconnecting, BackendV2):
     @property
     def operational(self) -> bool:
         """Simulator clusters always are; a QPU system is while one of its QPUs is online."""
-        return self.simulator or any(qpu.online for qpu in self._system.qpus)  # type: ignore[union-attr]
+        system = self._system
+        return isinstance(system, SimulatorCluster) or any(qpu.online for qpu in system.qpus)
 
     @property
     def default_job_type(self) -> JobType:
@@ -242,10 +244,6 @@ def _no_seed(value: object) -> None:
         )
 
 
-def _optional_seconds(name: str) -> Callable[[object], float | None]:
-    return lambda value: None if value is None else positive_seconds(name, value)
-
-
 _CHECKS: dict[str, Callable[[Any], Any]] = {
     "shots": lambda value: positive_int("shots", value),
     "job_type": _job_type,
@@ -253,5 +251,5 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "memory": _memory,
     "seed_simulator": _no_seed,
     "polling_interval": lambda value: positive_seconds("polling_interval", value),
-    "timeout": _optional_seconds("timeout"),
+    "timeout": lambda value: None if value is None else positive_seconds("timeout", value),
 }

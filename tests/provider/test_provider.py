@@ -162,3 +162,13 @@ def test_retrieving_an_unknown_job_is_an_error(service):
     service.get(f"{API}/job/{JOB_ID}/status/", status_code=404, json={"detail": "not found"})
     with pytest.raises(JobNotFoundError):
         DiviProvider().retrieve_job(JOB_ID)
+
+
+def test_a_backend_from_the_provider_pickles_without_provider_or_token(service):
+    import pickle
+
+    backend = DiviProvider().get_backend("qpu_five", shots=10)
+    data = pickle.dumps(backend)
+    assert TOKEN.encode() not in data
+    copy = pickle.loads(data)
+    assert (copy.name, copy.options.shots, copy.provider) == ("qpu_five", 10, None)

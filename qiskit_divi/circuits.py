@@ -7,25 +7,24 @@ Both the local engine and the Qoro client take circuits as OpenQASM 2 strings or
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TypeAlias
 
 from qiskit import QuantumCircuit, qasm2
 
 from .exceptions import InvalidCircuitError, InvalidInputError
 
-CircuitLike = str | QuantumCircuit
+CircuitLike: TypeAlias = str | QuantumCircuit
 
-# Gates ``qiskit.qasm2.dumps`` writes that qelib1.inc lacks (e.g. ``rzz``) are read back
-# as the same Qiskit gates, so a dumps/loads round trip is lossless.
-_LOAD_OPTIONS = {
-    "include_path": (),
-    "custom_instructions": qasm2.LEGACY_CUSTOM_INSTRUCTIONS,
-}
 
 
 def parse_qasm(label: str, qasm: str) -> QuantumCircuit:
     """Parse one OpenQASM 2 program; the circuit is named after its label."""
     try:
-        circuit = qasm2.loads(qasm, **_LOAD_OPTIONS)  # type: ignore[arg-type]
+        # Gates ``qasm2.dumps`` writes that qelib1.inc lacks (e.g. ``rzz``) are read back
+        # as the same Qiskit gates, so a dumps/loads round trip is lossless.
+        circuit = qasm2.loads(
+            qasm, include_path=(), custom_instructions=qasm2.LEGACY_CUSTOM_INSTRUCTIONS
+        )
     except qasm2.QASM2ParseError as err:
         raise InvalidCircuitError(label, f"invalid OpenQASM 2: {err}") from err
     circuit.name = label

@@ -8,18 +8,19 @@ circuits the wire can carry together). Both start from the same bound circuits.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
 from qiskit import QuantumCircuit
 from qiskit.primitives.containers.bindings_array import BindingsArray
+from qiskit.primitives.containers.estimator_pub import EstimatorPub
+from qiskit.primitives.containers.sampler_pub import SamplerPub
 
 from ..circuits import to_qasm
 from ..exceptions import CircuitTooWideError, InvalidInputError
 from ..qoro.backend import QoroBackend
-from ..qoro.job import submission_label
 from ..qoro.protocol import JobType
 from ..simulator.backend import ParallelSimulatorBackend
 
@@ -74,19 +75,34 @@ def batch_seed(seed: int | None, position: int) -> int | None:
 class QoroGroup:
     """Circuits that travel as one Qoro job, with what that job is asked to do.
 
-    ``observables`` are the job's Pauli terms as the wire wants them (big-endian) for
-    an ESTIMATE job; ``shots`` is required for sampling jobs.
+    ``labels`` key the circuits on the wire and their results; ``observables`` are the
+    job's Pauli terms as the wire wants them (big-endian) for an ESTIMATE job;
+    ``shots`` is required for sampling jobs.
     """
 
     circuits: list[QuantumCircuit]
+    labels: list[str]
     job_type: JobType
     shots: int | None = None
     observables: tuple[str, ...] | None = None
 
-    @property
-    def labels(self) -> list[str]:
-        """The label each circuit travels under; results come back keyed by them."""
-        return [submission_label(index, circuit) for index, circuit in enumerate(self.circuits)]
+
+def pub_circuits(
+    pubs: Sequence[SamplerPub | EstimatorPub], indices: Iterable[int]
+) -> tuple[list[QuantumCircuit], list[str]]:
+    """The bound circuits of the PUBs at ``indices``, with a label for each.
+
+    A label says where its circuit sits in the job, which PUB and which parameter set
+    it comes from (``"4_pub1_2"``): never a circuit's name, which Qiskit may have made
+    up in another process, so the same PUBs give the same labels anywhere.
+    """
+    circuits: list[QuantumCircuit] = []
+    labels: list[str] = []
+    for p in indices:
+        for flat, circuit in enumerate(bound_circuits(pubs[p].circuit, pubs[p].parameter_values)):
+            labels.append(f"{len(circuits)}_pub{p}_{flat}")
+            circuits.append(circuit)
+    return circuits, labels
 
 
 def submit_groups(backend: QoroBackend, groups: Sequence[QoroGroup]) -> list[str]:

@@ -39,6 +39,7 @@ from .backends import (
     bound_circuits,
     check_mode,
     grouped,
+    pub_circuits,
     qoro_mode,
     submit_groups,
 )
@@ -371,13 +372,9 @@ def _qoro_groups(pubs: list[EstimatorPub]) -> list[QoroGroup]:
     """One ESTIMATE job per width and shot count, asking every term any of its PUBs needs."""
     groups = []
     for (_, shots), indices in grouped(_qoro_keys(pubs)).items():
-        circuits = [
-            circuit
-            for i in indices
-            for circuit in bound_circuits(pubs[i].circuit, pubs[i].parameter_values)
-        ]
-        wire_terms = {_wire(label) for i in indices for label in _Terms.of(pubs[i]).paulis}
-        groups.append(QoroGroup(circuits, JobType.ESTIMATE, shots, tuple(sorted(wire_terms))))
+        circuits, labels = pub_circuits(pubs, indices)
+        wire_terms = tuple(sorted({_wire(p) for i in indices for p in _Terms.of(pubs[i]).paulis}))
+        groups.append(QoroGroup(circuits, labels, JobType.ESTIMATE, shots, wire_terms))
     return groups
 
 

@@ -39,6 +39,7 @@ from .backends import (
     bound_circuits,
     check_mode,
     grouped,
+    pub_circuits,
     qoro_mode,
     submit_groups,
 )
@@ -215,13 +216,14 @@ def _qoro_groups(backend: QoroBackend, pubs: list[SamplerPub]) -> list[QoroGroup
     job_type: JobType = backend.options.job_type
     groups = []
     for shots, indices in grouped([pub.shots for pub in pubs]).items():
-        circuits = [
-            circuit
-            for i in indices
-            for circuit in bound_circuits(pubs[i].circuit, pubs[i].parameter_values)
-        ]
-        chunks = [[c] for c in circuits] if job_type is JobType.CIRCUIT_CUT else [circuits]
-        groups += [QoroGroup(chunk, job_type, shots=shots) for chunk in chunks]
+        circuits, labels = pub_circuits(pubs, indices)
+        if job_type is JobType.CIRCUIT_CUT:
+            groups += [
+                QoroGroup([circuit], [label], job_type, shots)
+                for circuit, label in zip(circuits, labels, strict=True)
+            ]
+        else:
+            groups.append(QoroGroup(circuits, labels, job_type, shots))
     return groups
 
 

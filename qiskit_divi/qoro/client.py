@@ -289,6 +289,10 @@ class QoroClient:
         if body is not None:
             headers["Content-Type"] = "application/json"
             data = json.dumps(body, separators=(",", ":"))
+        if path == _INIT_PATH:
+            # A fresh connection: one the server closed while it sat idle in the pool
+            # would fail like a drop after sending, which job/init/ must not retry.
+            headers["Connection"] = "close"
         try:
             response = self._session.request(
                 method,

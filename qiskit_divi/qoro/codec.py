@@ -435,12 +435,21 @@ def unpack_circuit(packed: str) -> str:
         raise InvalidInputError(f"packed circuit is not UTF-8 text: {err}") from err
 
 
-def chunk_circuits(packed: Mapping[str, str]) -> list[dict[str, str]]:
-    """Packed circuits split greedily, in order, into ``add_circuits`` chunks.
+def chunk_cost(circuits: Mapping[str, str]) -> int:
+    """A chunk's size by the service's accounting, which the body cap applies to:
+    ``len(label) + len(data) + 6`` per entry, plus 2; for ASCII labels, one byte more
+    than the compact JSON of the ``circuits`` object (a comma after the last entry too).
+    """
+    return CHUNK_OVERHEAD_BYTES + sum(map(_entry_cost, circuits.keys(), circuits.values()))
 
-    A chunk costs, by the service's accounting, ``len(label) + len(data) + 6`` per entry
-    plus 2, at most :data:`MAX_BODY_BYTES`: for ASCII labels, one byte more than its
-    compact JSON (the accounting counts a comma after the last entry too).
+
+def _entry_cost(label: str, data: str) -> int:
+    return len(label) + len(data) + ENTRY_OVERHEAD_BYTES
+
+
+def chunk_circuits(packed: Mapping[str, str]) -> list[dict[str, str]]:
+    """Packed circuits split greedily, in order, into ``add_circuits`` chunks whose
+    :func:`chunk_cost` is at most :data:`MAX_BODY_BYTES`.
 
     Raises:
         PayloadTooLargeError: one circuit alone exceeds the cap (checked before any
@@ -450,7 +459,7 @@ def chunk_circuits(packed: Mapping[str, str]) -> list[dict[str, str]]:
     chunk: dict[str, str] = {}
     size = CHUNK_OVERHEAD_BYTES
     for label, data in packed.items():
-        cost = len(label) + len(data) + ENTRY_OVERHEAD_BYTES
+        cost = _entry_cost(label, data)
         if CHUNK_OVERHEAD_BYTES + cost > MAX_BODY_BYTES:
             raise PayloadTooLargeError(
                 f"circuit {label!r} packs to {cost} bytes; one request carries at most "

@@ -15,6 +15,7 @@ from qiskit_divi.exceptions import CorruptResultError, InvalidInputError, Payloa
 from qiskit_divi.qoro import codec
 from qiskit_divi.qoro.codec import (
     chunk_circuits,
+    chunk_cost,
     decode_histogram,
     decode_observables,
     decode_result,
@@ -262,6 +263,7 @@ def test_chunk_filled_exactly_to_the_cap_stays_one_chunk():
     chunks = chunk_circuits(packed)
 
     assert chunks == [packed]
+    assert chunk_cost(chunks[0]) == MAX_BODY_BYTES
     assert len(json.dumps(chunks[0], separators=(",", ":"))) == MAX_BODY_BYTES - 1
 
 

@@ -150,6 +150,17 @@ def test_init_that_never_connects_says_nothing_was_created():
     assert "may have been created" not in str(info.value)
 
 
+def test_init_goes_over_a_fresh_connection_and_the_rest_keep_theirs(server, real_client):
+    server.script("POST", INIT, CREATED)
+    server.script("POST", f"job/{JOB_ID}/add_circuits/", Reply(200, {}))
+
+    _submit(real_client)
+
+    init, add = server.seen
+    assert init.headers["Connection"] == "close"
+    assert add.headers["Connection"] == "keep-alive"
+
+
 def test_init_policy_retries_connect_errors_but_not_read_errors():
     policy = RetrySettings().init_policy(60.0)
     refused = NewConnectionError(None, "connection refused")  # type: ignore[arg-type]

@@ -1,4 +1,5 @@
-"""The ``qiskit-divi`` command line: ``qiskit-divi serve`` runs a local Qoro-compatible server."""
+"""The ``qiskit-divi`` command line: ``serve`` runs a local Qoro-compatible server,
+``demo`` shows every path of the package working on the embedded defaults."""
 
 from __future__ import annotations
 
@@ -61,7 +62,24 @@ def _parser() -> argparse.ArgumentParser:
         "--log-level", default="info", choices=["debug", "info", "warning", "error"]
     )
     serve.set_defaults(run=_serve)
+    demo = commands.add_parser(
+        "demo",
+        help="run a batch on the parallel simulator and through a local Qoro server",
+        description=(
+            "Run a QAOA batch on the parallel simulator (noiseless and with a fake IBM "
+            "backend's noise), then the Qoro path (QoroService, the Qoro backend, "
+            "retrieve_job, EstimatorV2) against a local server on 127.0.0.1."
+        ),
+    )
+    demo.set_defaults(run=_demo)
     return parser
+
+
+def _demo(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    run_demo()
+    return 0
 
 
 def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:

@@ -193,8 +193,6 @@ def test_optimization_submits_the_whole_batch_then_groups_of_ten(guide, fake, ba
     [{"exc": requests.ConnectionError("refused")}, {"status_code": 401, "json": {"detail": "no"}}],
 )
 def test_connection_issues_fall_back_to_the_local_simulator(fake, http, capsys, broken):
-    if not hasattr(qiskit_divi.backends, "ParallelSimulator"):
-        pytest.skip("ParallelSimulator is not exported from qiskit_divi.backends yet")
     http.get(API_URL, **broken)
     namespace = vars(qiskit_divi.backends).copy()
 

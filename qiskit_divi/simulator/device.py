@@ -99,6 +99,17 @@ class SimulatedDevice:
             for instruction in circuit.data
         )
 
+    def undefined_instruction(self, circuit: QuantumCircuit) -> str | None:
+        """An instruction of ``circuit`` the device lacks and no definition can rewrite."""
+        runs = self.basis if self.backend is None else set(self.backend.target.operation_names)
+        missing = circuit.count_ops().keys() - runs - _DIRECTIVES
+        if missing:
+            for instruction in circuit.data:
+                operation = instruction.operation
+                if operation.name in missing and operation.definition is None:
+                    return str(operation.name)
+        return None
+
     def simulator(self, method: str | None = None, threads: int | None = None) -> AerSimulator:
         """A new Aer simulator for this device (``threads=None``: Aer's own choice)."""
         options: dict[str, Any] = {"method": method or self.method}

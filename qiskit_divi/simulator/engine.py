@@ -46,9 +46,9 @@ from .device import (
     fixed_device,
     smallest_fake_backend,
 )
-from .runs import ExpectationTask, SampleResult, SampleTask
+from .runs import ExpectationTask, ParameterRows, SampleResult, SampleTask
 
-__all__ = ["SampleBatch", "SampleResult", "SimulationEngine"]
+__all__ = ["ExpectationBatch", "SampleBatch", "SampleResult", "SimulationEngine"]
 
 #: Aer seeds are 64-bit and grow by a stride per circuit; keep well clear of overflow.
 MAX_SEED = 2**32 - 1
@@ -127,6 +127,7 @@ class SimulationEngine:
         seed: int | None = None,
         memory: bool = False,
         labels: Sequence[str] | None = None,
+        parameter_values: Sequence[np.ndarray] | None = None,
     ) -> list[SampleResult]:
         """Measurement outcomes of each circuit, in input order.
 
@@ -141,15 +142,25 @@ class SimulationEngine:
                 draws one (each result records its own ``seed_simulator``).
             memory: also keep each shot's outcome, in shot order.
             labels: names for error messages (default: the circuits' names).
+            parameter_values: for each circuit, its parameter sets as the rows of a 2-D
+                array (columns in ``circuit.parameters`` order), bound inside Aer as its
+                own primitives do. Results then come one per set, circuits in order, each
+                seeded as if it were a bound circuit at that position of the batch.
 
         Raises:
-            InvalidInputError: ``shots`` < 1 or a bad seed.
-            InvalidCircuitError: a circuit has unbound parameters.
+            InvalidInputError: ``shots`` < 1, a bad seed, or parameter values that do
+                not fit their circuit.
+            InvalidCircuitError: a circuit has unbound parameters (and no values).
             CircuitTooWideError: a circuit is wider than the device.
             SimulationError: Aer (or a worker process) failed.
         """
         return self.prepare_sample(
-            circuits, shots=shots, seed=seed, memory=memory, labels=labels
+            circuits,
+            shots=shots,
+            seed=seed,
+            memory=memory,
+            labels=labels,
+            parameter_values=parameter_values,
         ).run()
 
     def prepare_sample(
@@ -160,6 +171,7 @@ class SimulationEngine:
         seed: int | None = None,
         memory: bool = False,
         labels: Sequence[str] | None = None,
+        parameter_values: Sequence[np.ndarray] | None = None,
     ) -> SampleBatch:
         """Check a batch as :meth:`sample` does, raising the same errors, but run it later.
 
@@ -167,7 +179,8 @@ class SimulationEngine:
         """
         shots = positive_int("shots", shots)
         base_seed = _batch_seed(seed)
-        circuits, labels = _checked_batch(circuits, labels)
+        circuits, labels = _checked_batch(circuits, labels, bound=parameter_values is None)
+        values = _checked_parameter_values(circuits, labels, parameter_values)
         device = self._device_for(circuits, labels)
         for circuit, label in zip(circuits, labels, strict=True):
             if "measure" not in circuit.count_ops():
@@ -176,9 +189,10 @@ class SimulationEngine:
                     DiviWarning,
                     stacklevel=3,
                 )
-        plan = self._plan(circuits, device)
+        pieces, rows, _ = self._pieces(circuits, values)
+        plan = self._plan(pieces, device, rows)
         task = SampleTask(device, shots, base_seed, bool(memory))
-        return SampleBatch(self, circuits, task, plan)
+        return SampleBatch(self, pieces, task, plan, rows)
 
     def expectation_values(
         self,
@@ -186,24 +200,50 @@ class SimulationEngine:
         observables: Sequence[Sequence[SparsePauliOp]],
         *,
         labels: Sequence[str] | None = None,
+        parameter_values: Sequence[np.ndarray] | None = None,
     ) -> list[np.ndarray]:
         """Exact ``<psi|O|psi>`` (real) of each of ``observables[i]`` on ``circuits[i]``.
 
         Final measurements are removed first; the state is a statevector when noiseless
         and a density matrix under noise (or with measurements or resets mid-circuit).
+        With ``parameter_values`` (as in :meth:`sample`), circuit ``i``'s values are a
+        ``(parameter sets, observables)`` array.
 
         Raises:
             InvalidInputError: the observables do not match the circuits in number or
-                width, or one is not Hermitian.
-            InvalidCircuitError: a circuit has unbound parameters.
+                width, or one is not Hermitian; parameter values do not fit a circuit.
+            InvalidCircuitError: a circuit has unbound parameters (and no values).
             CircuitTooWideError: a circuit is wider than the device.
         """
-        circuits, labels = _checked_batch(circuits, labels)
-        observables = _checked_observables(circuits, labels, observables)
+        return self.prepare_expectation_values(
+            circuits, observables, labels=labels, parameter_values=parameter_values
+        ).run()
+
+    def prepare_expectation_values(
+        self,
+        circuits: Sequence[QuantumCircuit],
+        observables: Sequence[Sequence[SparsePauliOp]],
+        *,
+        labels: Sequence[str] | None = None,
+        parameter_values: Sequence[np.ndarray] | None = None,
+    ) -> ExpectationBatch:
+        """Check a batch as :meth:`expectation_values` does, raising the same errors, but
+        run it later."""
+        circuits, labels = _checked_batch(circuits, labels, bound=parameter_values is None)
+        values = _checked_parameter_values(circuits, labels, parameter_values)
+        checked = _checked_observables(circuits, labels, observables)
         device = self._device_for(circuits, labels)
-        plan = self._plan(circuits, device)
-        task = ExpectationTask(device)
-        return self._run(runs.expectation_chunk, task, plan, circuits, observables)
+        pieces, rows, owners = self._pieces(circuits, values)
+        plan = self._plan(pieces, device, rows)
+        return ExpectationBatch(
+            self,
+            pieces,
+            [checked[owner] for owner in owners],
+            ExpectationTask(device),
+            plan,
+            rows,
+            owners if rows is not None else None,
+        )
 
     def close(self) -> None:
         """Shut the warm worker pool down (it also goes when the engine or interpreter does)."""
@@ -213,19 +253,29 @@ class SimulationEngine:
             self._pool = self._shutdown_pool = None
 
     def _device_for(self, circuits: list[QuantumCircuit], labels: list[str]) -> SimulatedDevice:
-        """The batch's device, after checking that every circuit fits on it."""
+        """The batch's device, after checking that every circuit can run on it."""
+        device = self._auto_device(circuits, labels) if self._auto else self._fixed
+        for circuit, label in zip(circuits, labels, strict=True):
+            if circuit.num_qubits > device.num_qubits:
+                raise CircuitTooWideError(
+                    label,
+                    f"{circuit.num_qubits} qubits, but {device.name} has {device.num_qubits}",
+                )
+            undefined = device.undefined_instruction(circuit)
+            if undefined is not None:
+                raise InvalidCircuitError(
+                    label, f"{device.name} has no {undefined!r}, and it has no definition to use"
+                )
+        return device
+
+    def _auto_device(self, circuits: list[QuantumCircuit], labels: list[str]) -> SimulatedDevice:
+        """The smallest fake backend that fits the batch's widest circuit."""
         if not circuits:
             return self._fixed
         width, label = max(
             ((circuit.num_qubits, label) for circuit, label in zip(circuits, labels, strict=True)),
             key=lambda item: item[0],
         )
-        if not self._auto:
-            if width > self._fixed.num_qubits:
-                raise CircuitTooWideError(
-                    label, f"{width} qubits, but {self._fixed.name} has {self._fixed.num_qubits}"
-                )
-            return self._fixed
         backend = smallest_fake_backend(width, label)
         if backend.name not in self._auto_devices:
             self._auto_devices[backend.name] = SimulatedDevice(
@@ -234,14 +284,20 @@ class SimulationEngine:
         return self._auto_devices[backend.name]
 
     def _plan(
-        self, circuits: list[QuantumCircuit], device: SimulatedDevice
+        self,
+        circuits: list[QuantumCircuit],
+        device: SimulatedDevice,
+        rows: list[ParameterRows] | None = None,
     ) -> list[tuple[int, int]]:
         """Contiguous ``(start, stop)`` chunks, one per worker; a single chunk runs here."""
         if len(circuits) < 2:
             return [(0, len(circuits))]
-        # Instructions times state size: a state vector, or a density matrix under noise.
+        # Instructions times state size: a state vector, or a density matrix under noise,
+        # once per parameter set.
         state_base = 4.0 if device.noisy else 2.0
         work = np.array([len(circuit) * state_base**circuit.num_qubits for circuit in circuits])
+        if rows is not None:
+            work *= [len(each.values) for each in rows]
         workers = min(self._n_processes, int(work.sum() // MIN_WORK_PER_WORKER))
         if workers < 2 or max(circuit.num_qubits for circuit in circuits) >= WIDE_QUBITS:
             return [(0, len(circuits))]
@@ -249,6 +305,27 @@ class SimulationEngine:
         cuts = np.searchsorted(np.cumsum(work), work.sum() * np.arange(1, workers) / workers)
         bounds = [0, *sorted(set(int(cut) + 1 for cut in cuts) - {len(circuits)}), len(circuits)]
         return list(itertools.pairwise(bounds))
+
+    def _pieces(
+        self, circuits: list[QuantumCircuit], values: list[np.ndarray] | None
+    ) -> tuple[list[QuantumCircuit], list[ParameterRows] | None, list[int]]:
+        """The units a plan spreads: each circuit with a contiguous part of its parameter
+        sets (at most ``n_processes`` parts per circuit, or one per set for a circuit
+        without parameters, which Aer runs once per entry), and whose part each is."""
+        if values is None:
+            return circuits, None, list(range(len(circuits)))
+        pieces: list[QuantumCircuit] = []
+        rows: list[ParameterRows] = []
+        owners: list[int] = []
+        first = 0
+        for owner, (circuit, sets) in enumerate(zip(circuits, values, strict=True)):
+            parts = min(len(sets), self._n_processes) if circuit.parameters else len(sets)
+            for part in np.array_split(np.arange(len(sets)), parts):
+                pieces.append(circuit)
+                rows.append(ParameterRows(first + int(part[0]), sets[part]))
+                owners.append(owner)
+            first += len(sets)
+        return pieces, rows, owners
 
     def _run(
         self,
@@ -331,6 +408,7 @@ class SampleBatch:
     circuits: list[QuantumCircuit]
     task: SampleTask
     plan: list[tuple[int, int]]
+    rows: list[ParameterRows] | None = None
 
     @property
     def device_name(self) -> str:
@@ -343,8 +421,39 @@ class SampleBatch:
         return self.task.seed
 
     def run(self) -> list[SampleResult]:
-        """Sample every circuit, in input order."""
-        return self.engine._run(runs.sample_chunk, self.task, self.plan, self.circuits)
+        """Sample every circuit (every parameter set, given some), in input order."""
+        extra = [] if self.rows is None else [self.rows]
+        return self.engine._run(runs.sample_chunk, self.task, self.plan, self.circuits, *extra)
+
+
+@dataclass(frozen=True)
+class ExpectationBatch:
+    """A checked batch of exact expectation values, ready to :meth:`run`.
+
+    With parameter values, ``circuits`` are the parts the plan spreads and ``owners``
+    says which input circuit each part belongs to.
+    """
+
+    engine: SimulationEngine
+    circuits: list[QuantumCircuit]
+    observables: list[list[SparsePauliOp]]
+    task: ExpectationTask
+    plan: list[tuple[int, int]]
+    rows: list[ParameterRows] | None = None
+    owners: list[int] | None = None
+
+    def run(self) -> list[np.ndarray]:
+        """Each input circuit's values, in input order."""
+        extra = [] if self.rows is None else [self.rows]
+        values = self.engine._run(
+            runs.expectation_chunk, self.task, self.plan, self.circuits, self.observables, *extra
+        )
+        if self.owners is None:
+            return values
+        tables: dict[int, list[np.ndarray]] = {}
+        for owner, table in zip(self.owners, values, strict=True):
+            tables.setdefault(owner, []).append(table)
+        return [np.concatenate(tables[owner]) for owner in sorted(tables)]
 
 
 def usable_cores() -> int:
@@ -394,9 +503,10 @@ def _batch_seed(seed: int | None) -> int:
 
 
 def _checked_batch(
-    circuits: Sequence[QuantumCircuit], labels: Sequence[str] | None
+    circuits: Sequence[QuantumCircuit], labels: Sequence[str] | None, *, bound: bool = True
 ) -> tuple[list[QuantumCircuit], list[str]]:
-    """The batch as a list with a label per circuit, each circuit bound and of the right kind."""
+    """The batch as a list with a label per circuit, each of the right kind (and bound,
+    unless parameter values come with them)."""
     circuits = list(circuits)
     if labels is None:
         labels = [getattr(circuit, "name", f"#{index}") for index, circuit in enumerate(circuits)]
@@ -406,10 +516,32 @@ def _checked_batch(
     for circuit, label in zip(circuits, labels, strict=True):
         if not isinstance(circuit, QuantumCircuit):
             raise TypeError(f"circuit {label!r}: expected a QuantumCircuit, got {type(circuit)}")
-        if circuit.parameters:
+        if bound and circuit.parameters:
             names = ", ".join(sorted(parameter.name for parameter in circuit.parameters))
             raise InvalidCircuitError(label, f"unbound parameters ({names}); bind them first")
     return circuits, labels
+
+
+def _checked_parameter_values(
+    circuits: list[QuantumCircuit],
+    labels: list[str],
+    parameter_values: Sequence[np.ndarray] | None,
+) -> list[np.ndarray] | None:
+    """One 2-D float array per circuit: at least one set, a column per parameter."""
+    if parameter_values is None:
+        return None
+    values = [np.asarray(sets, dtype=float) for sets in parameter_values]
+    if len(values) != len(circuits):
+        raise InvalidInputError(
+            f"{len(values)} arrays of parameter values for {len(circuits)} circuits"
+        )
+    for circuit, label, sets in zip(circuits, labels, values, strict=True):
+        if sets.ndim != 2 or sets.shape[1] != circuit.num_parameters or not len(sets):
+            raise InvalidInputError(
+                f"circuit {label!r}: parameter values must be a (sets >= 1, "
+                f"{circuit.num_parameters}) array, got shape {sets.shape}"
+            )
+    return values
 
 
 def _checked_observables(

@@ -7,7 +7,7 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 import pytest
 from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister
-from qiskit.circuit import Parameter
+from qiskit.circuit import Gate, Parameter
 from qiskit.quantum_info import SparsePauliOp, Statevector
 from qiskit_aer import AerSimulator
 from qiskit_aer.noise import NoiseModel
@@ -249,6 +249,14 @@ def test_unbound_parameters_are_named(engines):
     circuit.rx(Parameter("theta"), 0)
     circuit.measure_all()
     with pytest.raises(InvalidCircuitError, match=r"'param'.*theta"):
+        engines[1].sample([circuit], shots=10)
+
+
+def test_an_instruction_neither_aer_nor_a_definition_knows_is_named(engines):
+    circuit = QuantumCircuit(1, name="opaque")
+    circuit.append(Gate("mystery", 1, []), [0])
+    circuit.measure_all()
+    with pytest.raises(InvalidCircuitError, match=r"'opaque'.*'mystery'"):
         engines[1].sample([circuit], shots=10)
 
 

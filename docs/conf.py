@@ -1,5 +1,11 @@
 """Sphinx configuration for the qiskit-divi documentation (``tox -e docs``)."""
 
+from __future__ import annotations
+
+import contextlib
+import typing
+from typing import Any
+
 from qiskit_divi import __version__
 
 project = "qiskit-divi"
@@ -28,3 +34,21 @@ autoclass_content = "both"
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
 napoleon_use_rtype = False
+
+
+def _evaluate_annotations(app: Any, obj: Any, bound_method: bool) -> None:
+    """Turn string annotations (``from __future__ import annotations``) into the types.
+
+    Autodoc evaluates a function's annotations but not those of a class's ``__init__``,
+    so a parameter typed ``Options`` would link to whichever class of that name it found
+    first; evaluated, it links to the right one.
+    """
+    function = getattr(obj, "__func__", obj)  # a classmethod's function
+    if callable(function) and hasattr(function, "__annotations__"):
+        # A name imported only for type checking cannot be evaluated: keep the text.
+        with contextlib.suppress(NameError, TypeError):
+            function.__annotations__ = typing.get_type_hints(function)
+
+
+def setup(app: Any) -> None:
+    app.connect("autodoc-before-process-signature", _evaluate_annotations)

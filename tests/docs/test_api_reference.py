@@ -14,6 +14,7 @@ from .snippets import DOCS
 #: The modules users import from; every name they export must be in the reference.
 PUBLIC_MODULES = [
     "qiskit_divi",
+    "qiskit_divi.backends",
     "qiskit_divi.exceptions",
     "qiskit_divi.qoro.server",
 ]

@@ -38,8 +38,16 @@ def check_mode(mode: object, primitive: str) -> Mode:
     return mode
 
 
+def parameter_rows(pub: SamplerPub | EstimatorPub) -> np.ndarray:
+    """The PUB's parameter sets as rows (C order), a column per ``circuit.parameters``:
+    what the engine binds inside Aer."""
+    values = pub.parameter_values
+    return values.as_array(pub.circuit.parameters).reshape(values.size, pub.circuit.num_parameters)
+
+
 def bound_circuits(circuit: QuantumCircuit, values: BindingsArray) -> list[QuantumCircuit]:
-    """``circuit`` bound to every parameter set of ``values``, in C (row-major) order."""
+    """``circuit`` bound to every parameter set of ``values``, in C (row-major) order;
+    Qoro needs them as OpenQASM."""
     if not circuit.parameters:
         return [circuit] * values.size
     return list(np.ravel(values.bind_all(circuit)))

@@ -17,7 +17,7 @@ then a linear combination of one row. Where the table comes from:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,14 +31,15 @@ from qiskit.quantum_info import PauliList, SparsePauliOp
 from ..exceptions import CorruptResultError, InvalidInputError
 from ..qoro.backend import QoroBackend
 from ..qoro.protocol import JobType
-from ..simulator.engine import SimulationEngine, check_seed
+from ..simulator.engine import ExpectationBatch, SampleBatch, SimulationEngine, check_seed
+from ..simulator.runs import SampleResult
 from .backends import (
     Mode,
     QoroGroup,
     batch_seed,
-    bound_circuits,
     check_mode,
     grouped,
+    parameter_rows,
     pub_circuits,
     qoro_mode,
     submit_groups,
@@ -78,7 +79,7 @@ class EstimatorV2(BaseEstimatorV2):
 
     Args:
         mode: the backend to run on.
-        options: an :class:`Options` or a dict of its fields.
+        options: an :class:`~qiskit_divi.primitives.estimator.Options` or a dict of its fields.
     """
 
     def __init__(self, mode: Mode, *, options: Options | Mapping[str, Any] | None = None) -> None:
@@ -114,9 +115,9 @@ class EstimatorV2(BaseEstimatorV2):
         coerced = [EstimatorPub.coerce(pub, precision) for pub in pubs]
         if isinstance(self._backend, QoroBackend):
             return self._run_on_qoro(self._backend, coerced)
-        job = PrimitiveJob(
-            _estimate_on_simulator, self._backend.engine, coerced, self._options.seed
-        )
+        terms = [_Terms.of(pub) for pub in coerced]
+        batches = _simulator_batches(self._backend.engine, coerced, terms, self._options.seed)
+        job = PrimitiveJob(_estimate_on_simulator, coerced, terms, batches)
         job._submit()
         return job
 
@@ -211,87 +212,91 @@ def _pub_result(
 # -- the pipeline on the simulator -------------------------------------------------------
 
 
-def _estimate_on_simulator(
-    engine: SimulationEngine, pubs: list[EstimatorPub], seed: int | None
-) -> PrimitiveResult[PubResult]:
-    """Exact PUBs in one engine batch; sampled ones in one batch per shot count."""
-    terms = [_Terms.of(pub) for pub in pubs]
-    results: list[PubResult | None] = [None] * len(pubs)
+@dataclass(frozen=True)
+class _SampledBatch:
+    """The PUBs estimated from ``shots`` shots, their measurement groups, their batch."""
+
+    indices: list[int]
+    shots: int
+    groups: list[list[tuple[str, list[int]]]]
+    batch: SampleBatch
+
+
+@dataclass(frozen=True)
+class _SimulatorBatches:
+    """Checked engine batches for one run: the exact PUBs, and the sampled ones."""
+
+    exact: list[int]
+    exact_batch: ExpectationBatch
+    sampled: list[_SampledBatch]
+
+
+def _simulator_batches(
+    engine: SimulationEngine, pubs: list[EstimatorPub], terms: list[_Terms], seed: int | None
+) -> _SimulatorBatches:
+    """Every PUB's circuits handed to the engine with their parameter sets (bound inside
+    Aer): exact PUBs in one batch, sampled ones in one batch per shot count."""
     exact = [i for i, pub in enumerate(pubs) if pub.precision == 0]
-    tables = _exact_tables(engine, [pubs[i] for i in exact], [terms[i] for i in exact])
-    for i, table in zip(exact, tables, strict=True):
-        evs = table @ terms[i].coefficients.T
-        results[i] = _pub_result(pubs[i], evs, np.zeros_like(evs), {})
+    exact_batch = engine.prepare_expectation_values(
+        [pubs[i].circuit for i in exact],
+        [[SparsePauliOp(label) for label in terms[i].paulis] for i in exact],
+        parameter_values=[parameter_rows(pubs[i]) for i in exact],
+    )
     sampled = [i for i, pub in enumerate(pubs) if pub.precision > 0]
     by_shots = grouped([_shots(pubs[i].precision) for i in sampled])
+    batches = []
     for position, (shots, positions) in enumerate(by_shots.items()):
         indices = [sampled[k] for k in positions]
-        moments = _sampled_moments(
-            engine,
-            [pubs[i] for i in indices],
-            [terms[i] for i in indices],
-            shots,
-            batch_seed(seed, position),
+        groups = [_commuting_groups(terms[i].paulis) for i in indices]
+        circuits, rows = [], []
+        for i, pub_groups in zip(indices, groups, strict=True):
+            circuits += [_measured_in_basis(pubs[i].circuit, basis) for basis, _ in pub_groups]
+            rows += [parameter_rows(pubs[i])] * len(pub_groups)
+        batch = engine.prepare_sample(
+            circuits, shots=shots, seed=batch_seed(seed, position), parameter_values=rows
         )
-        for i, (evs, variances) in zip(indices, moments, strict=True):
-            results[i] = _pub_result(pubs[i], evs, variances, {"shots": shots})
+        batches.append(_SampledBatch(indices, shots, groups, batch))
+    return _SimulatorBatches(exact, exact_batch, batches)
+
+
+def _estimate_on_simulator(
+    pubs: list[EstimatorPub], terms: list[_Terms], batches: _SimulatorBatches
+) -> PrimitiveResult[PubResult]:
+    """Run the batches, then combine each PUB's table of term values into its results."""
+    results: list[PubResult | None] = [None] * len(pubs)
+    for i, table in zip(batches.exact, batches.exact_batch.run(), strict=True):
+        evs = table @ terms[i].coefficients.T
+        results[i] = _pub_result(pubs[i], evs, np.zeros_like(evs), {})
+    for sampled in batches.sampled:
+        samples = iter(sampled.batch.run())
+        for i, pub_groups in zip(sampled.indices, sampled.groups, strict=True):
+            evs, variances = _sampled_moments(pubs[i], terms[i], pub_groups, samples)
+            results[i] = _pub_result(pubs[i], evs, variances, {"shots": sampled.shots})
     return PrimitiveResult(results, metadata={"version": 2})
 
 
-def _exact_tables(
-    engine: SimulationEngine, pubs: list[EstimatorPub], terms: list[_Terms]
-) -> list[np.ndarray]:
-    """Each PUB's exact ``(parameter sets, terms)`` table, from one engine batch."""
-    circuits: list[QuantumCircuit] = []
-    observables: list[list[SparsePauliOp]] = []
-    for pub, pub_terms in zip(pubs, terms, strict=True):
-        bound = bound_circuits(pub.circuit, pub.parameter_values)
-        circuits += bound
-        observables += [[SparsePauliOp(label) for label in pub_terms.paulis]] * len(bound)
-    values = iter(engine.expectation_values(circuits, observables))
-    return [
-        np.array([next(values) for _ in range(pub.parameter_values.size)]).reshape(
-            pub.parameter_values.size, len(pub_terms.paulis)
-        )
-        for pub, pub_terms in zip(pubs, terms, strict=True)
-    ]
-
-
 def _sampled_moments(
-    engine: SimulationEngine,
-    pubs: list[EstimatorPub],
-    terms: list[_Terms],
-    shots: int,
-    seed: int | None,
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Each PUB's estimates and their variances per (parameter set, observable).
+    pub: EstimatorPub,
+    terms: _Terms,
+    groups: list[tuple[str, list[int]]],
+    samples: Iterator[SampleResult],
+) -> tuple[np.ndarray, np.ndarray]:
+    """A PUB's estimates and their variances per (parameter set, observable), from its
+    samples: one circuit per measurement group, each run for every parameter set.
 
-    Terms that commute qubit-wise share one circuit measured in their common basis;
-    circuits are independent, so the variances of their contributions add up.
+    Circuits are independent, so the variances of their contributions add up.
     """
-    groups = [_commuting_groups(pub_terms.paulis) for pub_terms in terms]
-    circuits = [
-        _measured_in_basis(bound, basis)
-        for pub, pub_groups in zip(pubs, groups, strict=True)
-        for bound in bound_circuits(pub.circuit, pub.parameter_values)
-        for basis, _ in pub_groups
-    ]
-    samples = iter(engine.sample(circuits, shots=shots, seed=seed))
-    moments = []
-    for pub, pub_terms, pub_groups in zip(pubs, terms, groups, strict=True):
-        size = (pub.parameter_values.size, pub.observables.size)
-        evs, variances = np.zeros(size), np.zeros(size)
+    size = (pub.parameter_values.size, pub.observables.size)
+    evs, variances = np.zeros(size), np.zeros(size)
+    for _, members in groups:
+        labels = [terms.paulis[j] for j in members]
         for row in range(pub.parameter_values.size):
-            for _, members in pub_groups:
-                mean, variance = _group_moments(
-                    next(samples).counts,
-                    [pub_terms.paulis[j] for j in members],
-                    pub_terms.coefficients[:, members],
-                )
-                evs[row] += mean
-                variances[row] += variance
-        moments.append((evs, variances))
-    return moments
+            mean, variance = _group_moments(
+                next(samples).counts, labels, terms.coefficients[:, members]
+            )
+            evs[row] += mean
+            variances[row] += variance
+    return evs, variances
 
 
 def _commuting_groups(paulis: list[str]) -> list[tuple[str, list[int]]]:

@@ -1,11 +1,11 @@
 """SamplerV2: Qiskit's sampler primitive, native on the parallel simulator and on Qoro.
 
-On a :class:`ParallelSimulatorBackend` every parameter set of every PUB is one circuit
-of one engine batch (one batch per distinct shot count), sampled with per-shot memory,
-so each ``BitArray`` keeps shot order. On a :class:`QoroBackend` the same circuits go
-as one SIMULATE or EXECUTE job per shot count; a histogram has no shot order, so its
-shots are laid out in an order shuffled reproducibly from the job id.
-"""
+On a :class:`ParallelSimulatorBackend` every parameter set of every PUB is one
+experiment of one engine batch (one batch per distinct shot count), bound inside Aer
+and sampled with per-shot memory, so each ``BitArray`` keeps shot order. On a
+:class:`QoroBackend` the bound circuits go as one SIMULATE or EXECUTE job per shot
+count; a histogram has no shot order, so its shots are laid out in an order shuffled
+reproducibly from the job id."""
 
 from __future__ import annotations
 
@@ -36,9 +36,9 @@ from .backends import (
     Mode,
     QoroGroup,
     batch_seed,
-    bound_circuits,
     check_mode,
     grouped,
+    parameter_rows,
     pub_circuits,
     qoro_mode,
     submit_groups,
@@ -70,7 +70,7 @@ class SamplerV2(BaseSamplerV2):
 
     Args:
         mode: the backend to run on.
-        options: an :class:`Options` or a dict of its fields.
+        options: an :class:`~qiskit_divi.primitives.sampler.Options` or a dict of its fields.
     """
 
     def __init__(self, mode: Mode, *, options: Options | Mapping[str, Any] | None = None) -> None:
@@ -121,7 +121,7 @@ class SamplerV2(BaseSamplerV2):
         """The job :meth:`run` returned for these PUBs on a QoroBackend, from its id alone.
 
         Give ``job_id()`` of the lost job (or its Qoro job ids) and the same PUBs and
-        ``shots``: they say how the Qoro results become ``BitArray``s.
+        ``shots``: they say how the Qoro results become ``BitArray`` objects.
 
         Raises:
             InvalidInputError: this sampler runs on the local simulator, or the ids do
@@ -164,17 +164,16 @@ def _simulator_batches(
     """One checked engine batch per shot count, holding every parameter set of its PUBs."""
     batches = []
     for position, (shots, indices) in enumerate(grouped([pub.shots for pub in pubs]).items()):
-        circuits = [
-            circuit
-            for i in indices
-            for circuit in bound_circuits(pubs[i].circuit, pubs[i].parameter_values)
-        ]
         with warnings.catch_warnings():
             # A circuit that measures nothing reads all zeros here, as in Qiskit's
             # samplers, which warn (above) only when there is no register to read.
             warnings.filterwarnings("ignore", "circuit .* has no measurements", DiviWarning)
             batch = engine.prepare_sample(
-                circuits, shots=shots, seed=batch_seed(seed, position), memory=True
+                [pubs[i].circuit for i in indices],
+                shots=shots,
+                seed=batch_seed(seed, position),
+                memory=True,
+                parameter_values=[parameter_rows(pubs[i]) for i in indices],
             )
         batches.append((indices, batch))
     return batches

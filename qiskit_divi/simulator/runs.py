@@ -69,6 +69,23 @@ class SampleTask:
 
 
 @dataclass(frozen=True)
+class ParameterRows:
+    """Parameter sets one circuit runs with, bound inside Aer (no bound copies are made).
+
+    ``values`` has a row per set and a column per parameter, in ``circuit.parameters``
+    order (a circuit without parameters takes exactly one, empty, row); ``first`` is
+    the batch position of the first row's experiment, which fixes its seed.
+    """
+
+    first: int
+    values: np.ndarray
+
+    def binds(self, circuit: QuantumCircuit) -> dict[Any, np.ndarray]:
+        """The rows as Aer's ``parameter_binds`` entry for ``circuit``."""
+        return {parameter: self.values[:, k] for k, parameter in enumerate(circuit.parameters)}
+
+
+@dataclass(frozen=True)
 class ExpectationTask:
     """How to compute the exact expectation values of every chunk of one batch."""
 
@@ -77,20 +94,31 @@ class ExpectationTask:
 
 
 def sample_chunk(
-    task: SampleTask, start: int, circuits: Sequence[QuantumCircuit]
+    task: SampleTask,
+    start: int,
+    circuits: Sequence[QuantumCircuit],
+    rows: Sequence[ParameterRows] | None = None,
 ) -> list[SampleResult]:
-    """Sample ``circuits``, the chunk of the batch that begins at circuit ``start``."""
+    """Sample ``circuits``, the chunk of the batch that begins at circuit ``start``.
+
+    With ``rows``, each circuit runs once per parameter set and the results come per
+    experiment; seeds follow batch positions, as if every set were a bound circuit.
+    """
     runnable = [_runnable(task.device, circuit, task.seed) for circuit in circuits]
-    first_seed = task.seed + AER_SEED_STRIDE * start
+    first_seed = task.seed + AER_SEED_STRIDE * (start if rows is None else rows[0].first)
     simulator = _simulator(task.device, task.device.method, task.threads)
     result = _checked(
         simulator.run(
-            runnable, shots=task.shots, seed_simulator=first_seed, memory=task.memory
+            runnable,
+            shots=task.shots,
+            seed_simulator=first_seed,
+            memory=task.memory,
+            parameter_binds=_parameter_binds(circuits, rows),
         ).result()
     )
     return [
         _sample_result(result, index, first_seed + AER_SEED_STRIDE * index, task.memory)
-        for index in range(len(runnable))
+        for index in range(len(result.results))
     ]
 
 
@@ -99,11 +127,13 @@ def expectation_chunk(
     start: int,
     circuits: Sequence[QuantumCircuit],
     observables: Sequence[Sequence[SparsePauliOp]],
+    rows: Sequence[ParameterRows] | None = None,
 ) -> list[np.ndarray]:
     """Exact ``<psi|O|psi>`` of each observable on each circuit, final measurements dropped.
 
     Noiseless pure states use the statevector method; noise, or a measurement or reset
-    left mid-circuit, needs the density matrix to stay exact.
+    left mid-circuit, needs the density matrix to stay exact. With ``rows``, each
+    circuit's values are a ``(parameter sets, observables)`` array.
     """
     prepared = [
         _saving_expectations(task.device, circuit, ops)
@@ -116,10 +146,20 @@ def expectation_chunk(
         if not group:
             continue
         simulator = _simulator(task.device, method, task.threads)
-        result = _checked(simulator.run([prepared[i] for i in group], shots=1).result())
-        for position, i in enumerate(group):
-            data = result.data(position)
-            values[i] = np.array([data[f"ev{j}"] for j in range(len(observables[i]))], float)
+        binds = _parameter_binds(
+            [circuits[i] for i in group], None if rows is None else [rows[i] for i in group]
+        )
+        result = _checked(
+            simulator.run([prepared[i] for i in group], shots=1, parameter_binds=binds).result()
+        )
+        experiments = (result.data(index) for index in range(len(result.results)))
+        for i in group:
+            sets = 1 if rows is None else len(rows[i].values)
+            labels = [f"ev{j}" for j in range(len(observables[i]))]
+            rows_data = itertools.islice(experiments, sets)
+            table = np.array([[data[label] for label in labels] for data in rows_data], float)
+            table = table.reshape(sets, len(labels))
+            values[i] = table if rows is not None else table[0]
     return values
 
 
@@ -185,6 +225,15 @@ def _saving_expectations(
     for j, observable in enumerate(observables):
         prepared.append(SaveExpectationValue(observable, label=f"ev{j}"), qubits)
     return prepared
+
+
+def _parameter_binds(
+    circuits: Sequence[QuantumCircuit], rows: Sequence[ParameterRows] | None
+) -> list[dict[Any, np.ndarray]] | None:
+    """Aer's ``parameter_binds``: a circuit without parameters runs once (``{}``)."""
+    if rows is None:
+        return None
+    return [each.binds(circuit) for circuit, each in zip(circuits, rows, strict=True)]
 
 
 def _has_nonunitary(circuit: QuantumCircuit) -> bool:

@@ -152,13 +152,13 @@ def test_bad_pubs_fail_as_in_qiskit(
     assert str(ours.value) == str(expected.value)
 
 
-def test_a_circuit_too_wide_for_the_device_fails() -> None:
+def test_a_circuit_too_wide_for_the_device_fails_in_run() -> None:
     from qiskit_ibm_runtime.fake_provider import FakeManilaV2
 
     backend = ParallelSimulatorBackend(qiskit_backend=FakeManilaV2(), n_processes=1)
     wide = ansatz(6, reps=0).assign_parameters(np.zeros(12))
     with pytest.raises(CircuitTooWideError, match="6 qubits"):
-        EstimatorV2(backend).run([(wide, "Z" * 6)]).result()
+        EstimatorV2(backend).run([(wide, "Z" * 6)])
 
 
 @pytest.mark.parametrize(

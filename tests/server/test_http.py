@@ -142,6 +142,8 @@ def test_init_takes_the_newer_target_key(alice):
         ({"job_type": "SIMULATE", "shots": "many"}, "shots must be an integer"),
         ({"job_type": "SIMULATE", "tag": 5}, "tag must be a string"),
         ({"job_type": "SIMULATE", "use_packing": "yes"}, "use_packing must be true or false"),
+        ({"job_type": "SIMULATE", "qpu_system_name": ["x"]}, "a system name must be a string"),
+        ("[" * 100_000, "malformed JSON"),
     ],
 )
 def test_init_refuses_bad_bodies_with_400_naming_the_problem(alice, body, problem):
@@ -388,7 +390,7 @@ def test_results_of_an_unfinished_job_are_400(alice):
     assert "is PENDING" in answer.json()["detail"]
 
 
-@pytest.mark.parametrize("query", ["limit=0", "limit=x", "offset=-1", "offset=1.5"])
+@pytest.mark.parametrize("query", ["limit=0", "limit=x", "offset=-1", "offset=1.5", "limit=²"])
 def test_bad_pagination_parameters_are_400(alice, query):
     job_id = alice.init(shots=5)
     answer = alice.get(f"job/{job_id}/resultsV2/?{query}")

@@ -81,6 +81,7 @@ def create_app(
     """
     digests = frozenset(token_digest(token) for token in check_tokens(tokens))
     by_name = check_systems(DEFAULT_SYSTEMS if systems is None else systems)
+    workers = positive_int("workers", workers)
     store = Store(db_path)
     runner = Runner(store, by_name, workers=workers, seed=seed)
     api = _Api(store, runner, by_name, digests)
@@ -256,10 +257,12 @@ class _Api:
 
     def _target(self, data: Mapping[str, Any]) -> SystemConfig:
         """The system ``job/init/`` names, by either dialect's key."""
-        names = {data[key] for key in ("qpu_system_name", "simulator_cluster") if data.get(key)}
-        if len(names) > 1:
+        names = [data[key] for key in ("qpu_system_name", "simulator_cluster") if data.get(key)]
+        if not all(isinstance(name, str) for name in names):
+            raise InvalidInputError(f"a system name must be a string, got {names!r}")
+        if len(set(names)) > 1:
             raise InvalidInputError("qpu_system_name and simulator_cluster name different systems")
-        name = names.pop() if names else DEFAULT_SYSTEM
+        name = names[0] if names else DEFAULT_SYSTEM
         if name not in self.systems:
             offered = ", ".join(map(repr, self.systems))
             raise InvalidInputError(f"unknown system {name!r}; this server offers {offered}")
@@ -272,8 +275,8 @@ class _Api:
 async def _read_body(request: Request) -> bytes:
     """The body, refused with 413 unread when Content-Length or the bytes sent pass the cap."""
     limit = MAX_BODY_BYTES + ENVELOPE_BYTES
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+    declared = request.headers.get("content-length")  # a number: uvicorn checked it
+    if declared is not None and int(declared) > limit:
         raise _too_large()
     body = bytearray()
     async for chunk in request.stream():
@@ -301,7 +304,7 @@ def _too_large() -> ApiError:
 def _json_object(body: bytes) -> dict[str, Any]:
     try:
         data = json.loads(body)
-    except ValueError as err:  # JSONDecodeError and UnicodeDecodeError alike
+    except (ValueError, RecursionError) as err:  # bad syntax or encoding, or nested too deep
         raise InvalidInputError(f"malformed JSON body: {err}") from err
     if not isinstance(data, dict):
         raise InvalidInputError(f"the JSON body must be an object, got {type(data).__name__}")
@@ -349,9 +352,15 @@ def _query_int(request: Request, name: str, default: int, *, minimum: int) -> in
     raw = request.query_params.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or int(raw) < minimum:
+    value = _natural(raw)
+    if value is None or value < minimum:
         raise InvalidInputError(f"{name} must be an integer >= {minimum}, got {raw!r}")
-    return int(raw)
+    return value
+
+
+def _natural(text: str) -> int | None:
+    """A decimal of ASCII digits as an int (``str.isdigit`` also takes "²")."""
+    return int(text) if text.isascii() and text.isdigit() else None
 
 
 def _run_options(

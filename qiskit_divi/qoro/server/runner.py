@@ -20,7 +20,6 @@ from qiskit.quantum_info import SparsePauliOp
 
 from ...circuits import parse_qasm
 from ...simulator.engine import SimulationEngine
-from ...validation import positive_int
 from ..codec import decode_observables, encode_histogram, unpack_circuit
 from ..protocol import JobType
 from .config import SystemConfig
@@ -46,7 +45,7 @@ class Runner:
     ) -> None:
         self._store = store
         self._systems = systems
-        self._workers = positive_int("workers", workers)
+        self._workers = workers
         self._seed = seed
         self._queue: queue.SimpleQueue[str | None] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []

@@ -1,17 +1,17 @@
 """EstimatorV2: Qiskit's estimator primitive, native on the parallel simulator and on Qoro.
 
-Every PUB is reduced to the expectation value of each of its distinct Pauli terms for
-each of its parameter sets (a ``(parameter sets, terms)`` table); each observable is
-then a linear combination of one row. Where the table comes from:
+Every PUB is reduced to a table of values per (parameter set, observable), from which
+its broadcast shape picks ``evs`` and ``stds``. Where the table comes from:
 
-- ParallelSimulatorBackend, precision 0 (the default): exact values from the engine
-  (statevector, or density matrix under noise), all PUBs in one batch, no sampling;
+- ParallelSimulatorBackend, precision 0 (the default): exact values of each observable
+  from the engine (statevector, or density matrix under noise), every PUB in one batch
+  with its parameter sets bound inside Aer, no sampling;
 - ParallelSimulatorBackend, precision > 0: ``ceil(1 / precision**2)`` shots of one
-  circuit per qubit-wise-commuting group of terms; ``stds`` are the standard errors
-  measured from those shots;
-- QoroBackend: ESTIMATE jobs, one per circuit width and shot count, carrying the terms
-  (big-endian on the wire); the service returns a value per term, no spread, so
-  ``stds`` are the precision asked for.
+  circuit per qubit-wise-commuting group of Pauli terms; ``stds`` are the standard
+  errors measured from those shots;
+- QoroBackend: ESTIMATE jobs, one per circuit width and shot count, carrying the Pauli
+  terms (big-endian on the wire); the service returns a value per term, combined here
+  with the coefficients. It reports no spread, so ``stds`` are the precision asked for.
 """
 
 from __future__ import annotations
@@ -115,9 +115,8 @@ class EstimatorV2(BaseEstimatorV2):
         coerced = [EstimatorPub.coerce(pub, precision) for pub in pubs]
         if isinstance(self._backend, QoroBackend):
             return self._run_on_qoro(self._backend, coerced)
-        terms = [_Terms.of(pub) for pub in coerced]
-        batches = _simulator_batches(self._backend.engine, coerced, terms, self._options.seed)
-        job = PrimitiveJob(_estimate_on_simulator, coerced, terms, batches)
+        batches = _simulator_batches(self._backend.engine, coerced, self._options.seed)
+        job = PrimitiveJob(_estimate_on_simulator, coerced, batches)
         job._submit()
         return job
 
@@ -214,10 +213,12 @@ def _pub_result(
 
 @dataclass(frozen=True)
 class _SampledBatch:
-    """The PUBs estimated from ``shots`` shots, their measurement groups, their batch."""
+    """The PUBs estimated from ``shots`` shots: their terms, their measurement groups,
+    and the batch measuring them."""
 
     indices: list[int]
     shots: int
+    terms: list[_Terms]
     groups: list[list[tuple[str, list[int]]]]
     batch: SampleBatch
 
@@ -232,14 +233,14 @@ class _SimulatorBatches:
 
 
 def _simulator_batches(
-    engine: SimulationEngine, pubs: list[EstimatorPub], terms: list[_Terms], seed: int | None
+    engine: SimulationEngine, pubs: list[EstimatorPub], seed: int | None
 ) -> _SimulatorBatches:
     """Every PUB's circuits handed to the engine with their parameter sets (bound inside
     Aer): exact PUBs in one batch, sampled ones in one batch per shot count."""
     exact = [i for i, pub in enumerate(pubs) if pub.precision == 0]
     exact_batch = engine.prepare_expectation_values(
         [pubs[i].circuit for i in exact],
-        [[SparsePauliOp(label) for label in terms[i].paulis] for i in exact],
+        [_operators(pubs[i]) for i in exact],
         parameter_values=[parameter_rows(pubs[i]) for i in exact],
     )
     sampled = [i for i, pub in enumerate(pubs) if pub.precision > 0]
@@ -247,7 +248,8 @@ def _simulator_batches(
     batches = []
     for position, (shots, positions) in enumerate(by_shots.items()):
         indices = [sampled[k] for k in positions]
-        groups = [_commuting_groups(terms[i].paulis) for i in indices]
+        terms = [_Terms.of(pubs[i]) for i in indices]
+        groups = [_commuting_groups(pub_terms.paulis) for pub_terms in terms]
         circuits, rows = [], []
         for i, pub_groups in zip(indices, groups, strict=True):
             circuits += [_measured_in_basis(pubs[i].circuit, basis) for basis, _ in pub_groups]
@@ -255,22 +257,31 @@ def _simulator_batches(
         batch = engine.prepare_sample(
             circuits, shots=shots, seed=batch_seed(seed, position), parameter_values=rows
         )
-        batches.append(_SampledBatch(indices, shots, groups, batch))
+        batches.append(_SampledBatch(indices, shots, terms, groups, batch))
     return _SimulatorBatches(exact, exact_batch, batches)
 
 
+def _operators(pub: EstimatorPub) -> list[SparsePauliOp]:
+    """The PUB's observables (flattened in C order) as operators: Aer sums each one's
+    terms itself, one saved value per observable and parameter set."""
+    width = pub.circuit.num_qubits
+    return [
+        SparsePauliOp.from_list(list(observable.items()), num_qubits=width)
+        for observable in np.asarray(pub.observables).ravel()
+    ]
+
+
 def _estimate_on_simulator(
-    pubs: list[EstimatorPub], terms: list[_Terms], batches: _SimulatorBatches
+    pubs: list[EstimatorPub], batches: _SimulatorBatches
 ) -> PrimitiveResult[PubResult]:
     """Run the batches, then combine each PUB's table of term values into its results."""
     results: list[PubResult | None] = [None] * len(pubs)
-    for i, table in zip(batches.exact, batches.exact_batch.run(), strict=True):
-        evs = table @ terms[i].coefficients.T
+    for i, evs in zip(batches.exact, batches.exact_batch.run(), strict=True):
         results[i] = _pub_result(pubs[i], evs, np.zeros_like(evs), {})
     for sampled in batches.sampled:
         samples = iter(sampled.batch.run())
-        for i, pub_groups in zip(sampled.indices, sampled.groups, strict=True):
-            evs, variances = _sampled_moments(pubs[i], terms[i], pub_groups, samples)
+        for i, terms, groups in zip(sampled.indices, sampled.terms, sampled.groups, strict=True):
+            evs, variances = _sampled_moments(pubs[i], terms, groups, samples)
             results[i] = _pub_result(pubs[i], evs, variances, {"shots": sampled.shots})
     return PrimitiveResult(results, metadata={"version": 2})
 

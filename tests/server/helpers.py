@@ -107,3 +107,21 @@ def rotated(theta: float) -> QuantumCircuit:
     circuit.ry(theta, 0)
     circuit.measure(0, 0)
     return circuit
+
+
+def heavy(n: int, seed: int) -> dict[str, QuantumCircuit]:
+    """Circuits that keep a worker busy for a while: 13 entangled qubits, 300 layers.
+
+    Narrower than Aer's threshold for multithreading a state (14 qubits), so the time one
+    takes does not depend on how many cores other work leaves free.
+    """
+    circuits = {}
+    for i in range(n):
+        circuit = QuantumCircuit(13, 13)
+        for layer in range(300):
+            circuit.rx(0.1 * (i + seed + layer + 1), range(13))
+            for q in range(12):
+                circuit.cx(q, q + 1)
+        circuit.measure(range(13), range(13))
+        circuits[f"heavy{i}"] = circuit
+    return circuits

@@ -24,7 +24,7 @@ from qiskit_divi.qoro.retry import RetrySettings
 from qiskit_divi.qoro.server import FaultPlan, LocalServer
 
 from .conftest import SEED, TOKENS
-from .helpers import bell, rotated
+from .helpers import bell, heavy, rotated
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -133,7 +133,7 @@ def test_a_job_over_one_mebibyte_travels_in_several_chunks(server):
 def test_cancel_and_delete():
     with LocalServer(tokens=TOKENS, workers=1) as busy_server:
         service = service_for(busy_server, shots=100)
-        busy = service.submit_circuits({f"h{i}": c for i, c in enumerate(heavy_batch())})
+        busy = service.submit_circuits(heavy(2, seed=1))
         queued = service.submit_circuits({"b": bell()})
         (answer,) = service.cancel_job(queued)
         assert answer["circuits_cancelled"] == 1
@@ -146,19 +146,6 @@ def test_cancel_and_delete():
         service.delete_job([busy, queued])
         with pytest.raises(JobNotFoundError):
             service.get_job_status(busy)
-
-
-def heavy_batch() -> list[QuantumCircuit]:
-    circuits = []
-    for i in range(8):
-        circuit = QuantumCircuit(16, 16)
-        for layer in range(40):
-            circuit.rx(0.1 * (i + layer + 1), range(16))
-            for q in range(15):
-                circuit.cx(q, q + 1)
-        circuit.measure(range(16), range(16))
-        circuits.append(circuit)
-    return circuits
 
 
 def test_a_failed_job_raises_with_the_servers_reason(server):

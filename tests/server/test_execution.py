@@ -12,27 +12,13 @@ from qiskit_divi.qoro.codec import decode_histogram
 from qiskit_divi.qoro.server import LocalServer
 
 from .conftest import SEED, TOKENS
-from .helpers import Api, bell, rotated
+from .helpers import Api, bell, heavy, rotated
 
 pytestmark = pytest.mark.timeout(300)
 
 
 def within_five_sigma(count: int, shots: int, p: float) -> bool:
     return abs(count - shots * p) <= 5 * math.sqrt(shots * p * (1 - p)) + 1
-
-
-def heavy(n: int, seed: int) -> dict[str, QuantumCircuit]:
-    """Circuits that keep a worker busy for a while (16 entangled qubits, many layers)."""
-    circuits = {}
-    for i in range(n):
-        circuit = QuantumCircuit(16, 16)
-        for layer in range(40):
-            circuit.rx(0.1 * (i + seed + layer + 1), range(16))
-            for q in range(15):
-                circuit.cx(q, q + 1)
-        circuit.measure(range(16), range(16))
-        circuits[f"heavy{i}"] = circuit
-    return circuits
 
 
 # -- values -----------------------------------------------------------------------------------
@@ -170,7 +156,7 @@ def attempts(server: LocalServer, job_id: str) -> int:
 def test_cancel_stops_a_queued_job_before_it_runs():
     with LocalServer(tokens=TOKENS, workers=1, seed=SEED) as server:
         api = Api(server.url, server.token)
-        busy = api.submit(heavy(8, seed=1), shots=100)
+        busy = api.submit(heavy(2, seed=1), shots=100)
         queued = api.submit({"a": bell(), "b": bell()}, shots=100)
         answer = api.post(f"job/{queued}/cancel/")
         assert answer.status_code == 200
@@ -207,7 +193,7 @@ def test_a_restart_mid_queue_loses_no_job(tmp_path):
     db = tmp_path / "jobs.sqlite3"
     with LocalServer(tokens=TOKENS, db_path=db, workers=1, seed=SEED) as server:
         api = Api(server.url, server.token)
-        jobs = [api.submit(heavy(3, seed=i), shots=64) for i in range(6)]
+        jobs = [api.submit(heavy(1, seed=i), shots=64) for i in range(6)]
         pending_at_stop = [j for j in jobs if api.status(j)["status"] != "COMPLETED"]
     assert pending_at_stop  # the restart really cut into the queue
     with LocalServer(tokens=TOKENS, db_path=db, workers=2, seed=SEED) as server:
@@ -215,5 +201,5 @@ def test_a_restart_mid_queue_loses_no_job(tmp_path):
         for job_id in jobs:
             assert api.wait(job_id)["status"] == "COMPLETED"
             results = api.results(job_id)
-            assert len(results) == 3
+            assert len(results) == 1
             assert all(sum(decode_histogram(r).values()) == 64 for r in results.values())

@@ -98,9 +98,9 @@ def test_circuit_limit(store):
 def test_a_job_runs_once_and_its_results_page_in_order(store):
     job_id = new_job(store)
     add(store, job_id, {f"c{i}": str(i) for i in range(5)}, finalize=True)
-    claimed = store.claim(job_id)
+    claimed = store.claim(job_id, 3)
     assert claimed is not None and claimed.status is JobStatus.RUNNING
-    assert store.claim(job_id) is None
+    assert store.claim(job_id, 3) is None
     assert store.complete(job_id, [{"n": i} for i in range(5)])
     job, page = store.results(ALICE, job_id, limit=2, offset=2)
     assert job.status is JobStatus.COMPLETED
@@ -110,27 +110,27 @@ def test_a_job_runs_once_and_its_results_page_in_order(store):
 def test_an_unfinalized_job_is_not_runnable(store):
     job_id = new_job(store)
     add(store, job_id, {"a": "1"})
-    assert store.claim(job_id) is None
+    assert store.claim(job_id, 3) is None
 
 
 def test_cancel_pending_and_running_but_not_finished_jobs(store):
     pending, running = new_job(store), new_job(store)
     for job_id in (pending, running):
         add(store, job_id, {"a": "1", "b": "2"}, finalize=True)
-    store.claim(running)
+    store.claim(running, 3)
     assert store.cancel(ALICE, pending) == 2
     assert store.cancel(ALICE, running) == 2
     assert not store.complete(running, [{}, {}])  # a cancelled run's results are dropped
     assert store.job(ALICE, running).status is JobStatus.CANCELLED
     with pytest.raises(JobConflictError, match="is CANCELLED"):
         store.cancel(ALICE, pending)
-    assert store.claim(pending) is None
+    assert store.claim(pending, 3) is None
 
 
 def test_failure_keeps_its_reason(store):
     job_id = new_job(store)
     add(store, job_id, {"a": "1"}, finalize=True)
-    store.claim(job_id)
+    store.claim(job_id, 3)
     assert store.fail(job_id, "ValueError: boom")
     job = store.job(ALICE, job_id)
     assert (job.status, job.error) == (JobStatus.FAILED, "ValueError: boom")
@@ -154,14 +154,14 @@ def test_reopening_keeps_everything_and_requeues_interrupted_jobs(tmp_path):
     for job_id in (done, interrupted, queued):
         add(store, job_id, {"a": "1"}, finalize=True)
     add(store, open_job, {"a": "1"})
-    store.claim(done)
+    store.claim(done, 3)
     store.complete(done, [{"x": 1}])
-    store.claim(interrupted)
+    store.claim(interrupted, 3)
     store.close()
 
     store = Store(path)
     try:
-        assert store.recover(max_attempts=3) == [interrupted, queued]
+        assert store.recover() == [interrupted, queued]
         assert store.job(ALICE, interrupted).status is JobStatus.PENDING
         assert store.results(ALICE, done, limit=5, offset=0)[1] == [("a", {"x": 1})]
         assert store.job(ALICE, open_job).n_circuits == 1
@@ -169,17 +169,28 @@ def test_reopening_keeps_everything_and_requeues_interrupted_jobs(tmp_path):
         store.close()
 
 
-def test_a_job_that_keeps_interrupting_the_server_fails(store):
+def test_a_job_whose_runs_keep_being_cut_short_fails(store):
     job_id = new_job(store)
     add(store, job_id, {"a": "1"}, finalize=True)
-    for _ in range(2):
-        store.claim(job_id)
-        assert store.recover(max_attempts=3) == [job_id]
-    store.claim(job_id)
-    assert store.recover(max_attempts=3) == []
+    store.claim(job_id, 3)
+    store.release(job_id, count_attempt=True)  # its worker process died
+    store.claim(job_id, 3)
+    assert store.recover() == [job_id]  # the server stopped mid-run
+    store.claim(job_id, 3)
+    store.release(job_id, count_attempt=True)
+    assert store.claim(job_id, 3) is None
     job = store.job(ALICE, job_id)
     assert job.status is JobStatus.FAILED
-    assert "stopped while running this job 3 times" in job.error
+    assert "cut short 3 times" in job.error
+
+
+def test_a_run_stopped_by_a_shutdown_does_not_count(store):
+    job_id = new_job(store)
+    add(store, job_id, {"a": "1"}, finalize=True)
+    for _ in range(5):
+        assert store.claim(job_id, 3) is not None
+        store.release(job_id, count_attempt=False)
+    assert store.job(ALICE, job_id).status is JobStatus.PENDING
 
 
 def test_a_database_of_another_schema_is_refused(tmp_path):

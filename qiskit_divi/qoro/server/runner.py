@@ -1,21 +1,28 @@
-"""Background execution of a local server's jobs on the simulation engine.
+"""Background execution of a local server's jobs, in worker processes.
 
-A fixed number of worker threads take finalized jobs from a queue, claim them in the
-store (so a cancelled or deleted job is skipped), run them with one engine per system
-and store the encoded results. A job the server stops in the middle of stays RUNNING in
-the database and is run again at the next start.
+Jobs run in a pool of ``workers`` processes, each with one simulation engine per system,
+because Aer holds the GIL for a whole run: in the server's own process a job would
+freeze the HTTP server, and jobs could not run side by side. One dispatcher thread per
+worker takes finalized jobs from a queue, claims each in the store (so a cancelled or
+deleted job is skipped), hands it to the pool and stores what comes back.
+
+A job cut short is run again: after a restart (the store finds it RUNNING), or when its
+worker process dies; the store fails a job that has been started too often.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import multiprocessing
 import queue
 import threading
 from collections.abc import Mapping, Sequence
+from concurrent.futures import CancelledError, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from typing import Any
 
-from qiskit import QuantumCircuit
 from qiskit.quantum_info import SparsePauliOp
 
 from ...circuits import parse_qasm
@@ -27,9 +34,25 @@ from .store import Job, Store
 
 logger = logging.getLogger(__name__)
 
-#: A job is started at most this many times: if the server stops while running it
-#: that often, the job is marked FAILED rather than run again.
+#: A job is started at most this many times; a job whose runs keep being cut short (its
+#: process dies, or the server stops) is then marked FAILED rather than run again.
 MAX_ATTEMPTS = 3
+
+
+class JobError(Exception):
+    """Why a job failed, as plain text: it crosses the process boundary by pickle."""
+
+
+@dataclass(frozen=True)
+class _Task:
+    """Everything a worker process needs to run one job."""
+
+    job_type: JobType
+    system: SystemConfig
+    shots: int | None
+    observables: str | None
+    server_seed: int | None
+    circuits: list[tuple[str, str]]  # (label, packed OpenQASM), in order
 
 
 class Runner:
@@ -50,16 +73,16 @@ class Runner:
         self._queue: queue.SimpleQueue[str | None] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
-        self._engines: dict[str, SimulationEngine] = {}
-        self._engines_lock = threading.Lock()
+        self._pool_lock = threading.Lock()
+        self._pool = self._new_pool()
 
     def start(self) -> None:
-        """Queue the jobs a previous run left unfinished, then start the workers."""
-        for job_id in self._store.recover(MAX_ATTEMPTS):
+        """Queue the jobs a previous run left unfinished, then start dispatching."""
+        for job_id in self._store.recover():
             self._queue.put(job_id)
         for index in range(self._workers):
             thread = threading.Thread(
-                target=self._work, name=f"qoro-server-worker-{index}", daemon=True
+                target=self._dispatch, name=f"qoro-server-dispatch-{index}", daemon=True
             )
             thread.start()
             self._threads.append(thread)
@@ -68,84 +91,150 @@ class Runner:
         """Queue a finalized job (queuing one twice runs it once)."""
         self._queue.put(job_id)
 
-    def stop(self, timeout: float = 30.0) -> None:
-        """Stop taking jobs, let running ones finish for up to ``timeout`` s, close engines.
+    def stop(self, grace: float = 10.0) -> None:
+        """Stop taking jobs; give running ones ``grace`` seconds, then end the workers.
 
-        Queued jobs stay PENDING in the store, and jobs cut short stay RUNNING: the next
-        start runs both.
+        Queued jobs stay PENDING and jobs cut short go back to PENDING: the next start
+        runs both.
         """
         self._stopping.set()
         for _ in self._threads:
             self._queue.put(None)
         for thread in self._threads:
-            thread.join(timeout)
-        with self._engines_lock:
-            for engine in self._engines.values():
-                engine.close()
-            self._engines.clear()
+            thread.join(grace)
+        with self._pool_lock:
+            _terminate(self._pool)
+        for thread in self._threads:
+            thread.join()
 
-    def _work(self) -> None:
+    def _new_pool(self) -> ProcessPoolExecutor:
+        # Never plain fork: this process runs threads (and Aer's OpenMP) that a fork breaks.
+        # A fork server that has imported this module (so Qiskit and Aer) starts workers
+        # in milliseconds; spawn, where there is no fork server, imports them per worker.
+        if "forkserver" not in multiprocessing.get_all_start_methods():
+            return ProcessPoolExecutor(
+                self._workers, mp_context=multiprocessing.get_context("spawn")
+            )
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([__name__])
+        return ProcessPoolExecutor(self._workers, mp_context=context)
+
+    def _dispatch(self) -> None:
         while (job_id := self._queue.get()) is not None and not self._stopping.is_set():
-            job = self._store.claim(job_id)
-            if job is None:  # cancelled, deleted or already run
+            job = self._store.claim(job_id, MAX_ATTEMPTS)
+            if job is None:
                 continue
             try:
-                results = self._run(job)
-            except Exception as err:
-                if self._stopping.is_set():
-                    return  # the engine closed under it: run again at the next start
-                logger.info("job %s failed: %s", job.id, err)
-                self._store.fail(job.id, f"{type(err).__name__}: {err}")
-            else:
-                self._store.complete(job.id, results)
+                self._run(job)
+            except Exception as err:  # a bug here must fail the job, not stop dispatching
+                logger.exception("job %s: internal error", job.id)
+                self._store.fail(job.id, f"internal server error: {type(err).__name__}: {err}")
 
-    def _run(self, job: Job) -> list[Any]:
-        """One JSON result per circuit: histograms, or expectation values per term."""
-        programs = [
-            (label, unpack_circuit(payload)) for label, payload in self._store.circuits(job.id)
-        ]
-        circuits = [parse_qasm(label, qasm) for label, qasm in programs]
-        engine = self._engine(job.system)
-        if job.job_type is JobType.ESTIMATE:
-            return _expectation_values(engine, circuits, job.observables or "")
-        assert job.shots is not None  # the app refuses sampling chunks without shots
-        samples = engine.sample(circuits, shots=job.shots, seed=self._job_seed(job, programs))
+    def _run(self, job: Job) -> None:
+        if job.system not in self._systems:
+            self._store.fail(job.id, f"this server no longer offers system {job.system!r}")
+            return
+        task = _Task(
+            job_type=job.job_type,
+            system=self._systems[job.system],
+            shots=job.shots,
+            observables=job.observables,
+            server_seed=self._seed,
+            circuits=self._store.circuits(job.id),
+        )
+        with self._pool_lock:
+            pool = self._pool
+            future = pool.submit(execute, task)
+        try:
+            results = future.result()
+        except JobError as err:
+            logger.info("job %s failed: %s", job.id, err)
+            self._store.fail(job.id, str(err))
+        except (BrokenProcessPool, CancelledError):
+            self._store.release(job.id, count_attempt=not self._stopping.is_set())
+            if not self._stopping.is_set():
+                logger.warning("a worker process died running job %s; it runs again", job.id)
+                self._replace(pool)
+                self.submit(job.id)
+        else:
+            self._store.complete(job.id, results)
+
+    def _replace(self, broken: ProcessPoolExecutor) -> None:
+        """A new pool for a broken one (once, however many dispatchers saw it break)."""
+        with self._pool_lock:
+            if self._pool is broken:
+                self._pool = self._new_pool()
+
+
+def _terminate(pool: ProcessPoolExecutor) -> None:
+    """Cancel queued work and end the worker processes, running jobs included.
+
+    ``ProcessPoolExecutor`` offers no public way to end busy workers before Python 3.14
+    (``terminate_workers``); its ``_processes`` map has held them since 3.2.
+    """
+    processes = list(getattr(pool, "_processes", {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join()
+
+
+# -- in the worker processes -------------------------------------------------------------
+
+_engines: dict[SystemConfig, SimulationEngine] = {}
+
+
+def execute(task: _Task) -> list[Any]:
+    """One JSON result per circuit: histograms, or expectation values by term.
+
+    Raises:
+        JobError: the job cannot run; the message says why, naming the circuit when
+            one is at fault.
+    """
+    try:
+        return _results(task)
+    except Exception as err:
+        raise JobError(f"{type(err).__name__}: {err}") from None
+
+
+def _results(task: _Task) -> list[Any]:
+    programs = [(label, unpack_circuit(packed)) for label, packed in task.circuits]
+    circuits = [parse_qasm(label, qasm) for label, qasm in programs]
+    if task.system not in _engines:
+        # One process per job already: the engine runs its batch here, not in a pool.
+        _engines[task.system] = SimulationEngine(
+            qiskit_backend=task.system.backend(), n_processes=1
+        )
+    engine = _engines[task.system]
+    if task.job_type is JobType.ESTIMATE:
+        terms = decode_observables(task.observables or "")
+        # The wire's leftmost character acts on qubit 0, Qiskit's labels put qubit 0 last.
+        operators = [SparsePauliOp(term[::-1]) for term in terms]
+        values = engine.expectation_values(circuits, [operators] * len(circuits))
         return [
-            encode_histogram(_plain_counts(sample.counts), circuit.num_clbits)
-            for sample, circuit in zip(samples, circuits, strict=True)
+            {term: float(value) for term, value in zip(terms, row, strict=True)} for row in values
         ]
-
-    def _engine(self, system_name: str) -> SimulationEngine:
-        with self._engines_lock:
-            if system_name not in self._engines:
-                backend = self._systems[system_name].backend()
-                self._engines[system_name] = SimulationEngine(qiskit_backend=backend)
-            return self._engines[system_name]
-
-    def _job_seed(self, job: Job, programs: Sequence[tuple[str, str]]) -> int | None:
-        """A seed from the server's seed and what the job asks, not from its id or timing.
-
-        So a resubmitted, retried or re-run job samples exactly as the first one did.
-        """
-        if self._seed is None:
-            return None
-        digest = hashlib.sha256(f"{self._seed}\0{job.job_type.value}\0{job.shots}".encode())
-        for label, qasm in programs:
-            digest.update(f"\0{label}\0{qasm}".encode())
-        return int.from_bytes(digest.digest()[:4], "big")
-
-
-def _expectation_values(
-    engine: SimulationEngine, circuits: Sequence[QuantumCircuit], observables: str
-) -> list[dict[str, float]]:
-    terms = decode_observables(observables)
-    # The wire's leftmost character acts on qubit 0, Qiskit's labels put qubit 0 last.
-    operators = [SparsePauliOp(term[::-1]) for term in terms]
-    values = engine.expectation_values(circuits, [operators] * len(circuits))
+    assert task.shots is not None  # the app refuses sampling chunks without shots
+    seed = _job_seed(task, programs)
+    samples = engine.sample(circuits, shots=task.shots, seed=seed)
     return [
-        {term: float(value) for term, value in zip(terms, per_circuit, strict=True)}
-        for per_circuit in values
+        encode_histogram(_plain_counts(sample.counts), circuit.num_clbits)
+        for sample, circuit in zip(samples, circuits, strict=True)
     ]
+
+
+def _job_seed(task: _Task, programs: Sequence[tuple[str, str]]) -> int | None:
+    """A seed from the server's seed and what the job asks, not from its id or timing.
+
+    So a resubmitted, retried or re-run job samples exactly as the first one did.
+    """
+    if task.server_seed is None:
+        return None
+    digest = hashlib.sha256(f"{task.server_seed}\0{task.job_type.value}\0{task.shots}".encode())
+    for label, qasm in programs:
+        digest.update(f"\0{label}\0{qasm}".encode())
+    return int.from_bytes(digest.digest()[:4], "big")
 
 
 def _plain_counts(counts: Mapping[str, int]) -> dict[str, int]:

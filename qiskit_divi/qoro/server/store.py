@@ -241,16 +241,44 @@ class Store:
 
     # -- execution ----------------------------------------------------------------------
 
-    def claim(self, job_id: str) -> Job | None:
-        """Mark a finalized pending job RUNNING for one worker; ``None`` if it is not runnable."""
+    def claim(self, job_id: str, max_attempts: int) -> Job | None:
+        """Mark a finalized pending job RUNNING for one worker; ``None`` if it is not runnable.
+
+        A job already started ``max_attempts`` times, each run cut short, is marked
+        FAILED instead, so a job that kills its worker or the server cannot do so forever.
+        """
         with self._write() as db:
-            claimed = db.execute(
-                "UPDATE jobs SET status = ?, attempts = attempts + 1"
-                " WHERE id = ? AND status = ? AND finalized = 1",
-                (JobStatus.RUNNING.value, job_id, _RUNNABLE),
+            runnable = (job_id, _RUNNABLE)
+            exhausted = db.execute(
+                "UPDATE jobs SET status = ?, error = ?"
+                " WHERE id = ? AND status = ? AND finalized = 1 AND attempts >= ?",
+                (
+                    JobStatus.FAILED.value,
+                    f"its run was cut short {max_attempts} times (the worker process died "
+                    "or the server stopped); not trying again",
+                    *runnable,
+                    max_attempts,
+                ),
             ).rowcount
+            claimed = (
+                not exhausted
+                and db.execute(
+                    "UPDATE jobs SET status = ?, attempts = attempts + 1"
+                    " WHERE id = ? AND status = ? AND finalized = 1",
+                    (JobStatus.RUNNING.value, *runnable),
+                ).rowcount
+            )
             row = db.execute(_JOB_QUERY, (job_id,)).fetchone()
         return Job._from_row(row) if claimed else None
+
+    def release(self, job_id: str, *, count_attempt: bool) -> None:
+        """Put a running job back to PENDING, its run cut short; ``count_attempt=False``
+        when the cut was no fault of the job (the server stopping)."""
+        with self._write() as db:
+            db.execute(
+                "UPDATE jobs SET status = ?, attempts = attempts - ? WHERE id = ? AND status = ?",
+                (_RUNNABLE, int(not count_attempt), job_id, JobStatus.RUNNING.value),
+            )
 
     def circuits(self, job_id: str) -> list[tuple[str, str]]:
         """``(label, payload)`` pairs of a job, in the order they were added."""
@@ -288,23 +316,13 @@ class Store:
                 ).rowcount
             )
 
-    def recover(self, max_attempts: int) -> list[str]:
+    def recover(self) -> list[str]:
         """After a restart: the jobs to run, oldest first.
 
-        Jobs a worker was running when the server stopped go back to PENDING, unless
-        they have been started ``max_attempts`` times already: those are FAILED, so a
-        job that brings the server down cannot do it forever.
+        Jobs a worker was running when the server stopped go back to PENDING; their
+        attempt counts, so :meth:`claim` fails one that keeps being cut short.
         """
         with self._write() as db:
-            db.execute(
-                "UPDATE jobs SET status = ?, error = ? WHERE status = ? AND attempts >= ?",
-                (
-                    JobStatus.FAILED.value,
-                    f"the server stopped while running this job {max_attempts} times",
-                    JobStatus.RUNNING.value,
-                    max_attempts,
-                ),
-            )
             db.execute(
                 "UPDATE jobs SET status = ? WHERE status = ?",
                 (_RUNNABLE, JobStatus.RUNNING.value),

@@ -142,7 +142,10 @@ class Runner:
             server_seed=self._seed,
             circuits=self._store.circuits(job.id),
         )
-        with self._pool_lock:
+        with self._pool_lock:  # stop() ends the pool under this lock too
+            if self._stopping.is_set():
+                self._store.release(job.id, count_attempt=False)
+                return
             pool = self._pool
             future = pool.submit(execute, task)
         try:

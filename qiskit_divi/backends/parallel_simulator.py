@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from concurrent.futures import Executor
+from typing import TYPE_CHECKING, Any
 
 from qiskit_aer.noise import NoiseModel
 
@@ -11,6 +12,9 @@ from ..circuits import CircuitLike, labelled, to_circuit
 from ..simulator.device import QiskitBackend
 from ..simulator.engine import SimulationEngine, check_seed
 from .circuit_runner import CircuitRunner
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 
 class ParallelSimulator(CircuitRunner):
@@ -30,11 +34,16 @@ class ParallelSimulator(CircuitRunner):
             and coupling) or a ``BackendV2`` such as ``FakeManilaV2()``.
         seed: makes every call's outcomes reproducible, whatever ``n_processes`` is.
         noise_model: an Aer noise model; with a backend, it replaces the backend's noise.
+        executor: run batches on this ``concurrent.futures.Executor`` or Dask
+            ``distributed.Client`` (``pip install qiskit-divi[dask]``) instead of a
+            private process pool; ``n_processes`` then defaults to the cluster's worker
+            threads. It is never shut down here.
 
     Raises:
         UnknownBackendError: ``qiskit_backend`` names no simulator.
         InvalidInputError: ``shots`` or ``n_processes`` < 1, or a seed outside
             ``0 .. 2**32 - 1``.
+        TypeError: ``executor`` is neither an ``Executor`` nor a ``Client``.
     """
 
     def __init__(
@@ -44,11 +53,15 @@ class ParallelSimulator(CircuitRunner):
         qiskit_backend: QiskitBackend = None,
         seed: int | None = None,
         noise_model: NoiseModel | None = None,
+        executor: Executor | Client | None = None,
     ) -> None:
         super().__init__(shots)
         self.seed = check_seed(seed)
         self._engine = SimulationEngine(
-            qiskit_backend=qiskit_backend, noise_model=noise_model, n_processes=n_processes
+            qiskit_backend=qiskit_backend,
+            noise_model=noise_model,
+            n_processes=n_processes,
+            executor=executor,
         )
 
     @property

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from concurrent.futures import Executor, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
 
 from qiskit import QuantumCircuit
 from qiskit.providers import BackendV2, Options
@@ -16,6 +16,9 @@ from .device import QiskitBackend
 from .engine import SimulationEngine
 from .job import ParallelSimulatorJob
 
+if TYPE_CHECKING:
+    from distributed import Client
+
 
 class ParallelSimulatorBackend(BackendV2):
     """Aer, run in parallel over a warm process pool, seeded, optionally noisy.
@@ -26,7 +29,10 @@ class ParallelSimulatorBackend(BackendV2):
             backend that fits) or a ``BackendV2`` such as ``FakeManilaV2()``, whose
             target this backend then has and whose noise its runs see.
         noise_model: an Aer noise model (replaces a given backend's own noise).
-        n_processes: worker processes for large batches; default: all usable cores.
+        n_processes: worker processes for large batches; default: all usable cores
+            (with a Dask ``Client``: the cluster's worker threads).
+        executor: run jobs on this ``concurrent.futures.Executor`` or Dask
+            ``distributed.Client`` instead of a private process pool (never shut down here).
         provider: the provider that made this backend, if any.
         options: default run options (see :meth:`_default_options`).
     """
@@ -37,11 +43,15 @@ class ParallelSimulatorBackend(BackendV2):
         qiskit_backend: QiskitBackend = None,
         noise_model: NoiseModel | None = None,
         n_processes: int | None = None,
+        executor: Executor | Client | None = None,
         provider: object = None,
         **options: Any,
     ) -> None:
         self._engine = SimulationEngine(
-            qiskit_backend=qiskit_backend, noise_model=noise_model, n_processes=n_processes
+            qiskit_backend=qiskit_backend,
+            noise_model=noise_model,
+            n_processes=n_processes,
+            executor=executor,
         )
         super().__init__(
             provider=provider,

@@ -12,16 +12,14 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import multiprocessing
-import os
 import secrets
 import threading
 import warnings
 import weakref
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import CancelledError, Executor, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 from qiskit import QuantumCircuit
@@ -46,6 +44,7 @@ from .device import (
     fixed_device,
     smallest_fake_backend,
 )
+from .executors import Cancellation, ChunkExecutor, chunk_executor, usable_cores
 from .runs import ExpectationTask, ParameterRows, SampleResult, SampleTask
 
 __all__ = ["ExpectationBatch", "SampleBatch", "SampleResult", "SimulationEngine"]
@@ -60,6 +59,9 @@ MIN_WORK_PER_WORKER = 20_000
 
 T = TypeVar("T")
 
+if TYPE_CHECKING:
+    from distributed import Client
+
 
 class SimulationEngine:
     """Runs batches of circuits on Aer, sampled or exact, in parallel where that pays.
@@ -70,14 +72,18 @@ class SimulationEngine:
             ``"auto"`` (the smallest fake IBM backend that fits the widest circuit of each
             batch), or a ``BackendV2`` such as ``FakeManilaV2()`` (its noise and target).
         noise_model: an Aer noise model; with a backend it replaces the backend's noise.
-        n_processes: worker processes for large batches of narrow circuits; default: the
-            cores this process may use. ``1`` never starts a pool.
-        executor: run chunks on this executor instead of a private process pool (the
-            engine does not shut it down); it needs ``n_processes`` workers to pay off.
+        n_processes: the most chunks a batch is split into: worker processes for large
+            batches of narrow circuits; default: the cores this process may use (with a
+            Dask ``Client``: the cluster's worker threads at each batch). ``1`` never
+            starts a pool.
+        executor: run every batch on this ``concurrent.futures.Executor`` (assumed to
+            share this machine's cores) or Dask ``distributed.Client`` instead of a
+            private process pool; the engine never shuts it down.
 
     Raises:
         UnknownBackendError: ``qiskit_backend`` is a string naming no simulator.
         InvalidInputError: ``n_processes`` < 1.
+        TypeError: ``executor`` is neither an ``Executor`` nor a ``Client``.
     """
 
     def __init__(
@@ -86,7 +92,7 @@ class SimulationEngine:
         qiskit_backend: QiskitBackend = None,
         noise_model: NoiseModel | None = None,
         n_processes: int | None = None,
-        executor: Executor | None = None,
+        executor: Executor | Client | None = None,
     ) -> None:
         qiskit_backend = check_qiskit_backend(qiskit_backend)
         if noise_model is not None and not isinstance(noise_model, NoiseModel):
@@ -95,10 +101,9 @@ class SimulationEngine:
         self._auto = qiskit_backend == AUTO
         self._fixed = fixed_device(None if self._auto else qiskit_backend, noise_model)
         self._auto_devices: dict[str, SimulatedDevice] = {}
-        self._n_processes = (
-            usable_cores() if n_processes is None else positive_int("n_processes", n_processes)
-        )
-        self._executor = executor
+        n_processes = None if n_processes is None else positive_int("n_processes", n_processes)
+        self._n_processes = n_processes or usable_cores()
+        self._executor = None if executor is None else chunk_executor(executor, n_processes)
         self._pool: ProcessPoolExecutor | None = None
         self._shutdown_pool: weakref.finalize | None = None
         self._pool_ready = threading.Event()
@@ -106,8 +111,9 @@ class SimulationEngine:
 
     @property
     def n_processes(self) -> int:
-        """The most worker processes one batch is spread over."""
-        return self._n_processes
+        """The most chunks one batch is split into (worker processes, or a Dask
+        cluster's worker threads)."""
+        return self._n_processes if self._executor is None else self._executor.slots()
 
     @property
     def target(self) -> Target:
@@ -289,7 +295,8 @@ class SimulationEngine:
         device: SimulatedDevice,
         rows: list[ParameterRows] | None = None,
     ) -> list[tuple[int, int]]:
-        """Contiguous ``(start, stop)`` chunks, one per worker; a single chunk runs here."""
+        """Contiguous ``(start, stop)`` chunks, one per worker; without an executor, a
+        single chunk runs here."""
         if len(circuits) < 2:
             return [(0, len(circuits))]
         # Instructions times state size: a state vector, or a density matrix under noise,
@@ -298,8 +305,11 @@ class SimulationEngine:
         work = np.array([len(circuit) * state_base**circuit.num_qubits for circuit in circuits])
         if rows is not None:
             work *= [len(each.values) for each in rows]
-        workers = min(self._n_processes, int(work.sum() // MIN_WORK_PER_WORKER))
-        if workers < 2 or max(circuit.num_qubits for circuit in circuits) >= WIDE_QUBITS:
+        workers = min(self.n_processes, int(work.sum() // MIN_WORK_PER_WORKER))
+        # Wide circuits on this machine's cores use Aer's threads; a cluster spreads them.
+        local = self._executor is None or self._executor.local
+        wide = max(circuit.num_qubits for circuit in circuits) >= WIDE_QUBITS
+        if workers < 2 or (local and wide):
             return [(0, len(circuits))]
         # Cut where the running total of work crosses each worker's equal share.
         cuts = np.searchsorted(np.cumsum(work), work.sum() * np.arange(1, workers) / workers)
@@ -314,12 +324,13 @@ class SimulationEngine:
         without parameters, which Aer runs once per entry), and whose part each is."""
         if values is None:
             return circuits, None, list(range(len(circuits)))
+        most_parts = self.n_processes
         pieces: list[QuantumCircuit] = []
         rows: list[ParameterRows] = []
         owners: list[int] = []
         first = 0
         for owner, (circuit, sets) in enumerate(zip(circuits, values, strict=True)):
-            parts = min(len(sets), self._n_processes) if circuit.parameters else len(sets)
+            parts = min(len(sets), most_parts) if circuit.parameters else len(sets)
             for part in np.array_split(np.arange(len(sets)), parts):
                 pieces.append(circuit)
                 rows.append(ParameterRows(first + int(part[0]), sets[part]))
@@ -334,30 +345,55 @@ class SimulationEngine:
         plan: list[tuple[int, int]],
         circuits: list[QuantumCircuit],
         *per_circuit: Sequence[Any],
+        cancel: Cancellation | None = None,
     ) -> list[T]:
-        """``run`` over each chunk of the plan on the executor, or here for a single chunk.
-
-        A batch that finds the private pool still starting runs here too, rather than wait.
+        """``run`` over each chunk of the plan, results in input order: on the executor,
+        else on the private pool, else here (a single chunk, or the pool still starting:
+        rather than wait for it). ``cancel`` lets another thread stop the batch.
         """
-        if not circuits:
-            return []
-        executor = self._ready_executor(task.device) if len(plan) > 1 else None
+        cancel = cancel or Cancellation()
+        cancel.watch([])
+        executor = self._ready_executor(task.device, len(plan)) if circuits else None
         if executor is None:
-            return run(task, 0, circuits, *per_circuit)
-        task = dataclasses.replace(task, threads=max(1, usable_cores() // len(plan)))
+            results = run(task, 0, circuits, *per_circuit) if circuits else []
+        else:
+            results = self._run_chunks(executor, run, task, plan, circuits, per_circuit, cancel)
+        cancel.returning()
+        return results
+
+    def _run_chunks(
+        self,
+        executor: ChunkExecutor,
+        run: Callable[..., list[T]],
+        task: SampleTask | ExpectationTask,
+        plan: list[tuple[int, int]],
+        circuits: list[QuantumCircuit],
+        per_circuit: Sequence[Sequence[Any]],
+        cancel: Cancellation,
+    ) -> list[T]:
+        """Each chunk of the plan on ``executor``, its circuits as QPY bytes."""
+        threads = max(1, usable_cores() // len(plan)) if executor.local else None
+        task = dataclasses.replace(task, threads=threads)
         futures: list[Future[list[T]]] = []
         try:
             for start, stop in plan:
                 packed = runs.pack(circuits[start:stop])
                 extra = [values[start:stop] for values in per_circuit]
-                futures.append(executor.submit(runs.run_packed, run, task, start, packed, *extra))
+                futures.append(
+                    executor.executor.submit(runs.run_packed, run, task, start, packed, *extra)
+                )
+            cancel.watch(futures)
             return [item for future in futures for item in future.result()]
-        except BrokenProcessPool as err:
-            self.close()
+        except executor.worker_lost as err:
+            self.close()  # a broken private pool: the next batch starts a new one
+            raise SimulationError(executor.worker_lost_message) from err
+        except CancelledError:
+            if cancel.cancelled:
+                raise
             raise SimulationError(
-                "a simulator worker process died (out of memory?). In a script, start the "
-                "work under `if __name__ == '__main__':` so workers can import it safely"
-            ) from err
+                "a chunk of this batch was cancelled from outside: its executor was shut "
+                "down, or its Dask client lost the scheduler"
+            ) from None
         finally:
             for future in futures:
                 future.cancel()
@@ -371,11 +407,15 @@ class SimulationEngine:
         if self._executor is None and self._n_processes > 1:
             self._start_pool(self._fixed).wait()
 
-    def _ready_executor(self, device: SimulatedDevice) -> Executor | None:
-        """The executor to spread a batch over, or ``None`` while the private pool starts."""
+    def _ready_executor(self, device: SimulatedDevice, chunks: int) -> ChunkExecutor | None:
+        """Where a plan of ``chunks`` runs: the given executor always; the private pool for
+        two chunks or more, once it is ready; else ``None``: here."""
         if self._executor is not None:
             return self._executor
-        return self._pool if self._start_pool(device).is_set() else None
+        if chunks < 2 or not self._start_pool(device).is_set():
+            return None
+        pool = self._pool  # None if closed meanwhile
+        return None if pool is None else ChunkExecutor(pool, self._n_processes)
 
     def _start_pool(self, device: SimulatedDevice) -> threading.Event:
         """Start the private pool unless it exists; the event is set once it is ready."""
@@ -420,10 +460,18 @@ class SampleBatch:
         """The batch seed; circuit ``i`` is sampled with ``seed + 2113 * i``, as in Aer."""
         return self.task.seed
 
-    def run(self) -> list[SampleResult]:
-        """Sample every circuit (every parameter set, given some), in input order."""
+    def run(self, cancel: Cancellation | None = None) -> list[SampleResult]:
+        """Sample every circuit (every parameter set, given some), in input order.
+
+        Raises:
+            CancelledError: ``cancel`` was cancelled (from another thread).
+            SimulationError: Aer failed, or a worker died (more often than a Dask
+                scheduler runs a chunk again).
+        """
         extra = [] if self.rows is None else [self.rows]
-        return self.engine._run(runs.sample_chunk, self.task, self.plan, self.circuits, *extra)
+        return self.engine._run(
+            runs.sample_chunk, self.task, self.plan, self.circuits, *extra, cancel=cancel
+        )
 
 
 @dataclass(frozen=True)
@@ -454,13 +502,6 @@ class ExpectationBatch:
         for owner, table in zip(self.owners, values, strict=True):
             tables.setdefault(owner, []).append(table)
         return [np.concatenate(tables[owner]) for owner in sorted(tables)]
-
-
-def usable_cores() -> int:
-    """The CPU cores this process may run on."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def _start_workers(

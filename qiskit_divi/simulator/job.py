@@ -16,6 +16,7 @@ from qiskit.result.models import ExperimentResult, ExperimentResultData
 
 from ..exceptions import JobCancelledError, JobTimeoutError
 from .engine import SampleBatch, SampleResult
+from .executors import Cancellation
 
 if TYPE_CHECKING:
     from .backend import ParallelSimulatorBackend
@@ -24,8 +25,8 @@ if TYPE_CHECKING:
 class ParallelSimulatorJob(JobV1):
     """One ``backend.run`` call: runs in the background; ``result()`` waits for it.
 
-    Jobs of one backend run one after another, each spread over the engine's workers;
-    a job still waiting its turn can be cancelled.
+    Jobs of one backend run one after another, each spread over the engine's workers.
+    A job can be cancelled until it finishes (see :meth:`cancel`).
     """
 
     def __init__(
@@ -35,6 +36,7 @@ class ParallelSimulatorJob(JobV1):
         self._batch = batch
         self._runner = runner
         self._future: Future[Result] | None = None
+        self._cancellation = Cancellation()
 
     def submit(self) -> None:
         """Queue the batch on the backend's runner (``backend.run`` does this)."""
@@ -46,7 +48,7 @@ class ParallelSimulatorJob(JobV1):
         """The job's :class:`~qiskit.result.Result`, waiting up to ``timeout`` seconds.
 
         Raises:
-            JobCancelledError: the job was cancelled before it started.
+            JobCancelledError: the job was cancelled.
             JobTimeoutError: the job did not finish in time; it goes on running.
             SimulationError: Aer (or a worker process) failed.
         """
@@ -59,8 +61,16 @@ class ParallelSimulatorJob(JobV1):
             raise JobTimeoutError([self.job_id()], timeout or 0.0) from None
 
     def cancel(self) -> bool:
-        """Cancel the job if it has not started; ``True`` when it will not run."""
-        return self._submitted().cancel()
+        """Cancel the job unless it has finished; ``True`` when it will give no result.
+
+        A queued job never starts. A running one has its chunks not yet done cancelled
+        (on a Dask cluster, running ones too; a chunk running in this process or a local
+        worker process completes first), then ends CANCELLED.
+        """
+        future = self._submitted()
+        if future.done():
+            return False
+        return future.cancel() or self._cancellation.cancel()
 
     def status(self) -> JobStatus:
         """QUEUED, RUNNING, DONE, ERROR or CANCELLED (INITIALIZING before submission)."""
@@ -69,7 +79,10 @@ class ParallelSimulatorJob(JobV1):
         if self._future.cancelled():
             return JobStatus.CANCELLED
         if self._future.done():
-            return JobStatus.ERROR if self._future.exception() else JobStatus.DONE
+            error = self._future.exception()
+            if isinstance(error, concurrent.futures.CancelledError):
+                return JobStatus.CANCELLED
+            return JobStatus.ERROR if error else JobStatus.DONE
         return JobStatus.RUNNING if self._future.running() else JobStatus.QUEUED
 
     def _submitted(self) -> Future[Result]:
@@ -79,7 +92,7 @@ class ParallelSimulatorJob(JobV1):
 
     def _execute(self) -> Result:
         start = time.perf_counter()
-        samples = self._batch.run()
+        samples = self._batch.run(self._cancellation)
         backend = self.backend()
         shots = self._batch.task.shots
         return Result(

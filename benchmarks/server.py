@@ -8,8 +8,8 @@ is final, and fetching its results. Times are medians over many jobs, the two me
 interleaved in the same run.
 
 Columns:
-  direct      SimulationEngine.sample on parsed circuits, the engine set up as the server's
-              (ms)
+  direct      SimulationEngine(n_processes=1).sample on parsed circuits, in this process, as
+              a server worker process runs a job (ms)
   round trip  submit + wait + results through HTTP, SQLite and the server's worker (ms)
   overhead    round trip minus direct (ms): what the server and the wire add per job
   ratio       round trip / direct
@@ -69,7 +69,7 @@ def main() -> None:
     )
     with LocalServer(seed=SEED, workers=2) as server:
         client = QoroClient(auth_token=server.token, api_url=server.url)
-        engine = SimulationEngine()  # configured as the server's noiseless system is
+        engine = SimulationEngine(n_processes=1)  # as in the server's worker processes
         for n_circuits, width in ((1, 5), (10, 5), (10, 12)):
             qasm = {f"ghz{i}": qasm2.dumps(ghz(width)) for i in range(n_circuits)}
             parsed = [parse_qasm(label, text) for label, text in qasm.items()]

@@ -1,4 +1,5 @@
-"""``qiskit-divi serve``: its refusals, and a real server process that stops on Ctrl+C."""
+"""``qiskit-divi serve``: its refusals, and a real server process that runs a job and stops on
+Ctrl+C."""
 
 from __future__ import annotations
 
@@ -11,8 +12,12 @@ import sys
 import pytest
 import requests
 
+from qiskit_divi.backends.qoro_service import QoroService
 from qiskit_divi.cli import main
+from qiskit_divi.qoro.protocol import JobStatus, JobType
 from qiskit_divi.qoro.server import TOKENS_ENV
+
+from .helpers import bell
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -43,7 +48,7 @@ def test_a_command_is_required(capsys):
 
 
 @pytest.mark.slow
-def test_serve_runs_a_server_that_takes_env_tokens_and_stops_on_ctrl_c(tmp_path):
+def test_serve_runs_jobs_for_env_tokens_and_stops_on_ctrl_c(tmp_path):
     env = {**os.environ, TOKENS_ENV: "first-secret,second-secret"}
     command = [sys.executable, "-m", "qiskit_divi.cli", "serve", "--port", "0"]
     process = subprocess.Popen(
@@ -64,6 +69,11 @@ def test_serve_runs_a_server_that_takes_env_tokens_and_stops_on_ctrl_c(tmp_path)
             answer = requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
             assert answer.status_code == 200
         assert requests.get(url, timeout=10).status_code == 401
+        service = QoroService(auth_token="second-secret", api_url=url, polling_interval=0.05)
+        job_id = service.submit_circuits({"bell": bell()}, JobType.SIMULATE)
+        assert service.poll_job_status(job_id, loop_until_complete=True) == [JobStatus.COMPLETED]
+        (result,) = service.get_job_results(job_id)
+        assert set(result["results"]) == {"00", "11"}
         process.send_signal(signal.SIGINT)
         access_log, rest = process.communicate(timeout=60)
         assert process.returncode == 0

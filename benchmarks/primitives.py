@@ -4,6 +4,8 @@ Run ``.venv/bin/python benchmarks/primitives.py`` (``--quick`` for a smoke run).
 time is the best of several interleaved repetitions of ``run(...).result()``, all on the
 same PUB, after one warm-up call each (a variational loop calls again and again, so our
 backend's process pool is warm). Ratios divide by Aer's primitive; lower is faster.
+Aer's primitives run with Aer's default threading ("Aer"), and again pinned to one
+thread ("Aer 1t"), since OpenMP threads suffer badly on a busy machine.
 
 Rows:
   EstimatorV2, exact: a hardware-efficient ansatz (RY/RZ layers, CX ladder), a
@@ -32,6 +34,7 @@ from qiskit_divi import EstimatorV2, ParallelSimulatorBackend, SamplerV2
 
 SEED = 1234
 TERMS = 30
+ONE_THREAD = {"max_parallel_threads": 1}
 
 
 def hardware_efficient_ansatz(num_qubits: int, reps: int = 2) -> QuantumCircuit:
@@ -78,19 +81,20 @@ def estimator_row(
         rng.uniform(-np.pi, np.pi, (sets, circuit.num_parameters)),
     )
     ours, aer, reference = EstimatorV2(backend), AerEstimatorV2(), StatevectorEstimator()
+    aer_1t = AerEstimatorV2(options={"backend_options": ONE_THREAD})
     evs = {
         "ours": lambda: ours.run([pub]).result()[0].data.evs,
         "aer": lambda: aer.run([pub]).result()[0].data.evs,
+        "aer 1t": lambda: aer_1t.run([pub]).result()[0].data.evs,
     }
     times = best_times(evs, repeats)
     # The statevector reference is slow: timed once, after its own warm-up.
     times |= best_times({"statevector": lambda: reference.run([pub]).result()}, 1)
     error = np.abs(evs["ours"]() - evs["aer"]()).max()
     return (
-        f"| EstimatorV2 exact, {num_qubits}q x {sets} sets x {TERMS} terms "
-        f"| {times['ours']:.3f} | {times['aer']:.3f} | {times['ours'] / times['aer']:.2f} "
+        f"| EstimatorV2 exact, {num_qubits}q x {sets} sets x {TERMS} terms {_columns(times)} "
         f"| {times['statevector']:.3f} | {times['ours'] / times['statevector']:.3f} "
-        f"| {error:.1e} |"
+        f"| max diff {error:.1e} |"
     )
 
 
@@ -102,17 +106,24 @@ def sampler_row(
     pub = (circuit, rng.uniform(-np.pi, np.pi, (sets, circuit.num_parameters)))
     ours = SamplerV2(backend, options={"seed": SEED})
     aer = AerSamplerV2(seed=SEED)
+    aer_1t = AerSamplerV2(seed=SEED, options={"backend_options": ONE_THREAD})
     bits = {
         "ours": lambda: ours.run([pub], shots=shots).result()[0].data.meas,
         "aer": lambda: aer.run([pub], shots=shots).result()[0].data.meas,
+        "aer 1t": lambda: aer_1t.run([pub], shots=shots).result()[0].data.meas,
     }
     times = best_times(bits, repeats)
     same = np.array_equal(bits["ours"]().array, bits["aer"]().array)
     return (
-        f"| SamplerV2, {num_qubits}q x {sets} sets x {shots} shots "
-        f"| {times['ours']:.3f} | {times['aer']:.3f} | {times['ours'] / times['aer']:.2f} "
+        f"| SamplerV2, {num_qubits}q x {sets} sets x {shots} shots {_columns(times)} "
         f"| | | {'identical bits' if same else 'bits DIFFER'} |"
     )
+
+
+def _columns(times: dict[str, float]) -> str:
+    """Ours, Aer, Aer on one thread: times and ratios."""
+    ours, aer, aer_1t = times["ours"], times["aer"], times["aer 1t"]
+    return f"| {ours:.3f} | {aer:.3f} | {aer_1t:.3f} | {ours / aer:.2f} | {ours / aer_1t:.2f}"
 
 
 def main() -> None:
@@ -123,8 +134,11 @@ def main() -> None:
     backend = ParallelSimulatorBackend()
     backend.engine.warm_up()
     print(f"{backend.n_processes} processes; seconds, best of {repeats}")
-    print("| workload | ours (s) | Aer (s) | ours / Aer | statevector (s) | ours / sv | check |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "| workload | ours (s) | Aer (s) | Aer 1t (s) | ours / Aer | ours / Aer 1t "
+        "| statevector (s) | ours / sv | check |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     if args.quick:
         print(estimator_row(backend, 8, 10, repeats))
         print(sampler_row(backend, 8, 20, 256, repeats))

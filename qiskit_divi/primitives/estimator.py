@@ -127,7 +127,7 @@ class EstimatorV2(BaseEstimatorV2):
         *,
         precision: float | None = None,
     ) -> QoroPrimitiveJob:
-        """The job :meth:`run` returned for these PUBs on a QoroBackend, from its id alone.
+        """The job :meth:`run` returned for these PUBs on a QoroBackend, rebuilt anywhere.
 
         Give ``job_id()`` of the lost job (or its Qoro job ids) and the same PUBs and
         ``precision``: the service keeps each term's value, the PUBs say how they combine.

@@ -118,7 +118,7 @@ class SamplerV2(BaseSamplerV2):
         *,
         shots: int | None = None,
     ) -> QoroPrimitiveJob:
-        """The job :meth:`run` returned for these PUBs on a QoroBackend, from its id alone.
+        """The job :meth:`run` returned for these PUBs on a QoroBackend, rebuilt anywhere.
 
         Give ``job_id()`` of the lost job (or its Qoro job ids) and the same PUBs and
         ``shots``: they say how the Qoro results become ``BitArray`` objects.

@@ -187,3 +187,12 @@ def test_simulator_jobs_cannot_be_retrieved() -> None:
     sampler = SamplerV2(ParallelSimulatorBackend(n_processes=1))
     with pytest.raises(InvalidInputError, match="only jobs of a QoroBackend"):
         sampler.retrieve_job("abc", [])
+
+
+def test_a_circuit_cutting_backend_gets_one_job_per_circuit(provider: DiviProvider) -> None:
+    backend = provider.get_backend("qoro", job_type="CIRCUIT_CUT", polling_interval=0.02)
+    job = SamplerV2(backend).run([(two_register_circuit(), VALUES)], shots=40)
+    assert len(job.job_ids) == 3
+    result = job.result()
+    assert result[0].data.alpha.shape == (3,)
+    assert result[0].data.alpha.num_shots == 40

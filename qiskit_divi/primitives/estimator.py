@@ -32,7 +32,7 @@ from ..exceptions import CorruptResultError, InvalidInputError
 from ..qoro.backend import QoroBackend
 from ..qoro.protocol import JobType
 from ..simulator.engine import ExpectationBatch, SampleBatch, SimulationEngine, check_seed
-from ..simulator.runs import SampleResult
+from ..simulator.runs import SampleResult, without_final_measurements
 from .backends import (
     Mode,
     QoroGroup,
@@ -327,7 +327,7 @@ def _commuting_groups(paulis: list[str]) -> list[tuple[str, list[int]]]:
 def _measured_in_basis(circuit: QuantumCircuit, basis: str) -> QuantumCircuit:
     """``circuit`` without its final measurements, every qubit then measured in the basis
     of the Pauli label ``basis`` (qubit 0 rightmost) into a new register."""
-    measured = circuit.remove_final_measurements(inplace=False)
+    measured = without_final_measurements(circuit)
     name = _BASIS_REGISTER
     while name in {creg.name for creg in measured.cregs}:
         name += "_"

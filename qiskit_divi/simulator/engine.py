@@ -2,9 +2,10 @@
 
 Many narrow circuits are split into contiguous chunks over a warm process pool that
 lives across calls (variational loops call again and again); wide circuits, or batches
-too small to repay the hand-over, run in this process on Aer's own threads. Each
-circuit's seed depends only on the batch seed and its position, so results are the
-same whatever the split.
+too small to repay the hand-over, run in this process on Aer's own threads. Given an
+executor (any ``concurrent.futures`` one, or a Dask ``Client``: see :mod:`.executors`),
+every batch runs on it instead. Each circuit's seed depends only on the batch seed and
+its position, so results are the same whatever the split.
 """
 
 from __future__ import annotations
@@ -352,7 +353,7 @@ class SimulationEngine:
         rather than wait for it). ``cancel`` lets another thread stop the batch.
         """
         cancel = cancel or Cancellation()
-        cancel.watch([])
+        cancel.watch([])  # a batch cancelled before it starts never runs
         executor = self._ready_executor(task.device, len(plan)) if circuits else None
         if executor is None:
             results = run(task, 0, circuits, *per_circuit) if circuits else []

@@ -3,7 +3,8 @@
 The scheduler gives a chunk whose worker died to another worker only once here
 (``allowed-failures`` 1, Dask's default is 3), so a chunk that keeps killing its
 workers fails the batch after two deaths. Code that runs on the workers is defined in
-this module, which is pickled by value: workers need not import the tests.
+this module, which is pickled by value: workers need not import the tests. (The
+directory has no ``__init__.py``: as a package it would be called ``dask``.)
 """
 
 from __future__ import annotations

@@ -8,6 +8,8 @@ warmed first, and every time is the best of interleaved repetitions (see
 
 Rows (times, then ratios; lower is faster):
   floor         one direct ``AerSimulator().run(circuits)`` in this process
+  floor 1t      the same with ``max_parallel_threads=1``, as a Dask worker runs Aer
+                (``OMP_NUM_THREADS=1``): what one worker cannot beat
   engine n=1    SimulationEngine(n_processes=1): everything in this process
   engine n=2    SimulationEngine(n_processes=2), its private pool warm
   dask 1        SimulationEngine(executor=client, n_processes=1): one worker
@@ -48,14 +50,17 @@ def main() -> None:
         ) as cluster,
         Client(cluster) as client,
     ):
-        aer = AerSimulator()
+        aer, aer_1t = AerSimulator(), AerSimulator(max_parallel_threads=1)
         engines = {
             "engine n=1": SimulationEngine(n_processes=1),
             "engine n=2": SimulationEngine(n_processes=2),
             "dask 1": SimulationEngine(executor=client, n_processes=1),
             "dask 2": SimulationEngine(executor=client),
         }
-        methods = {"floor": lambda: aer.run(circuits, shots=SHOTS, seed_simulator=SEED).result()}
+        methods = {
+            "floor": lambda: aer.run(circuits, shots=SHOTS, seed_simulator=SEED).result(),
+            "floor 1t": lambda: aer_1t.run(circuits, shots=SHOTS, seed_simulator=SEED).result(),
+        }
         for name, engine in engines.items():
             methods[name] = lambda engine=engine: engine.sample(circuits, shots=SHOTS, seed=SEED)
         best_times(methods, 1)  # warm: the private pool, and Aer imported on every worker
@@ -70,6 +75,7 @@ def main() -> None:
             f"{seconds / times['engine n=1']:13.2f}x"
         )
     print(f"scaling, dask 2 / dask 1: {times['dask 2'] / times['dask 1']:.2f}x")
+    print(f"dask 1 / floor 1t:        {times['dask 1'] / times['floor 1t']:.2f}x")
     print(f"dask 2 / engine n=2:      {times['dask 2'] / times['engine n=2']:.2f}x")
 
 

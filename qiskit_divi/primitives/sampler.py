@@ -103,7 +103,7 @@ class SamplerV2(BaseSamplerV2):
         if shots is None:
             shots = self._options.default_shots
         coerced = [SamplerPub.coerce(pub, shots) for pub in pubs]
-        _warn_if_nothing_to_read(coerced)
+        _check_registers(coerced)
         if isinstance(self._backend, QoroBackend):
             return self._run_on_qoro(self._backend, coerced)
         batches = _simulator_batches(self._backend.engine, coerced, self._options.seed)
@@ -294,9 +294,22 @@ def _columns(circuit: QuantumCircuit, creg: Any) -> list[int]:
     return [width - 1 - circuit.find_bit(bit).index for bit in reversed(creg)]
 
 
-def _warn_if_nothing_to_read(pubs: list[SamplerPub]) -> None:
+def _check_registers(pubs: list[SamplerPub]) -> None:
+    """Warn, as Qiskit does, of a circuit with no register to read; refuse classical bits
+    outside any register or in several, whose outcomes the backends cannot lay out.
+
+    Raises:
+        InvalidCircuitError: a classical bit is in no register, or in more than one.
+    """
     for index, pub in enumerate(pubs):
-        if not pub.circuit.cregs:
+        circuit = pub.circuit
+        in_registers = [bit for creg in circuit.cregs for bit in creg]
+        if len(in_registers) != circuit.num_clbits or len(set(in_registers)) != len(in_registers):
+            raise InvalidCircuitError(
+                circuit.name,
+                f"(pub {index}) every classical bit must be in exactly one register",
+            )
+        if not circuit.cregs:
             warnings.warn(
                 f"The {index}-th pub's circuit has no output classical registers and so the "
                 "result will be empty. Did you mean to add measurement instructions?",

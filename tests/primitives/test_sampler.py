@@ -198,3 +198,21 @@ def test_bit_arrays_are_qiskit_containers(simulator: ParallelSimulatorBackend) -
     assert isinstance(data.alpha, BitArray)
     assert data.alpha.array.dtype == np.uint8
     assert data.alpha.array.shape == (2, 3, 4, 1)
+
+
+def test_classical_bits_outside_one_register_are_refused(
+    simulator: ParallelSimulatorBackend,
+) -> None:
+    from qiskit import ClassicalRegister
+    from qiskit.circuit import Clbit, Qubit
+
+    from qiskit_divi.exceptions import InvalidCircuitError
+
+    loose = QuantumCircuit([Qubit(), Qubit()], [Clbit()], ClassicalRegister(1, "r"))
+    loose.measure([0, 1], [0, 1])
+    shared = QuantumCircuit(1, 1)
+    shared.add_register(ClassicalRegister(name="alias", bits=shared.clbits))
+    shared.measure(0, 0)
+    for circuit in (loose, shared):
+        with pytest.raises(InvalidCircuitError, match="exactly one register"):
+            SamplerV2(simulator).run([circuit])

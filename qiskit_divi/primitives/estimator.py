@@ -8,7 +8,9 @@ its broadcast shape picks ``evs`` and ``stds``. Where the table comes from:
   with its parameter sets bound inside Aer, no sampling;
 - ParallelSimulatorBackend, precision > 0: ``ceil(1 / precision**2)`` shots of one
   circuit per qubit-wise-commuting group of Pauli terms; ``stds`` are the standard
-  errors measured from those shots;
+  errors measured from those shots. Under noise these estimates also see readout
+  errors and the noise of the basis-change gates, as a device would; exact values see
+  the noise of the circuit's own gates only;
 - QoroBackend: ESTIMATE jobs, one per circuit width and shot count, carrying the Pauli
   terms (big-endian on the wire); the service returns a value per term, combined here
   with the coefficients. It reports no spread, so ``stds`` are the precision asked for.

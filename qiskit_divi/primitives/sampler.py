@@ -231,9 +231,9 @@ def _qoro_finish(pubs: list[SamplerPub]) -> Finish:
 
     def finish(job_ids: list[str], results: list[list[Any]]) -> PrimitiveResult:
         histograms = iter(
-            (job_id, histogram)
+            (job_id, position, histogram)
             for job_id, per_job in zip(job_ids, results, strict=True)
-            for histogram in per_job
+            for position, histogram in enumerate(per_job)
         )
         # Circuits were sent grouped by shots; put the PUBs back in their own order.
         by_pub: list[SamplerPubResult | None] = [None] * len(pubs)
@@ -249,8 +249,9 @@ def _qoro_finish(pubs: list[SamplerPub]) -> Finish:
     return finish
 
 
-def _histogram_bits(job_id: str, counts: Any, shots: int, width: int) -> np.ndarray:
-    """A histogram's outcomes, each as often as counted, in an order fixed by the job id.
+def _histogram_bits(job_id: str, position: int, counts: Any, shots: int, width: int) -> np.ndarray:
+    """A histogram's outcomes, each as often as counted, in a random order fixed by the
+    job id and the circuit's position in the job (so a rebuilt job reads the same bits).
 
     Raises:
         CorruptResultError: not a histogram of ``shots`` outcomes of ``width`` bits.
@@ -265,8 +266,8 @@ def _histogram_bits(job_id: str, counts: Any, shots: int, width: int) -> np.ndar
     keys = "".join(counts).encode("ascii")
     distinct = np.frombuffer(keys, dtype=np.uint8).reshape(len(counts), width) - ord("0")
     outcomes = np.repeat(distinct, list(counts.values()), axis=0)
-    rng = np.random.default_rng(int.from_bytes(hashlib.sha256(job_id.encode()).digest()))
-    return outcomes[rng.permutation(shots)]
+    job_seed = int.from_bytes(hashlib.sha256(job_id.encode()).digest())
+    return outcomes[np.random.default_rng([job_seed, position]).permutation(shots)]
 
 
 # -- shared steps ------------------------------------------------------------------------

@@ -196,3 +196,16 @@ def test_a_circuit_cutting_backend_gets_one_job_per_circuit(provider: DiviProvid
     result = job.result()
     assert result[0].data.alpha.shape == (3,)
     assert result[0].data.alpha.num_shots == 40
+
+
+def test_each_circuit_of_a_job_gets_its_own_shot_order() -> None:
+    """A histogram has no shot order: each circuit's is drawn from the job id and its
+    position, so equal histograms in one job are not laid out alike."""
+    from qiskit_divi.primitives.sampler import _histogram_bits
+
+    counts = {"00": 300, "01": 200, "10": 100, "11": 400}
+    first = _histogram_bits("job-1", 0, counts, 1000, 2)
+    assert np.array_equal(first, _histogram_bits("job-1", 0, counts, 1000, 2))
+    assert not np.array_equal(first, _histogram_bits("job-1", 1, counts, 1000, 2))
+    assert not np.array_equal(first, _histogram_bits("job-2", 0, counts, 1000, 2))
+    assert sorted(map(tuple, first.tolist())).count((1, 1)) == 400

@@ -46,7 +46,7 @@ def main() -> None:
             processes=True,
             threads_per_worker=1,
             host="127.0.0.1",
-            dashboard_address=None,
+            dashboard_address=":0",  # any free port: 8787 may be taken
         ) as cluster,
         Client(cluster) as client,
     ):

@@ -39,7 +39,7 @@ def cluster() -> Iterator[LocalCluster]:
             processes=True,
             threads_per_worker=1,
             host="127.0.0.1",
-            dashboard_address=None,
+            dashboard_address=":0",  # any free port: 8787 may be taken
         )
     with cluster:
         yield cluster

@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import sys
 from collections.abc import Sequence
+
+from .qoro.protocol import is_loopback
 
 _DEFAULT_DB = "qiskit-divi-server.sqlite3"
 
@@ -90,7 +91,7 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         from .qoro.server.config import tokens_from_env
     except ImportError as err:
         parser.error(f"the server needs its extra: pip install 'qiskit-divi[server]' ({err})")
-    if not (_is_loopback(args.host) or args.allow_remote):
+    if not (is_loopback(args.host) or args.allow_remote):
         parser.error(
             f"--host {args.host} is not a loopback address; pass --allow-remote to serve it "
             "(clients reach plain HTTP only on loopback, so put a TLS proxy in front)"
@@ -116,15 +117,6 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=10,
     )
     return 0
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ retry policies of :mod:`.retry`, and offers one method per endpoint. Every failu
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import os
@@ -51,6 +50,7 @@ from .protocol import (
     JobType,
     QPUSystem,
     SimulatorCluster,
+    is_loopback,
 )
 from .retry import RetrySettings
 
@@ -404,21 +404,12 @@ def _checked_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidInputError(f"the Qoro API URL {url!r} is not an http(s) URL")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise InsecureURLError(
             f"refusing plain http to {parts.hostname!r}: use https (http is only "
             "allowed for loopback hosts)"
         )
     return url.rstrip("/")
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 # -- checks and messages ------------------------------------------------------------------

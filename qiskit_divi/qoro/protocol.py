@@ -9,6 +9,7 @@ of a job submission in each wire :class:`Dialect`.
 from __future__ import annotations
 
 import enum
+import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -196,3 +197,13 @@ class SimulatorCluster:
             minimum_tier=str(data.get("minimum_tier", "") or ""),
             supports_expval=bool(data.get("supports_expval", False)),
         )
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is this machine: the only place plain ``http://`` may go."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

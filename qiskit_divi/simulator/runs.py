@@ -291,9 +291,16 @@ def _outcome_formatter(header: dict[str, Any]) -> Callable[[str], str]:
     width = header.get("memory_slots") or 0
     sizes = [size for _, size in reversed(header.get("creg_sizes") or [])]
     bounds = list(itertools.pairwise([0, *itertools.accumulate(sizes)]))
+    padded = f"0{width}b"
 
-    def formatted(outcome: str) -> str:
-        bits = format(int(outcome, 16), f"0{width}b")
-        return " ".join(bits[start:stop] for start, stop in bounds) if width and bounds else bits
+    def bits(outcome: str) -> str:
+        return format(int(outcome, 16), padded)
 
-    return formatted
+    if not width or not bounds or bounds == [(0, width)]:
+        return bits  # nothing to split: no registers, or one that holds every bit
+
+    def split(outcome: str) -> str:
+        text = bits(outcome)
+        return " ".join(text[start:stop] for start, stop in bounds)
+
+    return split

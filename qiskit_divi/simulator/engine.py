@@ -54,8 +54,6 @@ __all__ = ["ExpectationBatch", "SampleBatch", "SampleResult", "SimulationEngine"
 MAX_SEED = 2**32 - 1
 #: From this width on, Aer's own threads (per circuit) beat processes (across circuits).
 WIDE_QUBITS = 20
-#: Aer's ``statevector_parallel_threshold``: narrower states are updated on one thread.
-PARALLEL_STATE_QUBITS = 14
 #: A pool is used only when every worker gets at least this much estimated work
 #: (in instructions weighted by state size); below it the hand-over costs more than it saves.
 MIN_WORK_PER_WORKER = 20_000
@@ -358,7 +356,6 @@ class SimulationEngine:
         cancel.watch([])  # a batch cancelled before it starts never runs
         executor = self._ready_executor(task.device, len(plan)) if circuits else None
         if executor is None:
-            task = dataclasses.replace(task, threads=_in_process_threads(task.device, circuits))
             results = run(task, 0, circuits, *per_circuit) if circuits else []
         else:
             results = self._run_chunks(executor, run, task, plan, circuits, per_circuit, cancel)
@@ -506,18 +503,6 @@ class ExpectationBatch:
         for owner, table in zip(self.owners, values, strict=True):
             tables.setdefault(owner, []).append(table)
         return [np.concatenate(tables[owner]) for owner in sorted(tables)]
-
-
-def _in_process_threads(device: SimulatedDevice, circuits: list[QuantumCircuit]) -> int | None:
-    """Aer threads for a batch run here: one for ideal narrow circuits, else Aer's choice.
-
-    Below Aer's parallel-state threshold an ideal circuit gains nothing from threads (its
-    measurements are sampled once), while an OpenMP team on a busy machine stalls: runs
-    of 1000 six-qubit circuits took 1.4 s to 16 s with Aer's default, 1.4 s with one.
-    Noise keeps Aer's choice: it runs shots in parallel.
-    """
-    narrow = max((circuit.num_qubits for circuit in circuits), default=0) < PARALLEL_STATE_QUBITS
-    return 1 if narrow and not device.noisy else None
 
 
 def _start_workers(

@@ -275,32 +275,44 @@ def _sample_result(result: Result, index: int, seed: int, memory: bool) -> Sampl
     data = result.data(index)
     # A circuit without measurements records nothing in Aer: no counts, no memory.
     raw_counts: dict[str, int] = data.get("counts", {})
-    raw_memory: list[str] = data.get("memory", [])
-    formatted = _outcome_formatter(result.results[index].header)
-    names = {outcome: formatted(outcome) for outcome in raw_counts.keys() | set(raw_memory)}
+    header = result.results[index].header
+    names = _outcome_names(
+        header.get("memory_slots") or 0,
+        tuple(size for _, size in reversed(header.get("creg_sizes") or [])),
+    )
     counts = {names[outcome]: count for outcome, count in raw_counts.items()}
-    return SampleResult(counts, [names[o] for o in raw_memory] if memory else None, seed)
+    shots = [names[outcome] for outcome in data.get("memory", [])] if memory else None
+    return SampleResult(counts, shots, seed)
 
 
-def _outcome_formatter(header: dict[str, Any]) -> Callable[[str], str]:
-    """Aer's hex outcome -> Qiskit's bitstring, as ``Result.get_counts`` writes it.
+class _OutcomeNames(dict[str, str]):
+    """Aer's hex outcomes -> Qiskit's bitstrings, as ``Result.get_counts`` writes them.
 
-    Padded to the number of classical bits and split by register, last register
-    first; written here because Qiskit's generic version dominated a chunk's run time.
+    Padded to the number of classical bits and split by register, last register first.
+    Each name is made once and remembered for the circuits of the same shape, since
+    Qiskit's generic formatting took a large share of a chunk's time.
     """
-    width = header.get("memory_slots") or 0
-    sizes = [size for _, size in reversed(header.get("creg_sizes") or [])]
-    bounds = list(itertools.pairwise([0, *itertools.accumulate(sizes)]))
-    padded = f"0{width}b"
 
-    def bits(outcome: str) -> str:
-        return format(int(outcome, 16), padded)
+    #: Forget everything past this many names, so wide registers cannot grow it unbounded.
+    LIMIT = 1 << 16
 
-    if not width or not bounds or bounds == [(0, width)]:
-        return bits  # nothing to split: no registers, or one that holds every bit
+    def __init__(self, width: int, sizes: tuple[int, ...]) -> None:
+        super().__init__()
+        self._padded = f"0{width}b"
+        bounds = list(itertools.pairwise([0, *itertools.accumulate(sizes)]))
+        # Nothing to split without registers, or with one that holds every bit.
+        self._bounds = [] if not width or bounds == [(0, width)] else bounds
 
-    def split(outcome: str) -> str:
-        text = bits(outcome)
-        return " ".join(text[start:stop] for start, stop in bounds)
+    def __missing__(self, outcome: str) -> str:
+        name = format(int(outcome, 16), self._padded)
+        if self._bounds:
+            name = " ".join(name[start:stop] for start, stop in self._bounds)
+        if len(self) >= self.LIMIT:
+            self.clear()
+        self[outcome] = name
+        return name
 
-    return split
+
+@functools.lru_cache(maxsize=64)
+def _outcome_names(width: int, sizes: tuple[int, ...]) -> _OutcomeNames:
+    return _OutcomeNames(width, sizes)

@@ -16,7 +16,6 @@ from .exceptions import InvalidCircuitError, InvalidInputError
 CircuitLike: TypeAlias = str | QuantumCircuit
 
 
-
 def parse_qasm(label: str, qasm: str) -> QuantumCircuit:
     """Parse one OpenQASM 2 program; the circuit is named after its label."""
     try:

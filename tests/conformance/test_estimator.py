@@ -55,7 +55,7 @@ EXACT = 1e-9
 PRECISION = 0.015
 #: Under noise (trajectories are slower): the precision asked, and Aer's shots.
 NOISY_PRECISION = 0.02
-REFERENCE_SHOTS = 10_000
+REFERENCE_SHOTS = 8_000
 
 
 def _describe(case: EstimatorCase, pub: tuple) -> None:
@@ -68,19 +68,33 @@ def _spreads(observables: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return np.broadcast_to(np.vectorize(spread, otypes=[float])(observables), shape)
 
 
-@given(case=estimator_cases())
-@settings(CONFORMANCE, max_examples=25)
-def test_exact_values_equal_aers_on_the_ideal_simulator(
-    ideal: ParallelSimulatorBackend, case: EstimatorCase
-) -> None:
+def _check_exact(backend: ParallelSimulatorBackend, case: EstimatorCase) -> None:
     pub = case.pub()
     _describe(case, pub)
 
-    evs = EstimatorV2(ideal).run([pub]).result()[0].data.evs
+    evs = EstimatorV2(backend).run([pub]).result()[0].data.evs
 
     expected = exact_expectations(*pub)
     assert evs.shape == expected.shape
     np.testing.assert_allclose(evs, expected, rtol=0, atol=EXACT)
+
+
+@given(case=estimator_cases(compiled=False))
+@CONFORMANCE
+def test_exact_values_of_logical_circuits_equal_aers(
+    ideal: ParallelSimulatorBackend, case: EstimatorCase
+) -> None:
+    """Dynamic circuits, resets, parameters: as the user wrote them."""
+    _check_exact(ideal, case)
+
+
+@given(case=estimator_cases(compiled=True))
+@CONFORMANCE
+def test_exact_values_of_isa_circuits_equal_aers(
+    ideal: ParallelSimulatorBackend, case: EstimatorCase
+) -> None:
+    """Compiled for a device with a random initial layout, observables laid out."""
+    _check_exact(ideal, case)
 
 
 @pytest.mark.slow

@@ -43,9 +43,9 @@ from .strategies import CONFORMANCE, SamplerCase, sampler_cases
 #: Shots per parameter set compared with an exact distribution.
 SHOTS = 4000
 #: Shots per parameter set, for ours and for Aer's, compared with each other.
-NOISY_SHOTS = 8000
+NOISY_SHOTS = 5000
 #: Noisy runs simulate trajectories shot by shot: fewer examples.
-NOISY = settings(CONFORMANCE, max_examples=12)
+NOISY = settings(CONFORMANCE, max_examples=10)
 
 
 def _describe(circuit: QuantumCircuit) -> None:

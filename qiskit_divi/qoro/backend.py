@@ -37,8 +37,9 @@ class QoroBackend(Reconnecting, BackendV2):
         provider: the provider that listed the backend, if any.
         options: initial values of the run options (see :meth:`run`).
 
-    A pickled backend carries neither token nor provider; unpickled, it reconnects with
-    the environment's token (see :class:`~qiskit_divi.qoro.job.Reconnecting`).
+    A copy (``copy.deepcopy``) has options of its own and shares the client, and so the
+    credentials. A pickled backend carries neither token nor provider; unpickled, it
+    reconnects with the environment's token (see :class:`~qiskit_divi.qoro.job.Reconnecting`).
     """
 
     def __init__(

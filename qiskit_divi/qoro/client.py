@@ -78,7 +78,9 @@ class QoroClient:
             :class:`~qiskit_divi.qoro.retry.RetrySettings`.
         dialect: the wire dialect the service speaks.
 
-    The client cannot be pickled: it holds the token. Create one in each process.
+    The client cannot be pickled: it holds the token. Create one in each process. Copies
+    of what holds it, made in this process, share it (``copy.deepcopy`` gives the client
+    itself).
     """
 
     def __init__(
@@ -116,6 +118,12 @@ class QoroClient:
             "a QoroClient holds an API token and cannot be pickled; "
             "create a new client where it is needed"
         )
+
+    def __copy__(self) -> QoroClient:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> QoroClient:
+        return self
 
     def close(self) -> None:
         """Close the session's connections."""

@@ -21,6 +21,7 @@ from qiskit.result import Result
 from qiskit.result.models import ExperimentResult, ExperimentResultData
 
 from ..circuits import to_qasm
+from ..copies import SharingCopies
 from ..exceptions import CorruptResultError
 from ..version import __version__
 from .client import QoroClient
@@ -94,11 +95,12 @@ class ExperimentHeader:
         return [cls(label=label, name=label) for label in labels]
 
 
-class Reconnecting:
+class Reconnecting(SharingCopies):
     """Pickles without its client, which holds the token and refuses to be pickled.
 
-    The copy keeps the API URL and makes a new client there on first use, taking the
-    token from ``QORO_API_KEY`` or a ``.env`` file, as a new client would.
+    The unpickled object keeps the API URL and makes a new client there on first use,
+    taking the token from ``QORO_API_KEY`` or a ``.env`` file, as a new client would.
+    Copies made in this process (``copy.deepcopy``) share the client, token included.
     """
 
     _client: QoroClient | None

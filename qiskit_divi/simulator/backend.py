@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any
 
 from qiskit import QuantumCircuit
@@ -11,16 +11,17 @@ from qiskit.providers import BackendV2, Options
 from qiskit.transpiler import Target
 from qiskit_aer.noise import NoiseModel
 
+from ..copies import SharingCopies
 from ..version import __version__
 from .device import QiskitBackend
 from .engine import SimulationEngine
-from .job import ParallelSimulatorJob
+from .job import JobQueue, ParallelSimulatorJob
 
 if TYPE_CHECKING:
     from distributed import Client
 
 
-class ParallelSimulatorBackend(BackendV2):
+class ParallelSimulatorBackend(SharingCopies, BackendV2):
     """Aer, run in parallel over a warm process pool, seeded, optionally noisy.
 
     Args:
@@ -35,6 +36,11 @@ class ParallelSimulatorBackend(BackendV2):
             ``distributed.Client`` instead of a private process pool (never shut down here).
         provider: the provider that made this backend, if any.
         options: default run options (see :meth:`_default_options`).
+
+    Copies (``copy.deepcopy``) have options of their own and share the engine, its warm
+    pool and the job queue. A pickle carries the settings and options but neither
+    provider nor executor: unpickled, the backend has a new engine with its own private
+    pool (see :class:`~qiskit_divi.simulator.engine.SimulationEngine`).
     """
 
     def __init__(
@@ -59,10 +65,13 @@ class ParallelSimulatorBackend(BackendV2):
             description=f"Parallel Aer simulator imitating {self._engine.device_name}",
             backend_version=__version__,
         )
-        # One job at a time, in submission order; each job uses every worker.
-        self._runner = ThreadPoolExecutor(max_workers=1, thread_name_prefix=self.name)
+        self._runner = JobQueue(self.name)
         if options:
             self.set_options(**options)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without its provider, which may hold a Qoro token."""
+        return {**self.__dict__, "_provider": None}
 
     @classmethod
     def _default_options(cls) -> Options:

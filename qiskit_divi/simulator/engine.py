@@ -88,6 +88,11 @@ class SimulationEngine:
             share this machine's cores) or Dask ``distributed.Client`` instead of a
             private process pool; the engine never shuts it down.
 
+    An engine is this process's machinery: copies of what holds it (backends,
+    primitives, batches) share it, warm pool included. A pickle carries its settings but
+    not its executor, which lives in this process: unpickled, it is a new engine that
+    runs on its own private pool, started when a batch needs it.
+
     Raises:
         UnknownBackendError: ``qiskit_backend`` is a string naming no simulator.
         InvalidInputError: ``n_processes`` < 1.
@@ -110,12 +115,26 @@ class SimulationEngine:
         self._fixed = fixed_device(None if self._auto else qiskit_backend, noise_model)
         self._auto_devices: dict[str, SimulatedDevice] = {}
         n_processes = None if n_processes is None else positive_int("n_processes", n_processes)
+        self._settings = {
+            "qiskit_backend": qiskit_backend,
+            "noise_model": noise_model,
+            "n_processes": n_processes,
+        }
         self._n_processes = n_processes or usable_cores()
         self._executor = None if executor is None else chunk_executor(executor, n_processes)
         self._pool: ProcessPoolExecutor | None = None
         self._shutdown_pool: weakref.finalize | None = None
         self._pool_ready = threading.Event()
         self._lock = threading.Lock()
+
+    def __copy__(self) -> SimulationEngine:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> SimulationEngine:
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_engine_from_settings, (self._settings,))
 
     @property
     def n_processes(self) -> int:
@@ -513,6 +532,11 @@ class ExpectationBatch:
         for owner, table in zip(self.owners, values, strict=True):
             tables.setdefault(owner, []).append(table)
         return [np.concatenate(tables[owner]) for owner in sorted(tables)]
+
+
+def _engine_from_settings(settings: dict[str, Any]) -> SimulationEngine:
+    """An unpickled engine: made anew from the pickled one's settings."""
+    return SimulationEngine(**settings)
 
 
 def _start_workers(

@@ -6,7 +6,9 @@ server samples with a fixed seed.
 
 from __future__ import annotations
 
+import copy
 import math
+import pickle
 from collections.abc import Iterator
 
 import numpy as np
@@ -156,6 +158,28 @@ def test_a_job_the_service_cannot_run_fails_with_its_reason(maestro):
         job.result(timeout=120)
     assert caught.value.job_id == job.job_id()
     assert job.status() is QiskitJobStatus.ERROR
+
+
+def test_a_deep_copy_keeps_the_credentials_it_was_given(maestro, monkeypatch, tmp_path):
+    """The client was made with an explicit token; with none in the environment (or a
+    ``.env`` file), a copy still reaches the server: it shares the client."""
+    monkeypatch.delenv("QORO_API_KEY", raising=False)
+    monkeypatch.chdir(tmp_path)
+    twin = copy.deepcopy(maestro)
+    twin.set_options(shots=1000)
+
+    assert twin.client is maestro.client and maestro.options.shots != 1000
+    job = twin.run(ghz(3))
+    counts = copy.deepcopy(job).result(timeout=120).get_counts()
+    assert set(counts) <= {"000", "111"} and sum(counts.values()) == 1000
+    assert within_five_sigma(counts.get("000", 0), 1000, 0.5)
+
+
+def test_pickles_of_a_backend_and_its_job_carry_no_token(maestro, server):
+    job = maestro.run(ghz(2), shots=10)
+    for thing in (maestro, job, copy.deepcopy(maestro)):
+        assert server.token.encode() not in pickle.dumps(thing)
+    job.result(timeout=120)
 
 
 @pytest.mark.slow

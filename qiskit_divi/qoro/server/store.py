@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ...exceptions import DiviError, InvalidInputError
+from ...exceptions import InvalidInputError, JobConflictError, UnknownJobError
 from ..protocol import JobStatus, JobType
 
 _SCHEMA_VERSION = 1
@@ -51,14 +51,6 @@ CREATE UNIQUE INDEX circuits_in_order ON circuits (job_id, position);
 
 _RUNNABLE = JobStatus.PENDING.value
 _CANCELLABLE = (JobStatus.PENDING.value, JobStatus.RUNNING.value)
-
-
-class UnknownJobError(DiviError, LookupError):
-    """No such job for this owner: HTTP 404 (another owner's job is no different)."""
-
-
-class JobConflictError(DiviError):
-    """The request does not fit the job's state (finalized, finished, ...): HTTP 409."""
 
 
 @dataclass(frozen=True)

@@ -38,8 +38,8 @@ from ..protocol import (
     ENTRY_OVERHEAD_BYTES,
     MAX_BODY_BYTES,
     RESULTS_PAGE_LIMIT,
-    JobStatus,
     JobType,
+    QoroJobStatus,
 )
 from .config import DEFAULT_SYSTEMS, SystemConfig, check_systems, check_tokens, token_digest
 from .faults import FaultInjector, FaultPlan
@@ -227,7 +227,7 @@ class _Api:
         job, page = self.store.results(
             owner, request.path_params["job_id"], limit=limit, offset=offset
         )
-        if job.status is not JobStatus.COMPLETED:
+        if job.status is not QoroJobStatus.COMPLETED:
             detail = f"job {job.id} is {job.status.value}; results exist once it has COMPLETED"
             raise RequestRefusedError(
                 400, f"{detail} (error: {job.error})" if job.error else detail

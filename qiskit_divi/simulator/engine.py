@@ -294,10 +294,12 @@ class SimulationEngine:
                     label,
                     f"{circuit.num_qubits} qubits, but {device.name} has {device.num_qubits}",
                 )
-            undefined = device.undefined_instruction(circuit)
-            if undefined is not None:
+            missing = device.untranslatable_instruction(circuit)
+            if missing is not None:
                 raise InvalidCircuitError(
-                    label, f"{device.name} has no {undefined!r}, and it has no definition to use"
+                    label,
+                    f"{device.name} has no {missing!r}, and the transpiler cannot rewrite it "
+                    "into instructions it has (no equivalence, synthesis or definition)",
                 )
         return device
 

@@ -20,7 +20,6 @@ from typing import Any, TypeVar
 
 import numpy as np
 from qiskit import QuantumCircuit, qpy
-from qiskit.circuit.library import get_standard_gate_name_mapping
 from qiskit.quantum_info import SparsePauliOp
 from qiskit.result import Result
 from qiskit.transpiler import PassManager
@@ -253,14 +252,9 @@ def _simulator(device: SimulatedDevice, method: str, threads: int | None) -> Aer
 
 @functools.lru_cache(maxsize=16)
 def _pass_manager(device: SimulatedDevice, seed: int) -> PassManager:
-    if device.backend is not None:
-        return generate_preset_pass_manager(
-            TRANSPILE_LEVEL, target=device.backend.target, seed_transpiler=seed
-        )
-    # Without a device there is no layout to choose: only gates to rewrite.
-    standard = device.basis & get_standard_gate_name_mapping().keys()
+    # Without a device the target couples every qubit: only gates get rewritten.
     return generate_preset_pass_manager(
-        TRANSPILE_LEVEL, basis_gates=sorted(standard), seed_transpiler=seed
+        TRANSPILE_LEVEL, target=device.target, seed_transpiler=seed
     )
 
 

@@ -11,6 +11,7 @@ from qiskit.circuit import Parameter
 from qiskit.circuit.library import UnitaryGate
 from qiskit.providers import BackendV2
 
+from qiskit_divi import SamplerV2
 from qiskit_divi.exceptions import (
     CircuitTooWideError,
     DiviWarning,
@@ -141,6 +142,31 @@ def test_run_refuses_instructions_without_a_definition(mock, cluster_backend):
     qc.measure(0, 0)
     with pytest.raises(InvalidCircuitError, match=r"'0_idle'.*'delay'.*opaque"):
         cluster_backend.run(qc)
+    assert not mock.called
+
+
+def _named_like_a_legacy_gate() -> QuantumCircuit:
+    """A 2-qubit custom gate named ``c3x``: Qiskit's exporter would call it as the 4-qubit
+    legacy gate, which no OpenQASM 2 reader, the service's included, accepts."""
+    clash = QuantumCircuit(2, name="c3x")
+    clash.h(0)
+    qc = QuantumCircuit(2, name="clash")
+    qc.append(clash.to_gate(), [0, 1])
+    qc.measure_all()
+    return qc
+
+
+def test_run_refuses_a_circuit_whose_text_readers_would_refuse(mock, cluster_backend, bell):
+    with pytest.raises(InvalidCircuitError, match=r"'1_clash'.*'c3x'"):
+        cluster_backend.run([bell, _named_like_a_legacy_gate()])
+    assert not mock.called
+
+
+def test_the_sampler_sends_no_job_when_any_circuit_cannot_be_sent(mock, cluster_backend, bell):
+    # Two shot counts make two jobs; the bad circuit is in the second.
+    pubs = [(bell, None, 10), (_named_like_a_legacy_gate(), None, 20)]
+    with pytest.raises(InvalidCircuitError, match=r"'c3x'"):
+        SamplerV2(cluster_backend).run(pubs)
     assert not mock.called
 
 

@@ -16,6 +16,7 @@ import pytest
 from qiskit import QuantumCircuit
 from qiskit.primitives import BackendSamplerV2
 from qiskit.providers import JobStatus as QiskitJobStatus
+from qiskit.quantum_info import Statevector
 
 from qiskit_divi.exceptions import (
     JobCancelledError,
@@ -123,6 +124,23 @@ def test_250_circuits_travel_in_one_job_and_come_back_in_order(maestro):
     assert result.job_id == job.job_id()
     assert len(result.results) == 250
     assert result.get_counts() == [{format(i % 8, "03b"): 20} for i in range(250)]
+
+
+def test_initialize_travels_as_resets_and_gates_and_follows_its_distribution(maestro):
+    shots = 4000
+    qc = QuantumCircuit(2, name="prepared")
+    qc.x(0)  # overwritten: initialize resets first
+    qc.initialize([0.6, 0, 0.48j, 0.64], [0, 1])
+    qc.h(0)
+    qc.measure_all()
+    probabilities = Statevector(qc.remove_final_measurements(inplace=False)).probabilities_dict()
+
+    counts = maestro.run(qc, shots=shots).result(timeout=120).get_counts()
+
+    assert sum(counts.values()) == shots
+    assert set(counts) <= {outcome for outcome, p in probabilities.items() if p > 1e-12}
+    for outcome, p in probabilities.items():
+        assert within_five_sigma(counts.get(outcome, 0), shots, p)
 
 
 def test_a_noisy_qpu_runs_execute_jobs(manila):

@@ -4,13 +4,14 @@ Every PUB is reduced to a table of values per (parameter set, observable), from 
 its broadcast shape picks ``evs`` and ``stds``. Where the table comes from:
 
 - ParallelSimulatorBackend, precision 0 (the default): exact values of each observable
-  from the engine (statevector, or density matrix under noise), every PUB in one batch
-  with its parameter sets bound inside Aer, no sampling;
+  from the engine (statevector, or density matrix under noise; a circuit that measures
+  mid-circuit is the mean over its outcomes), every PUB in one batch with its parameter
+  sets bound inside Aer, no sampling;
 - ParallelSimulatorBackend, precision > 0: ``ceil(1 / precision**2)`` shots of one
   circuit per qubit-wise-commuting group of Pauli terms; ``stds`` are the standard
   errors measured from those shots. Under noise these estimates also see readout
   errors and the noise of the basis-change gates, as a device would; exact values see
-  the noise of the circuit's own gates only;
+  the noise of the circuit's own gates and measurements only;
 - QoroBackend: ESTIMATE jobs, one per circuit width and shot count, carrying the Pauli
   terms (big-endian on the wire); the service returns a value per term, combined here
   with the coefficients. It reports no spread, so ``stds`` are the precision asked for.
@@ -33,8 +34,9 @@ from qiskit.quantum_info import PauliList, SparsePauliOp
 from ..exceptions import CorruptResultError, InvalidInputError
 from ..qoro.backend import QoroBackend
 from ..qoro.protocol import JobType
+from ..simulator.dynamic import without_final_measurements
 from ..simulator.engine import ExpectationBatch, SampleBatch, SimulationEngine, check_seed
-from ..simulator.runs import SampleResult, without_final_measurements
+from ..simulator.runs import SampleResult
 from .backends import (
     Mode,
     QoroGroup,

@@ -40,6 +40,11 @@ class UnknownBackendError(InvalidInputError):
     """A backend or system name that does not exist."""
 
 
+class UnknownOptionError(InvalidInputError, AttributeError):
+    """An option a backend does not have; an ``AttributeError`` too, as Qiskit's
+    ``BackendV2.set_options`` raises for one."""
+
+
 # -- local simulator ----------------------------------------------------------------------
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any
 
@@ -12,9 +12,11 @@ from qiskit.transpiler import Target
 from qiskit_aer.noise import NoiseModel
 
 from ..copies import SharingCopies
+from ..run_options import checked_options, run_options
+from ..validation import flag, positive_int
 from ..version import __version__
 from .device import QiskitBackend
-from .engine import SimulationEngine
+from .engine import SimulationEngine, check_seed
 from .job import JobQueue, ParallelSimulatorJob
 
 if TYPE_CHECKING:
@@ -77,10 +79,15 @@ class ParallelSimulatorBackend(SharingCopies, BackendV2):
     def _default_options(cls) -> Options:
         """``shots`` per circuit, ``seed_simulator`` (None: a fresh seed per job) and
         ``memory`` (keep each shot's outcome, for ``Result.get_memory``)."""
-        options = Options(shots=1024, seed_simulator=None, memory=False)
-        options.set_validator("shots", int)
-        options.set_validator("memory", bool)
-        return options
+        return Options(shots=1024, seed_simulator=None, memory=False)
+
+    def set_options(self, **fields: Any) -> None:
+        """Set run options; each value is checked here, so a bad one fails at once.
+
+        Raises:
+            UnknownOptionError: an option this backend does not have (an ``AttributeError``).
+        """
+        super().set_options(**checked_options(_CHECKS, fields, self.name))
 
     @property
     def target(self) -> Target:
@@ -108,17 +115,18 @@ class ParallelSimulatorBackend(SharingCopies, BackendV2):
         """Queue circuits to sample; the returned job runs in the background.
 
         Circuits the imitated device cannot run as they are get transpiled for it first.
+        Options are those of :attr:`options`, plus what Qiskit libraries pass to any
+        backend: ``meas_level=2`` and ``init_qubits=True`` (what every run does) and
+        ``meas_return`` are accepted; any other option is ignored, with a
+        :class:`~qiskit_divi.exceptions.DiviWarning` naming it.
 
         Raises:
-            TypeError: an option this backend does not have, or a value of the wrong kind.
-            InvalidInputError, InvalidCircuitError, CircuitTooWideError: bad input,
-                refused here, before the job is queued.
+            TypeError: a value of the wrong kind.
+            InvalidInputError, InvalidCircuitError, CircuitTooWideError: bad input, or an
+                option asking for what no run does (``meas_level=1``, ``init_qubits=False``,
+                a ``noise_model``), refused here, before the job is queued.
         """
-        unknown = sorted(set(options) - set(self.options.__dict__))
-        if unknown:
-            known = ", ".join(sorted(self.options.__dict__))
-            raise TypeError(f"unknown run options {unknown}; this backend takes {known}")
-        settings = {**self.options.__dict__, **options}
+        settings = {**self.options.__dict__, **run_options(_CHECKS, options, self.name)}
         circuits = [run_input] if isinstance(run_input, QuantumCircuit) else list(run_input)
         batch = self._engine.prepare_sample(
             circuits,
@@ -133,3 +141,11 @@ class ParallelSimulatorBackend(SharingCopies, BackendV2):
     def close(self) -> None:
         """Shut the engine's worker pool down (it also goes at interpreter exit)."""
         self._engine.close()
+
+
+#: Each run option and the check of its values, as ``set_options`` and ``run`` apply it.
+_CHECKS: dict[str, Callable[[Any], Any]] = {
+    "shots": lambda value: positive_int("shots", value),
+    "seed_simulator": check_seed,
+    "memory": lambda value: flag("memory", value),
+}

@@ -7,6 +7,7 @@ each test supplies what the guide leaves to the reader (``qasm_string_1``, a bat
 
 from __future__ import annotations
 
+import builtins
 import textwrap
 import time
 from collections import deque
@@ -247,3 +248,12 @@ def test_timeout_handling_gives_up_after_five_minutes(guide, fake, wall_clock, c
 
     assert guide["status"] == [JobStatus.RUNNING]
     assert "Job timeout" in capsys.readouterr().out
+
+
+def test_the_guides_connection_error_is_importable_and_is_the_builtins():
+    from qiskit_divi.backends import ConnectionError as GuideConnectionError
+    from qiskit_divi.exceptions import QoroConnectionError
+
+    assert GuideConnectionError is QoroConnectionError
+    assert issubclass(GuideConnectionError, builtins.ConnectionError)
+    assert "ConnectionError" in qiskit_divi.backends.__all__

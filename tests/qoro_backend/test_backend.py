@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 
+import numpy as np
 import pytest
 from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter
@@ -12,6 +13,7 @@ from qiskit.providers import BackendV2
 
 from qiskit_divi.exceptions import (
     CircuitTooWideError,
+    DiviWarning,
     InvalidCircuitError,
     InvalidInputError,
     MissingCredentialsError,
@@ -25,7 +27,7 @@ from qiskit_divi.qoro.protocol import (
     QPUSystem,
 )
 
-from .helpers import API, CLUSTER, QPU_SYSTEM, TOKEN
+from .helpers import API, CLUSTER, QPU_SYSTEM, TOKEN, mock_submission
 
 
 def test_a_backend_is_named_after_its_system(cluster_backend, qpu_backend):
@@ -174,10 +176,30 @@ def test_run_refuses_several_circuits_in_a_circuit_cutting_job(mock, cluster_bac
     assert not mock.called
 
 
-def test_run_refuses_unknown_options(mock, cluster_backend, bell):
-    with pytest.raises(InvalidInputError, match="'optimization_level'"):
-        cluster_backend.run(bell, optimization_level=3)
+def test_run_ignores_unknown_options_naming_them(mock, cluster_backend, bell):
+    mock_submission(mock)
+    with pytest.warns(DiviWarning, match="does not have: job_tags, optimization_level$"):
+        cluster_backend.run(bell, optimization_level=3, job_tags=["m3"])
+    assert mock.request_history[0].json()["shots"] == 1024
+
+
+def test_run_accepts_what_qiskit_libraries_pass_for_every_run(mock, cluster_backend, bell):
+    mock_submission(mock)
+    asked = {"meas_level": 2, "meas_return": "single", "init_qubits": True, "rep_delay": None}
+    cluster_backend.run(bell, shots=np.int64(50), **asked)
+    assert mock.request_history[0].json()["shots"] == 50
+
+
+@pytest.mark.parametrize(("option", "value"), [("meas_level", 1), ("init_qubits", False)])
+def test_run_refuses_what_no_run_can_do(mock, cluster_backend, bell, option, value):
+    with pytest.raises(InvalidInputError, match=option):
+        cluster_backend.run(bell, **{option: value})
     assert not mock.called
+
+
+def test_numpy_integers_are_integers(cluster_backend):
+    cluster_backend.set_options(shots=np.int64(100), memory=np.False_)
+    assert type(cluster_backend.options.shots) is int and cluster_backend.options.shots == 100
 
 
 def test_custom_gates_travel_with_their_definitions(mock, cluster_backend):

@@ -2,7 +2,8 @@
 
 ``M3Mitigation(backend)`` reads the backend's description (``backend.configuration()``:
 width, shot limit, whether it simulates), then ``cals_from_system`` runs its calibration
-circuits through ``backend.run`` with ``rep_delay`` and ``job_tags``. The same script
+circuits through ``backend.run`` with ``rep_delay`` and ``job_tags`` (which ours ignore,
+saying so with a ``DiviWarning``). The same script
 runs on ``ParallelSimulatorBackend(qiskit_backend=FakeManilaV2())`` and on
 ``AerSimulator.from_backend(FakeManilaV2())``, with independent seeds.
 """
@@ -21,6 +22,7 @@ from qiskit_aer import AerSimulator
 from qiskit_ibm_runtime.fake_provider import FakeManilaV2
 
 from qiskit_divi import ParallelSimulatorBackend
+from qiskit_divi.exceptions import DiviWarning
 
 from .stats import assert_same_distribution, assert_within
 
@@ -69,7 +71,8 @@ def test_calibration_and_mitigation(
     of sqrt(sum over S of 2 e_i (1 - e_i) / (n_cal (1 - 2 e_i)**2))."""
     ours = copy.deepcopy(noisy_simulator)
     ours.set_options(seed_simulator=81)
-    cals, counts, values, sigmas = mitigate(ours)
+    with pytest.warns(DiviWarning, match="job_tags"):  # a label no simulator keeps
+        cals, counts, values, sigmas = mitigate(ours)
     aer_cals, aer_counts, aer_values, aer_sigmas = mitigate(
         AerSimulator.from_backend(fake_manila, seed_simulator=82)
     )

@@ -45,9 +45,9 @@ from .protocol import (
     DEFAULT_SYSTEM,
     RESULTS_PAGE_LIMIT,
     Dialect,
-    JobStatus,
     JobStatusReport,
     JobType,
+    QoroJobStatus,
     QPUSystem,
     SimulatorCluster,
     is_loopback,
@@ -217,11 +217,11 @@ class QoroClient:
             CorruptResultError: a result failed its integrity checks, or a label repeats.
         """
         report = self.job_status(job_id)
-        if report.status is JobStatus.FAILED:
+        if report.status is QoroJobStatus.FAILED:
             raise JobFailedError(job_id, report.message)
-        if report.status is JobStatus.CANCELLED:
+        if report.status is QoroJobStatus.CANCELLED:
             raise JobCancelledError(job_id)
-        if report.status is not JobStatus.COMPLETED:
+        if report.status is not QoroJobStatus.COMPLETED:
             raise JobNotFinishedError(job_id, report.status.value)
         results: dict[str, dict] = {}
         while True:

@@ -15,10 +15,13 @@ from types import SimpleNamespace
 
 import pytest
 import requests
+from qiskit.providers import JobStatus as QiskitJobStatus
 
+import qiskit_divi
 import qiskit_divi.backends
 from qiskit_divi.backends import JobFailedError, JobStatus
 from qiskit_divi.exceptions import InvalidInputError
+from qiskit_divi.qoro.protocol import QoroJobStatus
 
 from .fake import FakeQoro
 from .wire import API_URL, BELL_QASM, TOKEN
@@ -257,3 +260,10 @@ def test_the_guides_connection_error_is_importable_and_is_the_builtins():
     assert GuideConnectionError is QoroConnectionError
     assert issubclass(GuideConnectionError, builtins.ConnectionError)
     assert "ConnectionError" in qiskit_divi.backends.__all__
+
+
+def test_the_guides_job_status_is_the_qoro_status_enum_not_qiskits():
+    """The package calls it ``QoroJobStatus``; the guide's name (and the package's
+    public ``JobStatus``) import the same enum."""
+    assert JobStatus is qiskit_divi.JobStatus is qiskit_divi.QoroJobStatus is QoroJobStatus
+    assert JobStatus is not QiskitJobStatus

@@ -237,15 +237,20 @@ class SimulationEngine:
     ) -> list[np.ndarray]:
         """Exact ``<psi|O|psi>`` (real) of each of ``observables[i]`` on ``circuits[i]``.
 
-        Final measurements are removed first; the state is a statevector when noiseless
-        and a density matrix under noise (or with measurements or resets mid-circuit).
+        Observables are as wide as their circuit and refer to its qubits (a circuit
+        transpiled by the caller takes observables laid out the same way). Final
+        measurements are removed first; the state is a statevector when noiseless and a
+        density matrix under noise or resets; a measurement left mid-circuit counts as
+        the mean over its outcomes, each branch of the control flow reading them followed.
         With ``parameter_values`` (as in :meth:`sample`), circuit ``i``'s values are a
         ``(parameter sets, observables)`` array.
 
         Raises:
             InvalidInputError: the observables do not match the circuits in number or
-                width, or one is not Hermitian; parameter values do not fit a circuit.
-            InvalidCircuitError: a circuit has unbound parameters (and no values).
+                width, or one is not Hermitian; parameter values do not fit a circuit;
+                the noise model acts on mid-circuit measurements beyond readout errors.
+            InvalidCircuitError: a circuit has unbound parameters (and no values), or
+                too many branches of mid-circuit measurements to follow.
             CircuitTooWideError: a circuit is wider than the device.
         """
         return self.prepare_expectation_values(
@@ -266,6 +271,8 @@ class SimulationEngine:
         values = _checked_parameter_values(circuits, labels, parameter_values)
         checked = _checked_observables(circuits, labels, observables)
         device = self._device_for(circuits, labels)
+        for circuit, label in zip(circuits, labels, strict=True):
+            runs.check_exact(device, circuit, label)
         pieces, rows, owners = self._pieces(circuits, values)
         plan = self._plan(pieces, device, rows)
         return ExpectationBatch(

@@ -62,6 +62,8 @@ def assert_fits_agree(ours: tuple[float, float], reference: tuple[float, float])
 
 @pytest.mark.slow
 def test_t1(noisy_simulator: BackendV2, noisy_aer: BackendV2, fake_manila: FakeManilaV2) -> None:
+    """Delays up to 4 T1 (in the device's ``dt``, so through its target): the fitted T1
+    is the one the noise model relaxes with, the device's, and Aer's fit."""
     qubit = 0
     device_t1 = fake_manila.target.qubit_properties[qubit].t1
     experiment = T1((qubit,), delays=np.linspace(0, 4 * device_t1, 12))

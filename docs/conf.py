@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import typing
 from typing import Any
+
+from qiskit.exceptions import QiskitError
 
 from qiskit_divi import __version__
 
@@ -50,5 +53,17 @@ def _evaluate_annotations(app: Any, obj: Any, bound_method: bool) -> None:
             function.__annotations__ = typing.get_type_hints(function)
 
 
+def _drop_qiskit_error_init_doc(
+    app: Any, what: str, name: str, obj: Any, options: Any, lines: list[str]
+) -> None:
+    """Every error is a ``QiskitError``, whose ``__init__`` docstring ("Set the error
+    message.") ``autoclass_content = "both"`` would add to each error's entry."""
+    if what == "exception" and "\n".join(lines).strip() == inspect.cleandoc(
+        QiskitError.__init__.__doc__ or ""
+    ):
+        lines.clear()
+
+
 def setup(app: Any) -> None:
     app.connect("autodoc-before-process-signature", _evaluate_annotations)
+    app.connect("autodoc-process-docstring", _drop_qiskit_error_init_doc)

@@ -4,7 +4,8 @@ from .exceptions import DiviError
 from .primitives import EstimatorV2, SamplerV2
 from .provider import DiviProvider
 from .qoro.backend import QoroBackend
-from .qoro.protocol import JobStatus, JobType
+from .qoro.protocol import JobType, QoroJobStatus
+from .qoro.protocol import QoroJobStatus as JobStatus  # the name Divi's Backends Guide uses
 from .simulator import ParallelSimulatorBackend
 from .version import __version__
 
@@ -16,6 +17,7 @@ __all__ = [
     "JobType",
     "ParallelSimulatorBackend",
     "QoroBackend",
+    "QoroJobStatus",
     "SamplerV2",
     "__version__",
 ]

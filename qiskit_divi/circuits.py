@@ -6,14 +6,34 @@ Both the local engine and the Qoro client take circuits as OpenQASM 2 strings or
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+import os
+import re
+from collections.abc import Iterable, Mapping
 from typing import TypeAlias
 
+import qiskit
 from qiskit import QuantumCircuit, qasm2
+from qiskit.circuit import Gate, Operation
+from qiskit.circuit.library import get_standard_gate_name_mapping
 
 from .exceptions import InvalidCircuitError, InvalidInputError
 
 CircuitLike: TypeAlias = str | QuantumCircuit
+
+#: Instructions ``qasm2.dumps`` writes by name or with a definition of its own.
+_STANDARD = frozenset(get_standard_gate_name_mapping())
+#: What ``qasm2.dumps`` writes first, always.
+_HEADER = 'OPENQASM 2.0;\ninclude "qelib1.inc";\n'
+#: Gates ``qasm2.dumps`` calls as if qelib1.inc had them (Qiskit's legacy ones).
+_LEGACY = frozenset(each.name for each in qasm2.LEGACY_CUSTOM_INSTRUCTIONS if each.builtin)
+#: A call of one of them: a statement, in a gate body, or after a condition.
+_LEGACY_CALL = re.compile(
+    rf"(?:^|[{{;)]\s*)({'|'.join(sorted(_LEGACY, key=len, reverse=True))})(?=[\s(])",
+    re.MULTILINE,
+)
+#: Standard instructions ``qasm2.dumps`` calls by a legacy name: their own, or another.
+_LEGACY_NAME = {name: name for name in _LEGACY & _STANDARD} | {"c3sx": "c3sqrtx"}
 
 
 def parse_qasm(label: str, qasm: str) -> QuantumCircuit:
@@ -47,7 +67,16 @@ def to_circuit(label: str, circuit: object) -> QuantumCircuit:
 
 
 def to_qasm(label: str, circuit: object) -> str:
-    """OpenQASM 2 text for a circuit; a string is checked by parsing it, not trusted."""
+    """OpenQASM 2 text for a circuit that readers with only the paper's ``qelib1.inc``
+    accept; a string is checked by parsing it, not trusted.
+
+    Instructions OpenQASM 2 cannot call as gates but whose definitions can stand in
+    are written as those definitions (``initialize``: resets, then a state preparation).
+
+    Raises:
+        InvalidCircuitError: the circuit has unbound parameters, or an instruction
+            OpenQASM 2 cannot carry (named).
+    """
     if isinstance(circuit, str):
         parse_qasm(label, circuit)
         return circuit
@@ -56,6 +85,28 @@ def to_qasm(label: str, circuit: object) -> str:
     if circuit.parameters:
         names = ", ".join(sorted(p.name for p in circuit.parameters))
         raise InvalidCircuitError(label, f"unbound parameters ({names}); bind them first")
+    names = circuit.count_ops().keys()
+    if names <= _STANDARD:
+        qasm = _dumps(label, circuit)
+        # Unless the exporter wrote gate definitions, the text calls exactly these names.
+        if "\ngate " in qasm:
+            return _with_legacy_definitions(qasm, _LEGACY_CALL.findall(qasm))
+        return _with_legacy_definitions(
+            qasm, [_LEGACY_NAME[name] for name in names if name in _LEGACY_NAME]
+        )
+    # Anything else may need rewriting, and the text is checked by reading it back.
+    qasm = _dumps(label, _flattened(circuit))
+    qasm = _with_legacy_definitions(qasm, _LEGACY_CALL.findall(qasm))
+    try:
+        qasm2.loads(qasm)
+    except qasm2.QASM2ParseError as err:
+        raise InvalidCircuitError(
+            label, f"cannot be written as OpenQASM 2 that qelib1.inc readers accept: {err}"
+        ) from err
+    return qasm
+
+
+def _dumps(label: str, circuit: QuantumCircuit) -> str:
     try:
         qasm = qasm2.dumps(circuit)
     except qasm2.QASM2ExportError as err:
@@ -63,16 +114,91 @@ def to_qasm(label: str, circuit: object) -> str:
         raise InvalidCircuitError(
             label, f"{culprit} cannot be written as OpenQASM 2: {err}"
         ) from err
-    opaque = [
-        line.split()[1].split("(")[0] for line in qasm.splitlines() if line.startswith("opaque ")
-    ]
+    opaque = re.search(r"^opaque (\w+)", qasm, re.MULTILINE) if "\nopaque " in qasm else None
     if opaque:
         raise InvalidCircuitError(
             label,
-            f"instruction {opaque[0]!r} would be written as an opaque gate, which no "
+            f"instruction {opaque[1]!r} would be written as an opaque gate, which no "
             "OpenQASM 2 reader can run; remove or decompose it first",
         )
     return qasm
+
+
+def _flattened(circuit: QuantumCircuit) -> QuantumCircuit:
+    """``circuit`` with every instruction OpenQASM 2 cannot call as a gate replaced by
+    its definition, as deep as needed (see :func:`_uncallable`)."""
+    if not any(_uncallable(instruction.operation) for instruction in circuit.data):
+        return circuit
+    flat = circuit.copy_empty_like()
+    for instruction in circuit.data:
+        operation = instruction.operation
+        if _uncallable(operation):
+            flat.compose(
+                _flattened(operation.definition),
+                instruction.qubits,
+                instruction.clbits,
+                inplace=True,
+            )
+        else:
+            flat.append(instruction)
+    return flat
+
+
+def _uncallable(operation: Operation) -> bool:
+    """Whether ``operation`` has a definition to stand in for it and needs one: it is no
+    gate (a ``gate`` body holds only gates), has a parameter OpenQASM 2 cannot write (a
+    state preparation's complex amplitudes or label), or holds such an instruction."""
+    definition = getattr(operation, "definition", None)
+    if operation.name in _STANDARD or definition is None:
+        return False
+    return (
+        not isinstance(operation, Gate)
+        or any(isinstance(value, (str, complex)) for value in operation.params)
+        or any(
+            not isinstance(inner.operation, Gate) or _uncallable(inner.operation)
+            for inner in definition.data
+        )
+    )
+
+
+def _with_legacy_definitions(qasm: str, calls: Iterable[str]) -> str:
+    """``qasm``, which ``calls`` these legacy gates, with a ``gate`` definition for each
+    (and for those they call): ``qasm2.dumps`` calls Qiskit's legacy gates
+    (``u``, ``p``, ``sx``, ``rzz``, ...) as if qelib1.inc had them, but the paper's
+    qelib1.inc does not. Readers that know them natively, as :func:`parse_qasm`
+    does, ignore a matching definition."""
+    used = frozenset(calls)
+    if not used:
+        return qasm
+    return _HEADER + _legacy_prelude(used) + qasm[len(_HEADER) :]
+
+
+@functools.lru_cache(maxsize=256)
+def _legacy_prelude(used: frozenset[str]) -> str:
+    """The definitions of ``used`` and of the legacy gates they call, in dependency order."""
+    definitions = _legacy_definitions()
+    needed: set[str] = set()
+    pending = list(used)
+    while pending:
+        name = pending.pop()
+        if name not in needed:
+            needed.add(name)
+            pending.extend(_LEGACY_CALL.findall(definitions[name]))
+    return "".join(f"{text}\n" for name, text in definitions.items() if name in needed)
+
+
+@functools.cache
+def _legacy_definitions() -> dict[str, str]:
+    """The ``gate`` statements of Qiskit's legacy ``qelib1.inc`` (its extended include
+    file, which defines each gate from the paper's and earlier ones), one line each, in
+    file order."""
+    path = os.path.join(os.path.dirname(qiskit.__file__), "qasm", "libs", "qelib1.inc")
+    with open(path) as include:
+        text = re.sub(r"//[^\n]*", "", include.read())
+    return {
+        match[1]: " ".join(match[0].split())
+        for match in re.finditer(r"gate\s+(\w+)[^{]*\{[^}]*\}", text)
+    }
 
 
 def _first_unexportable(circuit: QuantumCircuit) -> str:

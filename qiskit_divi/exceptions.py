@@ -1,18 +1,51 @@
 """Every error qiskit-divi raises, in one tree under :class:`DiviError`.
 
-Input errors also subclass :class:`ValueError` or :class:`TypeError`, so ``except
-ValueError`` works as Python users expect; connection failures subclass the builtin
-:class:`ConnectionError`, as Divi's Backends Guide catches them.
+:class:`DiviError` is a :class:`~qiskit.exceptions.QiskitError`, and the errors of a
+job's life (it failed, was cancelled, is not finished, or took too long) are also
+Qiskit's :class:`~qiskit.providers.JobError` or :class:`~qiskit.providers.JobTimeoutError`,
+so code written for any Qiskit backend catches ours. Input errors also subclass
+:class:`ValueError` or :class:`TypeError`, so ``except ValueError`` works as Python users
+expect; connection failures subclass the builtin :class:`ConnectionError`, as Divi's
+Backends Guide catches them, and timeouts the builtin :class:`TimeoutError`.
+
+Every error pickles and copies with its message and attributes, so it crosses process
+boundaries (worker pools, Dask, the local server's workers) intact.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
 
-class DiviError(Exception):
+from qiskit.exceptions import QiskitError, QiskitWarning
+from qiskit.providers import JobError
+from qiskit.providers import JobTimeoutError as QiskitJobTimeoutError
+
+
+class DiviError(QiskitError):
     """Base class of every qiskit-divi error."""
 
+    def __str__(self) -> str:
+        # The message itself, as Python's errors print it (QiskitError prints its repr).
+        return BaseException.__str__(self)
 
-class DiviWarning(UserWarning):
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The default, ``type(self)(*self.args)``, calls a constructor with the message
+        # where it takes other arguments: it fails, or builds another message. Restoring
+        # the arguments and attributes as they are suits every subclass, whatever its
+        # constructor takes.
+        return (_restore, (type(self), self.args), self.__dict__)
+
+
+def _restore(cls: type[DiviError], args: tuple[Any, ...]) -> DiviError:
+    """An error of ``cls`` with ``args``, its constructor not run: pickle then sets its
+    attributes."""
+    error = cls.__new__(cls)
+    error.args = args  # set apart: ``OSError.__new__`` leaves them to the constructor
+    return error
+
+
+class DiviWarning(QiskitWarning):
     """Base class of every qiskit-divi warning."""
 
 
@@ -40,11 +73,19 @@ class UnknownBackendError(InvalidInputError):
     """A backend or system name that does not exist."""
 
 
+class UnknownOptionError(InvalidInputError, AttributeError):
+    """An option a backend does not have; an ``AttributeError`` too, as Qiskit's
+    ``BackendV2.set_options`` raises for one."""
+
+
 # -- local simulator ----------------------------------------------------------------------
 
 
-class SimulationError(DiviError):
-    """Aer, or a worker process running it, failed on a batch that passed every input check."""
+class SimulationError(DiviError, JobError):
+    """Aer, or a worker process running it, failed on a batch that passed every input check.
+
+    A :class:`~qiskit.providers.JobError` too: it is how a simulator job fails.
+    """
 
 
 # -- Qoro Service -------------------------------------------------------------------------
@@ -105,7 +146,7 @@ class JobNotCancellableError(QoroAPIError):
     """The job has already finished or was cancelled (409)."""
 
 
-class JobFailedError(QoroError):
+class JobFailedError(QoroError, JobError):
     """A job ended FAILED; ``reason`` is the server's explanation."""
 
     def __init__(self, job_id: str, reason: str | None = None) -> None:
@@ -115,15 +156,15 @@ class JobFailedError(QoroError):
         self.reason = reason
 
 
-class JobCancelledError(QoroError):
-    """Results were asked for a job that was cancelled."""
+class JobCancelledError(QoroError, JobError):
+    """Results were asked for a job that was cancelled (a Qoro or a simulator job)."""
 
     def __init__(self, job_id: str) -> None:
         super().__init__(f"job {job_id} was cancelled; it has no results")
         self.job_id = job_id
 
 
-class JobNotFinishedError(QoroError):
+class JobNotFinishedError(QoroError, JobError):
     """Results were asked for a job that is still pending or running."""
 
     def __init__(self, job_id: str, status: str) -> None:
@@ -132,8 +173,10 @@ class JobNotFinishedError(QoroError):
         self.status = status
 
 
-class JobTimeoutError(QoroError, TimeoutError):
-    """Waiting for a job took longer than allowed; the job goes on and can be retrieved."""
+class JobTimeoutError(QoroError, QiskitJobTimeoutError, TimeoutError):
+    """Waiting for a job (a Qoro or a simulator job) took longer than allowed; the job goes
+    on and can be retrieved. Qiskit's ``JobTimeoutError`` and the builtin ``TimeoutError``
+    too."""
 
     def __init__(self, job_ids: list[str], timeout: float) -> None:
         super().__init__(
@@ -142,3 +185,35 @@ class JobTimeoutError(QoroError, TimeoutError):
         )
         self.job_ids = job_ids
         self.timeout = timeout
+
+
+# -- local Qoro-compatible server ---------------------------------------------------------
+
+
+class LocalServerError(DiviError):
+    """Base class of the local server's errors; a client meets them as HTTP answers."""
+
+
+class RequestRefusedError(LocalServerError):
+    """A request the server answers with an error status, and why."""
+
+    def __init__(self, status: int, detail: str, headers: Mapping[str, str] | None = None):
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.headers = dict(headers or {})
+
+
+class UnknownJobError(LocalServerError, LookupError):
+    """No such job for this owner: HTTP 404 (another owner's job is no different)."""
+
+
+class JobConflictError(LocalServerError):
+    """The request does not fit the job's state (finalized, finished, ...): HTTP 409."""
+
+
+class JobRunError(LocalServerError):
+    """A job cannot run; the message says why, naming the circuit when one is at fault.
+
+    Only text, so that it leaves a worker process whatever error caused it.
+    """

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numbers
 
+import numpy as np
+
 from .exceptions import InvalidInputError
 
 
@@ -14,6 +16,13 @@ def positive_int(name: str, value: object) -> int:
     if value < 1:
         raise InvalidInputError(f"{name} must be a positive integer, got {value}")
     return int(value)
+
+
+def flag(name: str, value: object) -> bool:
+    """``value`` as a bool (NumPy's included), or a clear error naming the option."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
 
 
 def optional_seed(value: object) -> int | None:

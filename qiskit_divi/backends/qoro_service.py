@@ -19,7 +19,7 @@ from ..exceptions import (
 from ..qoro.client import QoroClient
 from ..qoro.codec import decode_observables, encode_observables
 from ..qoro.polling import ProgressBar, positive_seconds, wait_until_final
-from ..qoro.protocol import DEFAULT_SYSTEM, JobStatus, JobStatusReport, JobType, QPUSystem
+from ..qoro.protocol import DEFAULT_SYSTEM, JobStatusReport, JobType, QoroJobStatus, QPUSystem
 from .circuit_runner import CircuitRunner
 
 JobIds = str | Iterable[str]
@@ -124,7 +124,7 @@ class QoroService(CircuitRunner):
             observables=None if terms is None else encode_observables(terms),
         )
 
-    def get_job_status(self, job_ids: JobIds) -> list[JobStatus]:
+    def get_job_status(self, job_ids: JobIds) -> list[QoroJobStatus]:
         """The status of each job, in order."""
         return [self._client.job_status(job_id).status for job_id in _ids(job_ids)]
 
@@ -133,9 +133,9 @@ class QoroService(CircuitRunner):
         job_ids: JobIds,
         loop_until_complete: bool = False,
         timeout: float | None = None,
-        poll_callback: Callable[[list[JobStatus]], None] | None = None,
+        poll_callback: Callable[[list[QoroJobStatus]], None] | None = None,
         progress: bool | None = None,
-    ) -> list[JobStatus]:
+    ) -> list[QoroJobStatus]:
         """The status of each job; with ``loop_until_complete``, once all are final.
 
         While looping, ``poll_callback`` sees the statuses after each poll and a

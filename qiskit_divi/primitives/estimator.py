@@ -4,13 +4,15 @@ Every PUB is reduced to a table of values per (parameter set, observable), from 
 its broadcast shape picks ``evs`` and ``stds``. Where the table comes from:
 
 - ParallelSimulatorBackend, precision 0 (the default): exact values of each observable
-  from the engine (statevector, or density matrix under noise), every PUB in one batch
-  with its parameter sets bound inside Aer, no sampling;
+  from the engine (statevector, or density matrix under noise; a circuit that measures
+  mid-circuit is the mean over its outcomes), every PUB in one batch with its parameter
+  sets bound inside Aer, no sampling;
 - ParallelSimulatorBackend, precision > 0: ``ceil(1 / precision**2)`` shots of one
-  circuit per qubit-wise-commuting group of Pauli terms; ``stds`` are the standard
-  errors measured from those shots. Under noise these estimates also see readout
-  errors and the noise of the basis-change gates, as a device would; exact values see
-  the noise of the circuit's own gates only;
+  circuit per qubit-wise-commuting group of Pauli terms, measuring only the qubits the
+  group acts on; ``stds`` are the standard errors measured from those shots. Under
+  noise these estimates also see the readout errors of those measurements and the noise
+  of the basis-change gates, as a device would; exact values see the noise of the
+  circuit's own gates and measurements only;
 - QoroBackend: ESTIMATE jobs, one per circuit width and shot count, carrying the Pauli
   terms (big-endian on the wire); the service returns a value per term, combined here
   with the coefficients. It reports no spread, so ``stds`` are the precision asked for.
@@ -33,8 +35,9 @@ from qiskit.quantum_info import PauliList, SparsePauliOp
 from ..exceptions import CorruptResultError, InvalidInputError
 from ..qoro.backend import QoroBackend
 from ..qoro.protocol import JobType
+from ..simulator.dynamic import without_final_measurements
 from ..simulator.engine import ExpectationBatch, SampleBatch, SimulationEngine, check_seed
-from ..simulator.runs import SampleResult, without_final_measurements
+from ..simulator.runs import SampleResult
 from .backends import (
     Mode,
     QoroGroup,
@@ -295,14 +298,18 @@ def _sampled_moments(
     samples: Iterator[SampleResult],
 ) -> tuple[np.ndarray, np.ndarray]:
     """A PUB's estimates and their variances per (parameter set, observable), from its
-    samples: one circuit per measurement group, each run for every parameter set.
+    samples: one circuit per measurement group, each run for every parameter set; the
+    identity term, which needs no measurement, adds its coefficient exactly.
 
     Circuits are independent, so the variances of their contributions add up.
     """
     size = (pub.parameter_values.size, pub.observables.size)
     evs, variances = np.zeros(size), np.zeros(size)
-    for _, members in groups:
-        labels = [terms.paulis[j] for j in members]
+    identity = "I" * pub.circuit.num_qubits
+    if identity in terms.paulis:
+        evs += terms.coefficients[:, terms.paulis.index(identity)]
+    for basis, members in groups:
+        labels = [_on_measured(terms.paulis[j], basis) for j in members]
         for row in range(pub.parameter_values.size):
             mean, variance = _group_moments(
                 next(samples).counts, labels, terms.coefficients[:, members]
@@ -313,13 +320,14 @@ def _sampled_moments(
 
 
 def _commuting_groups(paulis: list[str]) -> list[tuple[str, list[int]]]:
-    """Qubit-wise-commuting groups of terms: a basis to measure in (a Pauli label) and
-    the indices of the terms it measures."""
-    if not paulis:
+    """Qubit-wise-commuting groups of the terms other than the identity: a basis to
+    measure in (a Pauli label, ``I`` where nothing is measured) and the indices of the
+    terms it measures."""
+    column = {label: j for j, label in enumerate(paulis) if label.strip("I")}
+    if not column:
         return []
-    column = {label: j for j, label in enumerate(paulis)}
     groups = []
-    for group in PauliList(paulis).group_qubit_wise_commuting():
+    for group in PauliList(list(column)).group_qubit_wise_commuting():
         labels = [pauli.to_label() for pauli in group]
         basis = [next((p[k] for p in labels if p[k] != "I"), "I") for k in range(len(labels[0]))]
         groups.append(("".join(basis), [column[label] for label in labels]))
@@ -327,21 +335,29 @@ def _commuting_groups(paulis: list[str]) -> list[tuple[str, list[int]]]:
 
 
 def _measured_in_basis(circuit: QuantumCircuit, basis: str) -> QuantumCircuit:
-    """``circuit`` without its final measurements, every qubit then measured in the basis
-    of the Pauli label ``basis`` (qubit 0 rightmost) into a new register."""
+    """``circuit`` without its final measurements, then the qubits the Pauli label
+    ``basis`` (qubit 0 rightmost) acts on measured in its basis into a new register, in
+    qubit order; idle qubits stay unmeasured, so Aer can leave them out."""
     measured = without_final_measurements(circuit)
     name = _BASIS_REGISTER
     while name in {creg.name for creg in measured.cregs}:
         name += "_"
-    register = ClassicalRegister(measured.num_qubits, name)
+    qubits = [qubit for qubit, pauli in enumerate(reversed(basis)) if pauli != "I"]
+    register = ClassicalRegister(len(qubits), name)
     measured.add_register(register)
-    for qubit, pauli in enumerate(reversed(basis)):
-        if pauli == "Y":
+    for qubit in qubits:
+        if basis[-1 - qubit] == "Y":
             measured.sdg(qubit)
-        if pauli in "XY":
+        if basis[-1 - qubit] in "XY":
             measured.h(qubit)
-    measured.measure(measured.qubits, register)
+    measured.measure(qubits, register)
     return measured
+
+
+def _on_measured(label: str, basis: str) -> str:
+    """The part of the Pauli label ``label`` on the qubits ``basis`` measures, as the
+    basis register's bits read them (its first qubit rightmost)."""
+    return "".join(pauli for pauli, measured in zip(label, basis, strict=True) if measured != "I")
 
 
 def _group_moments(
@@ -350,10 +366,10 @@ def _group_moments(
     """Each observable's part measured by one basis circuit: its mean over the shots and
     the variance of that mean.
 
-    ``coefficients[o, j]`` weighs ``labels[j]`` in observable ``o``. Outcomes read the
-    basis register, added last, so leftmost in each key; a bit string and a Pauli
-    label both put qubit 0 rightmost, so the label's non-identity positions pick the
-    bits whose parity is the term's sign.
+    ``coefficients[o, j]`` weighs ``labels[j]`` (a term on the measured qubits only) in
+    observable ``o``. Outcomes read the basis register, added last, so leftmost in each
+    key; its bits and the labels both put the first measured qubit rightmost, so a
+    label's non-identity positions pick the bits whose parity is the term's sign.
     """
     keys = [key.split(" ", 1)[0] for key in counts]
     width = len(labels[0])

@@ -16,7 +16,8 @@ from qiskit.providers import BackendV2, Options
 from qiskit.transpiler import Target
 
 from ..exceptions import CircuitTooWideError, InvalidCircuitError, InvalidInputError
-from ..validation import positive_int
+from ..run_options import checked_options, run_options
+from ..validation import flag, positive_int
 from ..version import __version__
 from .client import QoroClient
 from .job import ExperimentHeader, QoroJob, Reconnecting, submission_label
@@ -37,8 +38,9 @@ class QoroBackend(Reconnecting, BackendV2):
         provider: the provider that listed the backend, if any.
         options: initial values of the run options (see :meth:`run`).
 
-    A pickled backend carries neither token nor provider; unpickled, it reconnects with
-    the environment's token (see :class:`~qiskit_divi.qoro.job.Reconnecting`).
+    A copy (``copy.deepcopy``) has options of its own and shares the client, and so the
+    credentials. A pickled backend carries neither token nor provider; unpickled, it
+    reconnects with the environment's token (see :class:`~qiskit_divi.qoro.job.Reconnecting`).
     """
 
     def __init__(
@@ -114,8 +116,12 @@ class QoroBackend(Reconnecting, BackendV2):
         return JobType.SIMULATE if self.simulator else JobType.EXECUTE
 
     def set_options(self, **fields: Any) -> None:
-        """Set run options; each value is checked here, so a bad one fails at once."""
-        super().set_options(**_checked(fields))
+        """Set run options; each value is checked here, so a bad one fails at once.
+
+        Raises:
+            UnknownOptionError: an option this backend does not have (an ``AttributeError``).
+        """
+        super().set_options(**checked_options(_CHECKS, fields, self.name))
 
     def run(self, run_input: QuantumCircuit | Sequence[QuantumCircuit], **options: Any) -> QoroJob:
         """Submit circuits as ONE Qoro job and return it at once.
@@ -124,15 +130,20 @@ class QoroBackend(Reconnecting, BackendV2):
         EXECUTE or CIRCUIT_CUT; by default the system's); ``tag``; ``memory`` (per-shot
         outcomes, see :meth:`QoroJob.result`); ``polling_interval`` and ``timeout`` (how
         ``result()`` waits). ``seed_simulator`` must stay ``None``: the service takes no
-        seed. Circuits must have bound parameters and fit the system's width.
+        seed. What Qiskit libraries pass to any backend is taken as by the simulator:
+        ``meas_level=2``, ``init_qubits=True`` and ``meas_return`` are accepted, any other
+        option is ignored with a :class:`~qiskit_divi.exceptions.DiviWarning` naming it.
+        Circuits must have bound parameters and fit the system's width.
 
         Raises:
             InvalidCircuitError: a circuit cannot be sent (it and the instruction named),
                 or measures nothing.
             CircuitTooWideError: a circuit is wider than the system.
+            InvalidInputError: an option asks for what no run does (``meas_level=1``,
+                ``init_qubits=False``, a ``noise_model``).
         """
         circuits = _circuit_list(run_input)
-        settings = {**dict(self.options.items()), **_checked(options)}
+        settings = {**dict(self.options.items()), **run_options(_CHECKS, options, self.name)}
         if settings["job_type"] is JobType.CIRCUIT_CUT and len(circuits) > 1:
             raise InvalidInputError(
                 f"a CIRCUIT_CUT job takes one circuit, got {len(circuits)}; submit one per job"
@@ -197,17 +208,7 @@ def _circuit_list(run_input: object) -> list[QuantumCircuit]:
     return list(circuits)
 
 
-# -- option checks: one per option, used by set_options and run ------------------------
-
-
-def _checked(options: dict[str, Any]) -> dict[str, Any]:
-    unknown = sorted(set(options) - set(_CHECKS))
-    if unknown:
-        raise InvalidInputError(
-            f"unknown option(s) {', '.join(map(repr, unknown))} for a Qoro backend; "
-            f"its options are {', '.join(_CHECKS)}"
-        )
-    return {name: _CHECKS[name](value) for name, value in options.items()}
+# -- option checks: one per option, used by set_options and run (see run_options) ------
 
 
 def _job_type(value: object) -> JobType:
@@ -230,12 +231,6 @@ def _tag(value: object) -> str:
     return value
 
 
-def _memory(value: object) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"memory must be True or False, got {value!r}")
-    return value
-
-
 def _no_seed(value: object) -> None:
     if value is not None:
         raise InvalidInputError(
@@ -248,7 +243,7 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "shots": lambda value: positive_int("shots", value),
     "job_type": _job_type,
     "tag": _tag,
-    "memory": _memory,
+    "memory": lambda value: flag("memory", value),
     "seed_simulator": _no_seed,
     "polling_interval": lambda value: positive_seconds("polling_interval", value),
     "timeout": lambda value: None if value is None else positive_seconds("timeout", value),

@@ -45,9 +45,9 @@ from .protocol import (
     DEFAULT_SYSTEM,
     RESULTS_PAGE_LIMIT,
     Dialect,
-    JobStatus,
     JobStatusReport,
     JobType,
+    QoroJobStatus,
     QPUSystem,
     SimulatorCluster,
     is_loopback,
@@ -78,7 +78,9 @@ class QoroClient:
             :class:`~qiskit_divi.qoro.retry.RetrySettings`.
         dialect: the wire dialect the service speaks.
 
-    The client cannot be pickled: it holds the token. Create one in each process.
+    The client cannot be pickled: it holds the token. Create one in each process. Copies
+    of what holds it, made in this process, share it (``copy.deepcopy`` gives the client
+    itself).
     """
 
     def __init__(
@@ -116,6 +118,12 @@ class QoroClient:
             "a QoroClient holds an API token and cannot be pickled; "
             "create a new client where it is needed"
         )
+
+    def __copy__(self) -> QoroClient:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> QoroClient:
+        return self
 
     def close(self) -> None:
         """Close the session's connections."""
@@ -209,11 +217,11 @@ class QoroClient:
             CorruptResultError: a result failed its integrity checks, or a label repeats.
         """
         report = self.job_status(job_id)
-        if report.status is JobStatus.FAILED:
+        if report.status is QoroJobStatus.FAILED:
             raise JobFailedError(job_id, report.message)
-        if report.status is JobStatus.CANCELLED:
+        if report.status is QoroJobStatus.CANCELLED:
             raise JobCancelledError(job_id)
-        if report.status is not JobStatus.COMPLETED:
+        if report.status is not QoroJobStatus.COMPLETED:
             raise JobNotFinishedError(job_id, report.status.value)
         results: dict[str, dict] = {}
         while True:

@@ -15,26 +15,26 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from qiskit import QuantumCircuit
-from qiskit.providers import JobError, JobV1
-from qiskit.providers import JobStatus as QiskitJobStatus
+from qiskit.providers import JobError, JobStatus, JobV1
 from qiskit.result import Result
 from qiskit.result.models import ExperimentResult, ExperimentResultData
 
 from ..circuits import to_qasm
+from ..copies import SharingCopies
 from ..exceptions import CorruptResultError
 from ..version import __version__
 from .client import QoroClient
-from .protocol import JobStatus
+from .protocol import QoroJobStatus
 
 if TYPE_CHECKING:
     from .backend import QoroBackend
 
 _QISKIT_STATUS = {
-    JobStatus.PENDING: QiskitJobStatus.QUEUED,
-    JobStatus.RUNNING: QiskitJobStatus.RUNNING,
-    JobStatus.COMPLETED: QiskitJobStatus.DONE,
-    JobStatus.FAILED: QiskitJobStatus.ERROR,
-    JobStatus.CANCELLED: QiskitJobStatus.CANCELLED,
+    QoroJobStatus.PENDING: JobStatus.QUEUED,
+    QoroJobStatus.RUNNING: JobStatus.RUNNING,
+    QoroJobStatus.COMPLETED: JobStatus.DONE,
+    QoroJobStatus.FAILED: JobStatus.ERROR,
+    QoroJobStatus.CANCELLED: JobStatus.CANCELLED,
 }
 
 _LABEL = re.compile(r"(\d+)_(.*)", re.DOTALL)
@@ -94,11 +94,12 @@ class ExperimentHeader:
         return [cls(label=label, name=label) for label in labels]
 
 
-class Reconnecting:
+class Reconnecting(SharingCopies):
     """Pickles without its client, which holds the token and refuses to be pickled.
 
-    The copy keeps the API URL and makes a new client there on first use, taking the
-    token from ``QORO_API_KEY`` or a ``.env`` file, as a new client would.
+    The unpickled object keeps the API URL and makes a new client there on first use,
+    taking the token from ``QORO_API_KEY`` or a ``.env`` file, as a new client would.
+    Copies made in this process (``copy.deepcopy``) share the client, token included.
     """
 
     _client: QoroClient | None
@@ -159,10 +160,10 @@ class QoroJob(Reconnecting, JobV1):
         """Not needed: ``QoroBackend.run`` submits the job before returning it."""
         raise JobError(f"job {self._job_id} was submitted when it was created")
 
-    def status(self) -> QiskitJobStatus:
+    def status(self) -> JobStatus:
         """The job's status, asked of the service (no call once a result is held)."""
         if self._result is not None:
-            return QiskitJobStatus.DONE
+            return JobStatus.DONE
         return _QISKIT_STATUS[self.client.job_status(self._job_id).status]
 
     def cancel(self) -> None:
@@ -209,7 +210,7 @@ class QoroJob(Reconnecting, JobV1):
             job_id=self._job_id,
             success=True,
             results=experiments,
-            status=JobStatus.COMPLETED.value,
+            status=QoroJobStatus.COMPLETED.value,
             metadata={"qoro_job_id": self._job_id},
         )
 

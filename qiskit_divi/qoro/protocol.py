@@ -58,8 +58,14 @@ class JobType(enum.Enum):
             raise ValueError(f"unknown job type {value!r}; expected one of {names}") from None
 
 
-class JobStatus(enum.Enum):
-    """A Qoro job's state; values are the wire's ``status``."""
+class QoroJobStatus(enum.Enum):
+    """A Qoro job's state; values are the wire's ``status``.
+
+    Named apart from Qiskit's :class:`~qiskit.providers.JobStatus`, which Qiskit jobs
+    report (a :class:`~qiskit_divi.qoro.job.QoroJob` included). Divi's Backends Guide
+    calls this enum ``JobStatus``: that name still imports it from ``qiskit_divi`` and
+    ``qiskit_divi.backends``.
+    """
 
     PENDING = "PENDING"
     RUNNING = "RUNNING"
@@ -69,20 +75,20 @@ class JobStatus(enum.Enum):
 
     @property
     def is_final(self) -> bool:
-        return self in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
+        return self in (QoroJobStatus.COMPLETED, QoroJobStatus.FAILED, QoroJobStatus.CANCELLED)
 
 
 @dataclass(frozen=True)
 class JobStatusReport:
     """A job's status as ``job/{id}/status/`` reports it; ``message`` explains a failure."""
 
-    status: JobStatus
+    status: QoroJobStatus
     message: str | None = None
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> JobStatusReport:
         message = data.get("error") or data.get("message")
-        return cls(status=JobStatus(data["status"]), message=str(message) if message else None)
+        return cls(status=QoroJobStatus(data["status"]), message=str(message) if message else None)
 
 
 class Dialect(enum.Enum):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from concurrent.futures import Executor, ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any
 
 from qiskit import QuantumCircuit
@@ -11,16 +11,19 @@ from qiskit.providers import BackendV2, Options
 from qiskit.transpiler import Target
 from qiskit_aer.noise import NoiseModel
 
+from ..copies import SharingCopies
+from ..run_options import checked_options, run_options
+from ..validation import flag, positive_int
 from ..version import __version__
 from .device import QiskitBackend
-from .engine import SimulationEngine
-from .job import ParallelSimulatorJob
+from .engine import SimulationEngine, check_seed
+from .job import JobQueue, ParallelSimulatorJob
 
 if TYPE_CHECKING:
     from distributed import Client
 
 
-class ParallelSimulatorBackend(BackendV2):
+class ParallelSimulatorBackend(SharingCopies, BackendV2):
     """Aer, run in parallel over a warm process pool, seeded, optionally noisy.
 
     Args:
@@ -35,6 +38,11 @@ class ParallelSimulatorBackend(BackendV2):
             ``distributed.Client`` instead of a private process pool (never shut down here).
         provider: the provider that made this backend, if any.
         options: default run options (see :meth:`_default_options`).
+
+    Copies (``copy.deepcopy``) have options of their own and share the engine, its warm
+    pool and the job queue. A pickle carries the settings and options but neither
+    provider nor executor: unpickled, the backend has a new engine with its own private
+    pool (see :class:`~qiskit_divi.simulator.engine.SimulationEngine`).
     """
 
     def __init__(
@@ -59,19 +67,27 @@ class ParallelSimulatorBackend(BackendV2):
             description=f"Parallel Aer simulator imitating {self._engine.device_name}",
             backend_version=__version__,
         )
-        # One job at a time, in submission order; each job uses every worker.
-        self._runner = ThreadPoolExecutor(max_workers=1, thread_name_prefix=self.name)
+        self._runner = JobQueue(self.name)
         if options:
             self.set_options(**options)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without its provider, which may hold a Qoro token."""
+        return {**self.__dict__, "_provider": None}
 
     @classmethod
     def _default_options(cls) -> Options:
         """``shots`` per circuit, ``seed_simulator`` (None: a fresh seed per job) and
         ``memory`` (keep each shot's outcome, for ``Result.get_memory``)."""
-        options = Options(shots=1024, seed_simulator=None, memory=False)
-        options.set_validator("shots", int)
-        options.set_validator("memory", bool)
-        return options
+        return Options(shots=1024, seed_simulator=None, memory=False)
+
+    def set_options(self, **fields: Any) -> None:
+        """Set run options; each value is checked here, so a bad one fails at once.
+
+        Raises:
+            UnknownOptionError: an option this backend does not have (an ``AttributeError``).
+        """
+        super().set_options(**checked_options(_CHECKS, fields, self.name))
 
     @property
     def target(self) -> Target:
@@ -99,17 +115,18 @@ class ParallelSimulatorBackend(BackendV2):
         """Queue circuits to sample; the returned job runs in the background.
 
         Circuits the imitated device cannot run as they are get transpiled for it first.
+        Options are those of :attr:`options`, plus what Qiskit libraries pass to any
+        backend: ``meas_level=2`` and ``init_qubits=True`` (what every run does) and
+        ``meas_return`` are accepted; any other option is ignored, with a
+        :class:`~qiskit_divi.exceptions.DiviWarning` naming it.
 
         Raises:
-            TypeError: an option this backend does not have, or a value of the wrong kind.
-            InvalidInputError, InvalidCircuitError, CircuitTooWideError: bad input,
-                refused here, before the job is queued.
+            TypeError: a value of the wrong kind.
+            InvalidInputError, InvalidCircuitError, CircuitTooWideError: bad input, or an
+                option asking for what no run does (``meas_level=1``, ``init_qubits=False``,
+                a ``noise_model``), refused here, before the job is queued.
         """
-        unknown = sorted(set(options) - set(self.options.__dict__))
-        if unknown:
-            known = ", ".join(sorted(self.options.__dict__))
-            raise TypeError(f"unknown run options {unknown}; this backend takes {known}")
-        settings = {**self.options.__dict__, **options}
+        settings = {**self.options.__dict__, **run_options(_CHECKS, options, self.name)}
         circuits = [run_input] if isinstance(run_input, QuantumCircuit) else list(run_input)
         batch = self._engine.prepare_sample(
             circuits,
@@ -124,3 +141,11 @@ class ParallelSimulatorBackend(BackendV2):
     def close(self) -> None:
         """Shut the engine's worker pool down (it also goes at interpreter exit)."""
         self._engine.close()
+
+
+#: Each run option and the check of its values, as ``set_options`` and ``run`` apply it.
+_CHECKS: dict[str, Callable[[Any], Any]] = {
+    "shots": lambda value: positive_int("shots", value),
+    "seed_simulator": check_seed,
+    "memory": lambda value: flag("memory", value),
+}

@@ -6,17 +6,23 @@ The documented ``qiskit_backend`` argument is read here, once, into a picklable
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 import json
 import os
 import pickle
 import uuid
+from collections.abc import Sequence
 from typing import Any, TypeAlias
 
 from qiskit import QuantumCircuit
+from qiskit.circuit import ControlFlowOp, Gate, Operation
+from qiskit.circuit.controlflow import CONTROL_FLOW_OP_NAMES
+from qiskit.circuit.equivalence_library import SessionEquivalenceLibrary
 from qiskit.providers import BackendV2
 from qiskit.transpiler import Target
+from qiskit.transpiler.passes.synthesis.plugin import HighLevelSynthesisPluginManager
 from qiskit_aer import AerSimulator
 from qiskit_aer.noise import NoiseModel
 
@@ -68,47 +74,54 @@ class SimulatedDevice:
 
     @functools.cached_property
     def target(self) -> Target:
-        """The device's target; for Aer alone, every instruction Aer runs, on any qubits."""
+        """What circuits run on: the device's target; without one, every instruction Aer
+        runs, on any qubits, its gates narrowed to a noise model's (noise attaches to those)."""
         if self.backend is not None:
             return self.backend.target
-        if self.noise_model is not None:
-            return Target.from_configuration(
-                basis_gates=sorted(self.basis), num_qubits=self.num_qubits
-            )
-        return AerSimulator(method=self.method).target
-
-    @functools.cached_property
-    def basis(self) -> frozenset[str]:
-        """Names of the instructions circuits may use when the device has no backend."""
-        if self.noise_model is not None:
-            # Noise is attached to the model's gates: circuits must use only those.
-            return frozenset(self.noise_model.basis_gates) | {"measure", "reset", "delay"}
-        return frozenset(AerSimulator(method=self.method).target.operation_names)
+        aer = AerSimulator(method=self.method).target
+        if self.noise_model is None:
+            return aer
+        return _noise_model_target(aer, frozenset(self.noise_model.basis_gates))
 
     def conforms(self, circuit: QuantumCircuit) -> bool:
-        """Whether ``circuit`` runs as it is: only supported instructions, on coupled qubits."""
+        """Whether ``circuit`` runs as it is: only instructions of the target, on qubits it
+        couples, inside control-flow blocks too."""
         if self.backend is None:
-            return circuit.count_ops().keys() <= self.basis | _DIRECTIVES
-        target = self.backend.target
-        index = {qubit: i for i, qubit in enumerate(circuit.qubits)}
-        return circuit.num_qubits <= target.num_qubits and all(
-            instruction.operation.name in _DIRECTIVES
-            or target.instruction_supported(
-                instruction.operation.name, tuple(index[q] for q in instruction.qubits)
-            )
-            for instruction in circuit.data
+            # Every instruction of such a target acts on any qubits: names suffice.
+            return _operation_names(circuit) <= self._runs
+        return circuit.num_qubits <= self.num_qubits and _supported(
+            self.target, circuit, range(circuit.num_qubits)
         )
 
-    def undefined_instruction(self, circuit: QuantumCircuit) -> str | None:
-        """An instruction of ``circuit`` the device lacks and no definition can rewrite."""
-        runs = self.basis if self.backend is None else set(self.backend.target.operation_names)
-        missing = circuit.count_ops().keys() - runs - _DIRECTIVES
-        if missing:
-            for instruction in circuit.data:
-                operation = instruction.operation
-                if operation.name in missing and operation.definition is None:
-                    return str(operation.name)
+    def untranslatable_instruction(self, circuit: QuantumCircuit) -> str | None:
+        """An instruction of ``circuit`` the device lacks and the transpiler cannot rewrite
+        for it (no equivalence, synthesis or definition leads to the target), if any."""
+        names = circuit.count_ops().keys()
+        if names <= self._runs and names.isdisjoint(CONTROL_FLOW_OP_NAMES):
+            return None
+        for instruction in circuit.data:
+            missing = self._untranslatable(instruction.operation)
+            if missing is not None:
+                return missing
         return None
+
+    def _untranslatable(self, operation: Operation) -> str | None:
+        name = operation.name
+        if name in self._runs:
+            blocks = operation.blocks if isinstance(operation, ControlFlowOp) else ()
+            return next(filter(None, map(self.untranslatable_instruction, blocks)), None)
+        if (name, operation.num_qubits) in self._translations or name in _synthesized():
+            return None
+        definition = getattr(operation, "definition", None)
+        return name if definition is None else self.untranslatable_instruction(definition)
+
+    @functools.cached_property
+    def _runs(self) -> frozenset[str]:
+        return frozenset(self.target.operation_names) | _DIRECTIVES
+
+    @functools.cached_property
+    def _translations(self) -> frozenset[tuple[str, int]]:
+        return _translatable_gates(self._runs)
 
     def simulator(self, method: str | None = None, threads: int | None = None) -> AerSimulator:
         """A new Aer simulator for this device (``threads=None``: Aer's own choice)."""
@@ -116,10 +129,21 @@ class SimulatedDevice:
         if threads is not None:
             options["max_parallel_threads"] = threads
         if self.noise_model is not None:
-            options["noise_model"] = self.noise_model
+            options["noise_model"] = self._aer_noise_model
         if self.backend is not None:
             return AerSimulator.from_backend(self.backend, **options)
         return AerSimulator(**options)
+
+    @functools.cached_property
+    def _aer_noise_model(self) -> NoiseModel | None:
+        """The noise model as Aer gets it: with a device, its basis widened to the device's
+        gates, since Aer runs only a noise model's basis gates (an empty model would
+        otherwise refuse ``ecr``). The noise stays where the model puts it."""
+        if self.noise_model is None or self.backend is None:
+            return self.noise_model
+        widened = copy.deepcopy(self.noise_model)
+        widened.add_basis_gates(sorted(self.backend.target.operation_names))
+        return widened
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, SimulatedDevice) and other.key == self.key
@@ -142,6 +166,82 @@ def _restore(key: str, payload: bytes) -> SimulatedDevice:
     device = SimulatedDevice(method, backend, noise_model)
     device.key = key
     return device
+
+
+def _noise_model_target(aer: Target, basis: frozenset[str]) -> Target:
+    """Aer's ideal target, with only the gates in ``basis`` (its other instructions,
+    control flow included, stay as Aer lists them)."""
+    target = Target(
+        description=f"Aer with noise on {', '.join(sorted(basis))}", num_qubits=aer.num_qubits
+    )
+    for name in aer.operation_names:
+        operation = aer.operation_from_name(name)
+        is_gate = isinstance(operation, Gate) or (
+            isinstance(operation, type) and issubclass(operation, Gate)
+        )
+        if name in basis or not is_gate:
+            target.add_instruction(operation, name=name)
+    return target
+
+
+def _operation_names(circuit: QuantumCircuit) -> set[str]:
+    """Names of the instructions of ``circuit`` and of its control-flow blocks."""
+    names = set(circuit.count_ops())
+    if not names.isdisjoint(CONTROL_FLOW_OP_NAMES):
+        for instruction in circuit.data:
+            if isinstance(instruction.operation, ControlFlowOp):
+                for block in instruction.operation.blocks:
+                    names |= _operation_names(block)
+    return names
+
+
+def _supported(target: Target, circuit: QuantumCircuit, physical: Sequence[int]) -> bool:
+    """Whether ``target`` runs every instruction of ``circuit``, whose qubits sit on the
+    ``physical`` ones, where it stands (control-flow blocks included)."""
+    index = dict(zip(circuit.qubits, physical, strict=True))
+    for instruction in circuit.data:
+        operation = instruction.operation
+        if operation.name in _DIRECTIVES:
+            continue
+        qubits = tuple(index[qubit] for qubit in instruction.qubits)
+        if not target.instruction_supported(operation.name, qubits):
+            return False
+        if isinstance(operation, ControlFlowOp) and not all(
+            _supported(target, block, qubits) for block in operation.blocks
+        ):
+            return False
+    return True
+
+
+def _translatable_gates(runs: frozenset[str]) -> frozenset[tuple[str, int]]:
+    """``(name, qubits)`` of every gate the session equivalence library (what the
+    transpiler's basis translation uses) rewrites, in any number of steps, into ``runs``."""
+    rules = [
+        (
+            node.key.name,
+            node.key.num_qubits,
+            {(i.operation.name, i.operation.num_qubits) for i in rule.circuit},
+        )
+        for node in SessionEquivalenceLibrary.graph.nodes()
+        for rule in node.equivs
+    ]
+    reached: set[tuple[str, int]] = set()
+    grown = True
+    while grown:
+        grown = False
+        for name, width, uses in rules:
+            if (name, width) not in reached and all(
+                used in reached or used[0] in runs for used in uses
+            ):
+                reached.add((name, width))
+                grown = True
+    return frozenset(reached)
+
+
+@functools.cache
+def _synthesized() -> frozenset[str]:
+    """Instructions the transpiler's high-level synthesis writes out, definition or not."""
+    return frozenset(HighLevelSynthesisPluginManager().op_names())
 
 
 def check_qiskit_backend(qiskit_backend: object) -> QiskitBackend:

@@ -88,6 +88,11 @@ class SimulationEngine:
             share this machine's cores) or Dask ``distributed.Client`` instead of a
             private process pool; the engine never shuts it down.
 
+    An engine is this process's machinery: copies of what holds it (backends,
+    primitives, batches) share it, warm pool included. A pickle carries its settings but
+    not its executor, which lives in this process: unpickled, it is a new engine that
+    runs on its own private pool, started when a batch needs it.
+
     Raises:
         UnknownBackendError: ``qiskit_backend`` is a string naming no simulator.
         InvalidInputError: ``n_processes`` < 1.
@@ -110,12 +115,26 @@ class SimulationEngine:
         self._fixed = fixed_device(None if self._auto else qiskit_backend, noise_model)
         self._auto_devices: dict[str, SimulatedDevice] = {}
         n_processes = None if n_processes is None else positive_int("n_processes", n_processes)
+        self._settings = {
+            "qiskit_backend": qiskit_backend,
+            "noise_model": noise_model,
+            "n_processes": n_processes,
+        }
         self._n_processes = n_processes or usable_cores()
         self._executor = None if executor is None else chunk_executor(executor, n_processes)
         self._pool: ProcessPoolExecutor | None = None
         self._shutdown_pool: weakref.finalize | None = None
         self._pool_ready = threading.Event()
         self._lock = threading.Lock()
+
+    def __copy__(self) -> SimulationEngine:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> SimulationEngine:
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_engine_from_settings, (self._settings,))
 
     @property
     def n_processes(self) -> int:
@@ -218,15 +237,20 @@ class SimulationEngine:
     ) -> list[np.ndarray]:
         """Exact ``<psi|O|psi>`` (real) of each of ``observables[i]`` on ``circuits[i]``.
 
-        Final measurements are removed first; the state is a statevector when noiseless
-        and a density matrix under noise (or with measurements or resets mid-circuit).
+        Observables are as wide as their circuit and refer to its qubits (a circuit
+        transpiled by the caller takes observables laid out the same way). Final
+        measurements are removed first; the state is a statevector when noiseless and a
+        density matrix under noise or resets; a measurement left mid-circuit counts as
+        the mean over its outcomes, each branch of the control flow reading them followed.
         With ``parameter_values`` (as in :meth:`sample`), circuit ``i``'s values are a
         ``(parameter sets, observables)`` array.
 
         Raises:
             InvalidInputError: the observables do not match the circuits in number or
-                width, or one is not Hermitian; parameter values do not fit a circuit.
-            InvalidCircuitError: a circuit has unbound parameters (and no values).
+                width, or one is not Hermitian; parameter values do not fit a circuit;
+                the noise model acts on mid-circuit measurements beyond readout errors.
+            InvalidCircuitError: a circuit has unbound parameters (and no values), or
+                too many branches of mid-circuit measurements to follow.
             CircuitTooWideError: a circuit is wider than the device.
         """
         return self.prepare_expectation_values(
@@ -247,6 +271,8 @@ class SimulationEngine:
         values = _checked_parameter_values(circuits, labels, parameter_values)
         checked = _checked_observables(circuits, labels, observables)
         device = self._device_for(circuits, labels)
+        for circuit, label in zip(circuits, labels, strict=True):
+            runs.check_exact(device, circuit, label)
         pieces, rows, owners = self._pieces(circuits, values)
         plan = self._plan(pieces, device, rows)
         return ExpectationBatch(
@@ -275,10 +301,12 @@ class SimulationEngine:
                     label,
                     f"{circuit.num_qubits} qubits, but {device.name} has {device.num_qubits}",
                 )
-            undefined = device.undefined_instruction(circuit)
-            if undefined is not None:
+            missing = device.untranslatable_instruction(circuit)
+            if missing is not None:
                 raise InvalidCircuitError(
-                    label, f"{device.name} has no {undefined!r}, and it has no definition to use"
+                    label,
+                    f"{device.name} has no {missing!r}, and the transpiler cannot rewrite it "
+                    "into instructions it has (no equivalence, synthesis or definition)",
                 )
         return device
 
@@ -513,6 +541,11 @@ class ExpectationBatch:
         for owner, table in zip(self.owners, values, strict=True):
             tables.setdefault(owner, []).append(table)
         return [np.concatenate(tables[owner]) for owner in sorted(tables)]
+
+
+def _engine_from_settings(settings: dict[str, Any]) -> SimulationEngine:
+    """An unpickled engine: made anew from the pickled one's settings."""
+    return SimulationEngine(**settings)
 
 
 def _start_workers(

@@ -6,7 +6,7 @@ import concurrent.futures
 import datetime
 import time
 import uuid
-from concurrent.futures import Executor, Future
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from qiskit import QuantumCircuit
@@ -20,6 +20,28 @@ from .executors import Cancellation
 
 if TYPE_CHECKING:
     from .backend import ParallelSimulatorBackend
+
+
+class JobQueue(ThreadPoolExecutor):
+    """A backend's jobs, run one after another in submission order, each spread over
+    every worker of the engine.
+
+    Copies of the backend in this process share the queue, as they share the engine; an
+    unpickled backend gets a queue of its own, with its new engine.
+    """
+
+    def __init__(self, name: str) -> None:
+        super().__init__(max_workers=1, thread_name_prefix=name)
+        self._name = name
+
+    def __copy__(self) -> JobQueue:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> JobQueue:
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (JobQueue, (self._name,))
 
 
 class ParallelSimulatorJob(JobV1):

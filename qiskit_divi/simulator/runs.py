@@ -20,8 +20,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 from qiskit import QuantumCircuit, qpy
-from qiskit.circuit.library import get_standard_gate_name_mapping
-from qiskit.quantum_info import SparsePauliOp
+from qiskit.quantum_info import PauliList, SparsePauliOp
 from qiskit.result import Result
 from qiskit.transpiler import PassManager
 from qiskit.transpiler.preset_passmanagers import generate_preset_pass_manager
@@ -29,6 +28,7 @@ from qiskit_aer import AerSimulator
 from qiskit_aer.library import SaveExpectationValue
 
 from ..exceptions import SimulationError
+from . import dynamic
 from .device import SimulatedDevice
 
 #: Aer seeds the i-th circuit of one run with ``seed_simulator + 2113 * i``. A chunk that
@@ -131,36 +131,59 @@ def expectation_chunk(
 ) -> list[np.ndarray]:
     """Exact ``<psi|O|psi>`` of each observable on each circuit, final measurements dropped.
 
-    Noiseless pure states use the statevector method; noise, or a measurement or reset
-    left mid-circuit, needs the density matrix to stay exact. With ``rows``, each
-    circuit's values are a ``(parameter sets, observables)`` array.
+    Noiseless pure states use the statevector method; noise, a reset or a measurement
+    left mid-circuit needs the density matrix to stay exact, and a circuit that measures
+    mid-circuit or branches is the sum of its branches (:mod:`.dynamic`). With ``rows``,
+    each circuit's values are a ``(parameter sets, observables)`` array.
     """
+    readout = functools.partial(_readout_errors, task.device, task.threads)
     prepared = [
-        _saving_expectations(task.device, circuit, ops)
+        _saving_expectations(task.device, circuit, ops, readout)
         for circuit, ops in zip(circuits, observables, strict=True)
     ]
-    mixed = [task.device.noisy or _has_nonunitary(circuit) for circuit in prepared]
-    values: list[np.ndarray] = [np.empty(0)] * len(prepared)
+    owners = [i for i, branches in enumerate(prepared) for _ in branches]
+    flat = [branch for branches in prepared for branch in branches]
+    mixed = [task.device.noisy or _has_nonunitary(branch) for branch in flat]
+    sets = [1 if rows is None else len(rows[i].values) for i in range(len(circuits))]
+    values = [np.zeros((sets[i], len(ops))) for i, ops in enumerate(observables)]
     for method in ("statevector", "density_matrix"):
-        group = [i for i, is_mixed in enumerate(mixed) if is_mixed == (method == "density_matrix")]
+        group = [k for k, is_mixed in enumerate(mixed) if is_mixed == (method == "density_matrix")]
         if not group:
             continue
         simulator = _simulator(task.device, method, task.threads)
-        binds = _parameter_binds(
-            [circuits[i] for i in group], None if rows is None else [rows[i] for i in group]
+        binds = (
+            None if rows is None else [rows[owners[k]].binds(circuits[owners[k]]) for k in group]
         )
         result = _checked(
-            simulator.run([prepared[i] for i in group], shots=1, parameter_binds=binds).result()
+            simulator.run([flat[k] for k in group], shots=1, parameter_binds=binds).result()
         )
         experiments = (result.data(index) for index in range(len(result.results)))
-        for i in group:
-            sets = 1 if rows is None else len(rows[i].values)
+        for k in group:
+            i = owners[k]
+            # Aer runs a branch left without parameters once, whatever its binds hold.
+            count = sets[i] if flat[k].parameters else 1
             labels = [f"ev{j}" for j in range(len(observables[i]))]
-            rows_data = itertools.islice(experiments, sets)
-            table = np.array([[data[label] for label in labels] for data in rows_data], float)
-            table = table.reshape(sets, len(labels))
-            values[i] = table if rows is not None else table[0]
-    return values
+            table = [
+                [data[label] for label in labels] for data in itertools.islice(experiments, count)
+            ]
+            values[i] += np.array(table, float).reshape(count, len(labels))
+    return values if rows is not None else [table[0] for table in values]
+
+
+def check_exact(device: SimulatedDevice, circuit: QuantumCircuit, label: str) -> None:
+    """Refuse, before anything runs, a circuit whose exact values cannot be followed.
+
+    Raises:
+        InvalidCircuitError: it has too many branches of mid-circuit measurements.
+        InvalidInputError: the device's noise model acts on mid-circuit measurements in a
+            way exact values do not follow.
+    """
+    if not dynamic.is_dynamic(circuit):
+        return
+    stripped = dynamic.without_final_measurements(circuit)
+    if dynamic.is_dynamic(stripped):
+        dynamic.check_branches(label, stripped)
+        _readout_errors(device, None)
 
 
 def exit_with_parent() -> None:
@@ -210,27 +233,55 @@ def _runnable(device: SimulatedDevice, circuit: QuantumCircuit, seed: int) -> Qu
 
 
 def _saving_expectations(
-    device: SimulatedDevice, circuit: QuantumCircuit, observables: Sequence[SparsePauliOp]
-) -> QuantumCircuit:
-    prepared = _runnable(device, without_final_measurements(circuit), EXACT_TRANSPILER_SEED)
-    # After transpiling, virtual qubit i lives on physical qubit layout[i].
-    layout = (
+    device: SimulatedDevice,
+    circuit: QuantumCircuit,
+    observables: Sequence[SparsePauliOp],
+    readout: Callable[[], dynamic.ReadoutErrors],
+) -> list[QuantumCircuit]:
+    """``circuit`` ready for Aer, saving each observable's value as ``ev{j}``: one circuit,
+    or one per branch when it measures mid-circuit or branches (their values add up)."""
+    stripped = dynamic.without_final_measurements(circuit)
+    prepared = _runnable(device, stripped, EXACT_TRANSPILER_SEED)
+    # Observables refer to the qubits of the circuit given (laid out already if the user
+    # transpiled it); only a layout added here, by transpiling for the device, moves them.
+    placed = (
         prepared.layout.final_index_layout()
-        if prepared.layout is not None
+        if prepared is not stripped and prepared.layout is not None
         else range(circuit.num_qubits)
     )
-    qubits = [prepared.qubits[i] for i in layout]
-    for j, observable in enumerate(observables):
-        prepared.append(SaveExpectationValue(observable, label=f"ev{j}"), qubits)
-    return prepared
+    saves, qubits = _saving(observables, placed)
+    found = dynamic.branches(prepared, readout()) if dynamic.is_dynamic(prepared) else [prepared]
+    for branch in found:
+        for save in saves:
+            branch.append(save, [branch.qubits[q] for q in qubits])
+    return found
 
 
-def without_final_measurements(circuit: QuantumCircuit) -> QuantumCircuit:
-    """A copy of ``circuit`` without its final measurements (the pass that removes them
-    costs ~10x a plain copy, so circuits that measure nothing skip it)."""
-    if "measure" not in circuit.count_ops():
-        return circuit.copy()
-    return circuit.remove_final_measurements(inplace=False)
+def _saving(
+    observables: Sequence[SparsePauliOp], placed: Sequence[int]
+) -> tuple[list[SaveExpectationValue], list[int]]:
+    """Instructions saving each observable's value as ``ev{j}``, and the qubits they all
+    act on: only those some term acts on, so Aer can drop every qubit the circuit leaves
+    idle. They share one list of qubits, as Aer's dropping of idle qubits mixes up the
+    values of saves on different ones (qiskit-aer 0.18)."""
+    width = len(placed)
+    acted_on = np.zeros(width, dtype=bool)
+    for observable in observables:
+        acted_on |= np.any(observable.paulis.z | observable.paulis.x, axis=0)
+    if acted_on.all():
+        saves = [SaveExpectationValue(op, label=f"ev{j}") for j, op in enumerate(observables)]
+        return saves, list(placed)
+    kept = np.flatnonzero(acted_on) if acted_on.any() else np.array([0])
+    saves = [
+        SaveExpectationValue(
+            SparsePauliOp(
+                PauliList.from_symplectic(op.paulis.z[:, kept], op.paulis.x[:, kept]), op.coeffs
+            ),
+            label=f"ev{j}",
+        )
+        for j, op in enumerate(observables)
+    ]
+    return saves, [placed[k] for k in kept]
 
 
 def _parameter_binds(
@@ -243,7 +294,15 @@ def _parameter_binds(
 
 
 def _has_nonunitary(circuit: QuantumCircuit) -> bool:
-    return not {"measure", "reset"}.isdisjoint(circuit.count_ops())
+    return not {"reset", "kraus"}.isdisjoint(circuit.count_ops())
+
+
+@functools.lru_cache(maxsize=16)
+def _readout_errors(device: SimulatedDevice, threads: int | None) -> dynamic.ReadoutErrors:
+    """The readout errors mid-circuit measurements see: those of the simulator's noise."""
+    return dynamic.ReadoutErrors.of(
+        _simulator(device, "density_matrix", threads).options.noise_model
+    )
 
 
 @functools.lru_cache(maxsize=16)
@@ -253,14 +312,9 @@ def _simulator(device: SimulatedDevice, method: str, threads: int | None) -> Aer
 
 @functools.lru_cache(maxsize=16)
 def _pass_manager(device: SimulatedDevice, seed: int) -> PassManager:
-    if device.backend is not None:
-        return generate_preset_pass_manager(
-            TRANSPILE_LEVEL, target=device.backend.target, seed_transpiler=seed
-        )
-    # Without a device there is no layout to choose: only gates to rewrite.
-    standard = device.basis & get_standard_gate_name_mapping().keys()
+    # Without a device the target couples every qubit: only gates get rewritten.
     return generate_preset_pass_manager(
-        TRANSPILE_LEVEL, basis_gates=sorted(standard), seed_transpiler=seed
+        TRANSPILE_LEVEL, target=device.target, seed_transpiler=seed
     )
 
 

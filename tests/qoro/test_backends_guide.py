@@ -7,6 +7,7 @@ each test supplies what the guide leaves to the reader (``qasm_string_1``, a bat
 
 from __future__ import annotations
 
+import builtins
 import textwrap
 import time
 from collections import deque
@@ -14,10 +15,13 @@ from types import SimpleNamespace
 
 import pytest
 import requests
+from qiskit.providers import JobStatus as QiskitJobStatus
 
+import qiskit_divi
 import qiskit_divi.backends
 from qiskit_divi.backends import JobFailedError, JobStatus
 from qiskit_divi.exceptions import InvalidInputError
+from qiskit_divi.qoro.protocol import QoroJobStatus
 
 from .fake import FakeQoro
 from .wire import API_URL, BELL_QASM, TOKEN
@@ -247,3 +251,19 @@ def test_timeout_handling_gives_up_after_five_minutes(guide, fake, wall_clock, c
 
     assert guide["status"] == [JobStatus.RUNNING]
     assert "Job timeout" in capsys.readouterr().out
+
+
+def test_the_guides_connection_error_is_importable_and_is_the_builtins():
+    from qiskit_divi.backends import ConnectionError as GuideConnectionError
+    from qiskit_divi.exceptions import QoroConnectionError
+
+    assert GuideConnectionError is QoroConnectionError
+    assert issubclass(GuideConnectionError, builtins.ConnectionError)
+    assert "ConnectionError" in qiskit_divi.backends.__all__
+
+
+def test_the_guides_job_status_is_the_qoro_status_enum_not_qiskits():
+    """The package calls it ``QoroJobStatus``; the guide's name (and the package's
+    public ``JobStatus``) import the same enum."""
+    assert JobStatus is qiskit_divi.JobStatus is qiskit_divi.QoroJobStatus is QoroJobStatus
+    assert JobStatus is not QiskitJobStatus

@@ -34,9 +34,9 @@ from qiskit_divi.qoro.codec import encode_histogram, unpack_circuit
 from qiskit_divi.qoro.protocol import (
     DEFAULT_API_URL,
     MAX_BODY_BYTES,
-    JobStatus,
     JobStatusReport,
     JobType,
+    QoroJobStatus,
     QPUSystem,
     SimulatorCluster,
 )
@@ -349,7 +349,7 @@ def test_upload_failure_after_init_names_the_job(client, http):
 def test_job_status_carries_the_failure_reason(client, http):
     http.get(f"{JOB}/status/", json=status_body("FAILED", error="out of memory"))
 
-    assert client.job_status(JOB_ID) == JobStatusReport(JobStatus.FAILED, "out of memory")
+    assert client.job_status(JOB_ID) == JobStatusReport(QoroJobStatus.FAILED, "out of memory")
 
 
 def test_unknown_status_is_an_api_error(client, http):
@@ -525,7 +525,7 @@ def test_wait_for_job_polls_until_final_with_gently_growing_intervals(client, ht
 
     report = client.wait_for_job(JOB_ID, polling_interval=1.0, callback=seen.append)
 
-    assert report.status is JobStatus.COMPLETED
+    assert report.status is QoroJobStatus.COMPLETED
     assert [r.status.value for r in seen] == ["PENDING"] + ["RUNNING"] * 14 + ["COMPLETED"]
     assert virtual_time[:3] == pytest.approx([1.0, 1.25, 1.5625])
     assert max(virtual_time) == pytest.approx(10.0)

@@ -12,7 +12,7 @@ from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError,
 from qiskit_divi.exceptions import QoroAPIError, QoroConnectionError
 from qiskit_divi.qoro import retry
 from qiskit_divi.qoro.client import QoroClient
-from qiskit_divi.qoro.protocol import JobStatus, JobType
+from qiskit_divi.qoro.protocol import JobType, QoroJobStatus
 from qiskit_divi.qoro.retry import RetrySettings
 
 from .conftest import NO_WAIT
@@ -49,14 +49,14 @@ def _submit(client: QoroClient) -> str:
 def test_get_is_retried_on_each_retryable_status(server, real_client, status):
     server.script("GET", STATUS, Reply(status, {"detail": "busy"}), RUNNING)
 
-    assert real_client.job_status(JOB_ID).status is JobStatus.RUNNING
+    assert real_client.job_status(JOB_ID).status is QoroJobStatus.RUNNING
     assert server.count("GET", STATUS) == 2
 
 
 def test_get_is_retried_after_a_dropped_connection(server, real_client):
     server.script("GET", STATUS, Reply(drop=True), RUNNING)
 
-    assert real_client.job_status(JOB_ID).status is JobStatus.RUNNING
+    assert real_client.job_status(JOB_ID).status is QoroJobStatus.RUNNING
     assert server.count("GET", STATUS) == 2
 
 
@@ -64,7 +64,7 @@ def test_get_is_retried_after_a_read_timeout(server):
     client = QoroClient(TOKEN, server.url, timeout=0.3, retry=NO_WAIT)
     server.script("GET", STATUS, Reply(hang=True), RUNNING)
 
-    assert client.job_status(JOB_ID).status is JobStatus.RUNNING
+    assert client.job_status(JOB_ID).status is QoroJobStatus.RUNNING
     assert server.count("GET", STATUS) == 2
 
 

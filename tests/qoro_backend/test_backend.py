@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import pickle
 
+import numpy as np
 import pytest
 from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter
 from qiskit.circuit.library import UnitaryGate
 from qiskit.providers import BackendV2
 
+from qiskit_divi import SamplerV2
 from qiskit_divi.exceptions import (
     CircuitTooWideError,
+    DiviWarning,
     InvalidCircuitError,
     InvalidInputError,
     MissingCredentialsError,
@@ -25,7 +28,7 @@ from qiskit_divi.qoro.protocol import (
     QPUSystem,
 )
 
-from .helpers import API, CLUSTER, QPU_SYSTEM, TOKEN
+from .helpers import API, CLUSTER, QPU_SYSTEM, TOKEN, mock_submission
 
 
 def test_a_backend_is_named_after_its_system(cluster_backend, qpu_backend):
@@ -142,6 +145,31 @@ def test_run_refuses_instructions_without_a_definition(mock, cluster_backend):
     assert not mock.called
 
 
+def _named_like_a_legacy_gate() -> QuantumCircuit:
+    """A 2-qubit custom gate named ``c3x``: Qiskit's exporter would call it as the 4-qubit
+    legacy gate, which no OpenQASM 2 reader, the service's included, accepts."""
+    clash = QuantumCircuit(2, name="c3x")
+    clash.h(0)
+    qc = QuantumCircuit(2, name="clash")
+    qc.append(clash.to_gate(), [0, 1])
+    qc.measure_all()
+    return qc
+
+
+def test_run_refuses_a_circuit_whose_text_readers_would_refuse(mock, cluster_backend, bell):
+    with pytest.raises(InvalidCircuitError, match=r"'1_clash'.*'c3x'"):
+        cluster_backend.run([bell, _named_like_a_legacy_gate()])
+    assert not mock.called
+
+
+def test_the_sampler_sends_no_job_when_any_circuit_cannot_be_sent(mock, cluster_backend, bell):
+    # Two shot counts make two jobs; the bad circuit is in the second.
+    pubs = [(bell, None, 10), (_named_like_a_legacy_gate(), None, 20)]
+    with pytest.raises(InvalidCircuitError, match=r"'c3x'"):
+        SamplerV2(cluster_backend).run(pubs)
+    assert not mock.called
+
+
 def test_run_refuses_a_circuit_wider_than_the_system(mock, qpu_backend, bell):
     wide = QuantumCircuit(6, name="wide")
     wide.h(range(6))
@@ -174,10 +202,30 @@ def test_run_refuses_several_circuits_in_a_circuit_cutting_job(mock, cluster_bac
     assert not mock.called
 
 
-def test_run_refuses_unknown_options(mock, cluster_backend, bell):
-    with pytest.raises(InvalidInputError, match="'optimization_level'"):
-        cluster_backend.run(bell, optimization_level=3)
+def test_run_ignores_unknown_options_naming_them(mock, cluster_backend, bell):
+    mock_submission(mock)
+    with pytest.warns(DiviWarning, match="does not have: job_tags, optimization_level$"):
+        cluster_backend.run(bell, optimization_level=3, job_tags=["m3"])
+    assert mock.request_history[0].json()["shots"] == 1024
+
+
+def test_run_accepts_what_qiskit_libraries_pass_for_every_run(mock, cluster_backend, bell):
+    mock_submission(mock)
+    asked = {"meas_level": 2, "meas_return": "single", "init_qubits": True, "rep_delay": None}
+    cluster_backend.run(bell, shots=np.int64(50), **asked)
+    assert mock.request_history[0].json()["shots"] == 50
+
+
+@pytest.mark.parametrize(("option", "value"), [("meas_level", 1), ("init_qubits", False)])
+def test_run_refuses_what_no_run_can_do(mock, cluster_backend, bell, option, value):
+    with pytest.raises(InvalidInputError, match=option):
+        cluster_backend.run(bell, **{option: value})
     assert not mock.called
+
+
+def test_numpy_integers_are_integers(cluster_backend):
+    cluster_backend.set_options(shots=np.int64(100), memory=np.False_)
+    assert type(cluster_backend.options.shots) is int and cluster_backend.options.shots == 100
 
 
 def test_custom_gates_travel_with_their_definitions(mock, cluster_backend):

@@ -6,7 +6,9 @@ server samples with a fixed seed.
 
 from __future__ import annotations
 
+import copy
 import math
+import pickle
 from collections.abc import Iterator
 
 import numpy as np
@@ -14,6 +16,7 @@ import pytest
 from qiskit import QuantumCircuit
 from qiskit.primitives import BackendSamplerV2
 from qiskit.providers import JobStatus as QiskitJobStatus
+from qiskit.quantum_info import Statevector
 
 from qiskit_divi.exceptions import (
     JobCancelledError,
@@ -123,6 +126,23 @@ def test_250_circuits_travel_in_one_job_and_come_back_in_order(maestro):
     assert result.get_counts() == [{format(i % 8, "03b"): 20} for i in range(250)]
 
 
+def test_initialize_travels_as_resets_and_gates_and_follows_its_distribution(maestro):
+    shots = 4000
+    qc = QuantumCircuit(2, name="prepared")
+    qc.x(0)  # overwritten: initialize resets first
+    qc.initialize([0.6, 0, 0.48j, 0.64], [0, 1])
+    qc.h(0)
+    qc.measure_all()
+    probabilities = Statevector(qc.remove_final_measurements(inplace=False)).probabilities_dict()
+
+    counts = maestro.run(qc, shots=shots).result(timeout=120).get_counts()
+
+    assert sum(counts.values()) == shots
+    assert set(counts) <= {outcome for outcome, p in probabilities.items() if p > 1e-12}
+    for outcome, p in probabilities.items():
+        assert within_five_sigma(counts.get(outcome, 0), shots, p)
+
+
 def test_a_noisy_qpu_runs_execute_jobs(manila):
     shots = 2000
     job = manila.run(ghz(2), shots=shots)
@@ -156,6 +176,28 @@ def test_a_job_the_service_cannot_run_fails_with_its_reason(maestro):
         job.result(timeout=120)
     assert caught.value.job_id == job.job_id()
     assert job.status() is QiskitJobStatus.ERROR
+
+
+def test_a_deep_copy_keeps_the_credentials_it_was_given(maestro, monkeypatch, tmp_path):
+    """The client was made with an explicit token; with none in the environment (or a
+    ``.env`` file), a copy still reaches the server: it shares the client."""
+    monkeypatch.delenv("QORO_API_KEY", raising=False)
+    monkeypatch.chdir(tmp_path)
+    twin = copy.deepcopy(maestro)
+    twin.set_options(shots=1000)
+
+    assert twin.client is maestro.client and maestro.options.shots != 1000
+    job = twin.run(ghz(3))
+    counts = copy.deepcopy(job).result(timeout=120).get_counts()
+    assert set(counts) <= {"000", "111"} and sum(counts.values()) == 1000
+    assert within_five_sigma(counts.get("000", 0), 1000, 0.5)
+
+
+def test_pickles_of_a_backend_and_its_job_carry_no_token(maestro, server):
+    job = maestro.run(ghz(2), shots=10)
+    for thing in (maestro, job, copy.deepcopy(maestro)):
+        assert server.token.encode() not in pickle.dumps(thing)
+    job.result(timeout=120)
 
 
 @pytest.mark.slow

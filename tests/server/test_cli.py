@@ -14,7 +14,7 @@ import requests
 
 from qiskit_divi.backends.qoro_service import QoroService
 from qiskit_divi.cli import main
-from qiskit_divi.qoro.protocol import JobStatus, JobType
+from qiskit_divi.qoro.protocol import JobType, QoroJobStatus
 from qiskit_divi.qoro.server import TOKENS_ENV
 
 from .helpers import bell
@@ -71,7 +71,9 @@ def test_serve_runs_jobs_for_env_tokens_and_stops_on_ctrl_c(tmp_path):
         assert requests.get(url, timeout=10).status_code == 401
         service = QoroService(auth_token="second-secret", api_url=url, polling_interval=0.05)
         job_id = service.submit_circuits({"bell": bell()}, JobType.SIMULATE)
-        assert service.poll_job_status(job_id, loop_until_complete=True) == [JobStatus.COMPLETED]
+        assert service.poll_job_status(job_id, loop_until_complete=True) == [
+            QoroJobStatus.COMPLETED
+        ]
         (result,) = service.get_job_results(job_id)
         assert set(result["results"]) == {"00", "11"}
         process.send_signal(signal.SIGINT)

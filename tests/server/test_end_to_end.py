@@ -19,7 +19,7 @@ from qiskit_divi.exceptions import (
 )
 from qiskit_divi.qoro.client import QoroClient
 from qiskit_divi.qoro.codec import chunk_circuits, pack_circuit
-from qiskit_divi.qoro.protocol import MAX_BODY_BYTES, JobStatus, JobType
+from qiskit_divi.qoro.protocol import MAX_BODY_BYTES, JobType, QoroJobStatus
 from qiskit_divi.qoro.retry import RetrySettings
 from qiskit_divi.qoro.server import FaultPlan, LocalServer
 
@@ -140,8 +140,8 @@ def test_cancel_and_delete():
         with pytest.raises(JobCancelledError):
             service.get_job_results(queued)
         assert service.poll_job_status([busy, queued], loop_until_complete=True) == [
-            JobStatus.COMPLETED,
-            JobStatus.CANCELLED,
+            QoroJobStatus.COMPLETED,
+            QoroJobStatus.CANCELLED,
         ]
         service.delete_job([busy, queued])
         with pytest.raises(JobNotFoundError):
@@ -155,7 +155,7 @@ def test_a_failed_job_raises_with_the_servers_reason(server):
     wide.measure(range(40), range(40))
     service = service_for(server, shots=10)
     job_id = service.submit_circuits({"too_wide": wide})
-    assert service.poll_job_status(job_id, loop_until_complete=True) == [JobStatus.FAILED]
+    assert service.poll_job_status(job_id, loop_until_complete=True) == [QoroJobStatus.FAILED]
     with pytest.raises(JobFailedError, match="'too_wide': 40 qubits"):
         service.get_job_results(job_id)
 

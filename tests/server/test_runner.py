@@ -10,7 +10,7 @@ import pytest
 from qiskit import qasm2
 
 from qiskit_divi.qoro.codec import pack_circuit
-from qiskit_divi.qoro.protocol import JobStatus, JobType
+from qiskit_divi.qoro.protocol import JobType, QoroJobStatus
 from qiskit_divi.qoro.server.config import DEFAULT_SYSTEMS, check_systems
 from qiskit_divi.qoro.server.runner import Runner
 from qiskit_divi.qoro.server.store import Store
@@ -40,7 +40,7 @@ def busy_job(store: Store) -> str:
     return job_id
 
 
-def wait_for(store: Store, job_id: str, status: JobStatus, timeout: float = 120) -> None:
+def wait_for(store: Store, job_id: str, status: QoroJobStatus, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while store.job(OWNER, job_id).status is not status:
         assert time.monotonic() < deadline, store.job(OWNER, job_id)
@@ -57,14 +57,14 @@ def test_a_job_whose_worker_process_dies_runs_again(store):
     try:
         job_id = busy_job(store)
         runner.submit(job_id)
-        wait_for(store, job_id, JobStatus.RUNNING)
+        wait_for(store, job_id, QoroJobStatus.RUNNING)
         deadline = time.monotonic() + 60
         while not runner._pool._processes:  # the worker is started when the job is handed over
             assert time.monotonic() < deadline
             time.sleep(0.01)
         (worker,) = runner._pool._processes.values()
         os.kill(worker.pid, signal.SIGKILL)
-        wait_for(store, job_id, JobStatus.COMPLETED)
+        wait_for(store, job_id, QoroJobStatus.COMPLETED)
         assert attempts(store, job_id) == 2
         assert len(store.results(OWNER, job_id, limit=10, offset=0)[1]) == 3
     finally:
@@ -76,8 +76,8 @@ def test_a_shutdown_puts_a_cut_off_job_back_without_counting_it(store):
     runner.start()
     job_id = busy_job(store)
     runner.submit(job_id)
-    wait_for(store, job_id, JobStatus.RUNNING)
+    wait_for(store, job_id, QoroJobStatus.RUNNING)
     runner.stop(grace=0)
     job = store.job(OWNER, job_id)
-    assert (job.status, job.attempts) == (JobStatus.PENDING, 0)
+    assert (job.status, job.attempts) == (QoroJobStatus.PENDING, 0)
     assert store.recover() == [job_id]

@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 
 from qiskit_divi.exceptions import InvalidInputError
-from qiskit_divi.qoro.protocol import JobStatus, JobType
+from qiskit_divi.qoro.protocol import JobType, QoroJobStatus
 from qiskit_divi.qoro.server.store import JobConflictError, Store, UnknownJobError
 
 ALICE, BOB = "a" * 64, "b" * 64
@@ -35,7 +35,7 @@ def add(store, job_id, circuits, finalize=False, owner=ALICE, **kwargs):
 def test_a_new_job_is_pending_and_empty(store):
     job = store.job(ALICE, new_job(store))
     assert (job.status, job.finalized, job.n_circuits, job.shots) == (
-        JobStatus.PENDING,
+        QoroJobStatus.PENDING,
         False,
         0,
         100,
@@ -53,7 +53,7 @@ def test_another_owner_cannot_see_touch_or_delete_a_job(store):
     ):
         with pytest.raises(UnknownJobError):
             action()
-    assert store.job(ALICE, job_id).status is JobStatus.PENDING
+    assert store.job(ALICE, job_id).status is QoroJobStatus.PENDING
 
 
 def test_chunks_append_in_order_and_a_repeated_chunk_changes_nothing(store):
@@ -99,11 +99,11 @@ def test_a_job_runs_once_and_its_results_page_in_order(store):
     job_id = new_job(store)
     add(store, job_id, {f"c{i}": str(i) for i in range(5)}, finalize=True)
     claimed = store.claim(job_id, 3)
-    assert claimed is not None and claimed.status is JobStatus.RUNNING
+    assert claimed is not None and claimed.status is QoroJobStatus.RUNNING
     assert store.claim(job_id, 3) is None
     assert store.complete(job_id, [{"n": i} for i in range(5)])
     job, page = store.results(ALICE, job_id, limit=2, offset=2)
-    assert job.status is JobStatus.COMPLETED
+    assert job.status is QoroJobStatus.COMPLETED
     assert page == [("c2", {"n": 2}), ("c3", {"n": 3})]
 
 
@@ -121,7 +121,7 @@ def test_cancel_pending_and_running_but_not_finished_jobs(store):
     assert store.cancel(ALICE, pending) == 2
     assert store.cancel(ALICE, running) == 2
     assert not store.complete(running, [{}, {}])  # a cancelled run's results are dropped
-    assert store.job(ALICE, running).status is JobStatus.CANCELLED
+    assert store.job(ALICE, running).status is QoroJobStatus.CANCELLED
     with pytest.raises(JobConflictError, match="is CANCELLED"):
         store.cancel(ALICE, pending)
     assert store.claim(pending, 3) is None
@@ -133,7 +133,7 @@ def test_failure_keeps_its_reason(store):
     store.claim(job_id, 3)
     assert store.fail(job_id, "ValueError: boom")
     job = store.job(ALICE, job_id)
-    assert (job.status, job.error) == (JobStatus.FAILED, "ValueError: boom")
+    assert (job.status, job.error) == (QoroJobStatus.FAILED, "ValueError: boom")
 
 
 def test_delete_removes_the_job_and_its_circuits(store, tmp_path):
@@ -162,7 +162,7 @@ def test_reopening_keeps_everything_and_requeues_interrupted_jobs(tmp_path):
     store = Store(path)
     try:
         assert store.recover() == [interrupted, queued]
-        assert store.job(ALICE, interrupted).status is JobStatus.PENDING
+        assert store.job(ALICE, interrupted).status is QoroJobStatus.PENDING
         assert store.results(ALICE, done, limit=5, offset=0)[1] == [("a", {"x": 1})]
         assert store.job(ALICE, open_job).n_circuits == 1
     finally:
@@ -180,7 +180,7 @@ def test_a_job_whose_runs_keep_being_cut_short_fails(store):
     store.release(job_id, count_attempt=True)
     assert store.claim(job_id, 3) is None
     job = store.job(ALICE, job_id)
-    assert job.status is JobStatus.FAILED
+    assert job.status is QoroJobStatus.FAILED
     assert "cut short 3 times" in job.error
 
 
@@ -190,7 +190,7 @@ def test_a_run_stopped_by_a_shutdown_does_not_count(store):
     for _ in range(5):
         assert store.claim(job_id, 3) is not None
         store.release(job_id, count_attempt=False)
-    assert store.job(ALICE, job_id).status is JobStatus.PENDING
+    assert store.job(ALICE, job_id).status is QoroJobStatus.PENDING
 
 
 def test_a_database_of_another_schema_is_refused(tmp_path):

@@ -8,6 +8,7 @@ import numpy as np
 from qiskit import QuantumCircuit
 from qiskit.circuit.random import random_circuit
 from qiskit.quantum_info import Statevector
+from scipy.stats import chi2_contingency
 
 #: Outcomes may stray this many standard deviations from their expected count.
 SIGMAS = 5
@@ -68,6 +69,24 @@ def assert_distribution(counts: Mapping[str, int], probabilities: Mapping[str, f
         expected = shots * p
         spread = SIGMAS * np.sqrt(shots * p * (1 - p)) + 1
         assert abs(counts.get(outcome, 0) - expected) <= spread, (outcome, counts, expected)
+
+
+#: Two samples of one distribution are told apart less often than this.
+FALSE_ALARM_RATE = 1e-4
+
+
+def assert_same_distribution(ours: Mapping[str, int], theirs: Mapping[str, int]) -> None:
+    """Two samples come from one distribution: a chi-squared homogeneity test at
+    ``FALSE_ALARM_RATE``, outcomes seen fewer than 10 times in all pooled into one bin."""
+    outcomes = sorted(set(ours) | set(theirs))
+    table = np.array([[ours.get(o, 0) for o in outcomes], [theirs.get(o, 0) for o in outcomes]])
+    frequent = table.sum(axis=0) >= 10
+    table = np.column_stack([table[:, frequent], table[:, ~frequent].sum(axis=1)])
+    table = table[:, table.sum(axis=0) > 0]
+    if table.shape[1] < 2:
+        return  # one outcome only: both samples put every shot on it
+    p_value = chi2_contingency(table, correction=False).pvalue
+    assert p_value > FALSE_ALARM_RATE, (p_value, dict(ours), dict(theirs))
 
 
 BELL_QASM = """OPENQASM 2.0;

@@ -12,6 +12,8 @@ from qiskit.exceptions import QiskitError
 from qiskit.primitives import BackendSamplerV2
 from qiskit.providers import BackendV2, JobStatus, JobV1
 from qiskit.result import Result
+from qiskit.result.models import MeasLevel
+from qiskit_aer.noise import NoiseModel
 from qiskit_ibm_runtime.fake_provider import FakeManilaV2
 
 from qiskit_divi import ParallelSimulatorBackend
@@ -20,6 +22,7 @@ from qiskit_divi.exceptions import (
     DiviWarning,
     InvalidInputError,
     JobCancelledError,
+    UnknownOptionError,
 )
 from qiskit_divi.simulator import SimulationEngine
 
@@ -192,13 +195,49 @@ def test_a_finished_job_cannot_be_cancelled(backend):
 
 
 def test_unknown_run_options_are_named(backend):
-    with pytest.raises(TypeError, match=r"\['shot'\].*memory, seed_simulator, shots"):
-        backend.run(bell(), shot=10)
+    """Ignored, as Aer ignores them, but named in one warning."""
+    with pytest.warns(DiviWarning) as caught:
+        job = backend.run(bell(), shots=10, shot=10, rep_delay=1e-4, job_tags=["m3"])
+    (warning,) = [each for each in caught if issubclass(each.category, DiviWarning)]
+    assert str(warning.message).endswith("it does not have: job_tags, rep_delay, shot")
+    assert sum(job.result().get_counts().values()) == 10
+
+
+def test_what_qiskit_libraries_pass_for_every_run_is_accepted(backend):
+    """Classified outcomes from initialised qubits: what every run does (no warning)."""
+    options = {"shots": 500, "seed_simulator": 3}
+    expected = backend.run(bell(), **options).result().get_counts()
+    asked = {"meas_level": MeasLevel.CLASSIFIED, "meas_return": "avg", "init_qubits": True}
+    counts = backend.run(bell(), **options, **asked, rep_delay=None).result().get_counts()
+    assert counts == expected
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("meas_level", 1), ("meas_level", 0), ("init_qubits", False), ("noise_model", NoiseModel())],
+)
+def test_what_no_run_can_do_is_refused(backend, option, value):
+    with pytest.raises(InvalidInputError, match=option):
+        backend.run(bell(), **{option: value})
+
+
+def test_numpy_integers_are_integers():
+    backend = ParallelSimulatorBackend(n_processes=1, shots=np.int64(100))
+    backend.set_options(seed_simulator=np.uint32(5), memory=np.True_)
+    assert (backend.options.shots, backend.options.seed_simulator) == (100, 5)
+    assert type(backend.options.shots) is int and backend.options.memory is True
+    result = backend.run(bell(), shots=np.int32(7)).result()
+    assert sum(result.get_counts().values()) == 7 and len(result.get_memory()) == 7
 
 
 def test_unknown_constructor_options_are_refused():
     with pytest.raises(AttributeError, match="colour"):
         ParallelSimulatorBackend(colour="blue")
+
+
+def test_unknown_options_cannot_be_set(backend):
+    with pytest.raises(UnknownOptionError, match=r"'shot'.*memory, seed_simulator, shots"):
+        backend.set_options(shot=10)
 
 
 def test_bad_shots_are_refused_at_run(backend):

@@ -22,7 +22,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ...circuits import parse_qasm
-from ...exceptions import CircuitTooWideError, InvalidCircuitError, InvalidInputError
+from ...exceptions import (
+    CircuitTooWideError,
+    InvalidCircuitError,
+    InvalidInputError,
+    JobConflictError,
+    RequestRefusedError,
+    UnknownJobError,
+)
 from ...validation import positive_int
 from ..codec import decode_observables, encode_observables, unpack_circuit
 from ..protocol import (
@@ -31,13 +38,13 @@ from ..protocol import (
     ENTRY_OVERHEAD_BYTES,
     MAX_BODY_BYTES,
     RESULTS_PAGE_LIMIT,
-    JobStatus,
     JobType,
+    QoroJobStatus,
 )
 from .config import DEFAULT_SYSTEMS, SystemConfig, check_systems, check_tokens, token_digest
 from .faults import FaultInjector, FaultPlan
 from .runner import Runner
-from .store import JobConflictError, Store, UnknownJobError
+from .store import Store
 
 #: Where the API lives, as on the real service (``https://.../api``).
 API_ROOT = "/api"
@@ -47,16 +54,6 @@ API_ROOT = "/api"
 ENVELOPE_BYTES = 64 * 1024
 
 Handler = Callable[[str, Request, bytes], Response]
-
-
-class ApiError(Exception):
-    """An answer other than success, with its HTTP status."""
-
-    def __init__(self, status: int, detail: str, headers: Mapping[str, str] | None = None):
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
-        self.headers = dict(headers or {})
 
 
 def create_app(
@@ -150,7 +147,7 @@ class _Api:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         digest = token_digest(token.strip())
         if scheme.lower() != "bearer" or digest not in self.digests:
-            raise ApiError(
+            raise RequestRefusedError(
                 401, "missing or invalid bearer token", headers={"WWW-Authenticate": "Bearer"}
             )
         return digest
@@ -230,9 +227,11 @@ class _Api:
         job, page = self.store.results(
             owner, request.path_params["job_id"], limit=limit, offset=offset
         )
-        if job.status is not JobStatus.COMPLETED:
+        if job.status is not QoroJobStatus.COMPLETED:
             detail = f"job {job.id} is {job.status.value}; results exist once it has COMPLETED"
-            raise ApiError(400, f"{detail} (error: {job.error})" if job.error else detail)
+            raise RequestRefusedError(
+                400, f"{detail} (error: {job.error})" if job.error else detail
+            )
         more = offset + limit < job.n_circuits
         return JSONResponse(
             {
@@ -293,8 +292,8 @@ def _chunk_cost(circuits: Mapping[str, str]) -> int:
     )
 
 
-def _too_large() -> ApiError:
-    return ApiError(
+def _too_large() -> RequestRefusedError:
+    return RequestRefusedError(
         413,
         f"request too large: a chunk of circuits may take {MAX_BODY_BYTES} bytes; "
         "send them in smaller add_circuits chunks",
@@ -419,8 +418,8 @@ def _answer(status: int, detail: str, headers: Mapping[str, str] | None = None) 
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
 
-async def _api_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ApiError)
+async def _refusal(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestRefusedError)
     return _answer(exc.status, exc.detail, exc.headers)
 
 
@@ -441,7 +440,7 @@ async def _internal_error(request: Request, exc: Exception) -> Response:
 
 
 _EXCEPTION_HANDLERS: Mapping[Any, Callable[[Request, Exception], Awaitable[Response]]] = {
-    ApiError: _api_error,
+    RequestRefusedError: _refusal,
     HTTPException: _http_error,
     InvalidInputError: _status(400),
     UnknownJobError: _status(404),

@@ -20,7 +20,7 @@ from typing import Any
 
 import uvicorn
 
-from ...exceptions import DiviError
+from ...exceptions import LocalServerError
 from .app import API_ROOT, create_app
 from .config import SystemConfig, check_tokens
 from .faults import Fault, FaultInjector, FaultPlan
@@ -73,7 +73,7 @@ class LocalServer:
     def url(self) -> str:
         """The API's base URL, ``http://127.0.0.1:<port>/api``."""
         if self._server is None:
-            raise DiviError("the local server is not running")
+            raise LocalServerError("the local server is not running")
         return f"http://{_HOST}:{self._port}{API_ROOT}"
 
     @property
@@ -86,7 +86,7 @@ class LocalServer:
         if self._db_path is not None:
             return self._db_path
         if self._tmpdir is None:
-            raise DiviError("the local server is not running")
+            raise LocalServerError("the local server is not running")
         return Path(self._tmpdir.name) / "qoro-server.sqlite3"
 
     @property
@@ -99,7 +99,7 @@ class LocalServer:
     def start(self) -> LocalServer:
         """Start serving; returns once the server answers requests."""
         if self._server is not None:
-            raise DiviError("the local server is already running")
+            raise LocalServerError("the local server is already running")
         if self._db_path is None:
             self._tmpdir = tempfile.TemporaryDirectory(prefix="qiskit-divi-server-")
         try:
@@ -138,7 +138,7 @@ class LocalServer:
         deadline = time.monotonic() + _START_TIMEOUT
         while not self._server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise DiviError("the local server did not start; see the log above")
+                raise LocalServerError("the local server did not start; see the log above")
             time.sleep(0.01)
 
     def stop(self) -> None:

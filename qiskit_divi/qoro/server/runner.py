@@ -26,6 +26,7 @@ from typing import Any
 from qiskit.quantum_info import SparsePauliOp
 
 from ...circuits import parse_qasm
+from ...exceptions import JobRunError
 from ...simulator.engine import SimulationEngine
 from ..codec import decode_observables, encode_histogram, unpack_circuit
 from ..protocol import JobType
@@ -37,10 +38,6 @@ logger = logging.getLogger(__name__)
 #: A job is started at most this many times; a job whose runs keep being cut short (its
 #: process dies, or the server stops) is then marked FAILED rather than run again.
 MAX_ATTEMPTS = 3
-
-
-class JobError(Exception):
-    """Why a job failed, as plain text: it crosses the process boundary by pickle."""
 
 
 @dataclass(frozen=True)
@@ -150,7 +147,7 @@ class Runner:
             future = pool.submit(execute, task)
         try:
             results = future.result()
-        except JobError as err:
+        except JobRunError as err:
             logger.info("job %s failed: %s", job.id, err)
             self._store.fail(job.id, str(err))
         except (BrokenProcessPool, CancelledError):
@@ -192,13 +189,13 @@ def execute(task: _Task) -> list[Any]:
     """One JSON result per circuit: histograms, or expectation values by term.
 
     Raises:
-        JobError: the job cannot run; the message says why, naming the circuit when
+        JobRunError: the job cannot run; the message says why, naming the circuit when
             one is at fault.
     """
     try:
         return _results(task)
     except Exception as err:
-        raise JobError(f"{type(err).__name__}: {err}") from None
+        raise JobRunError(f"{type(err).__name__}: {err}") from None
 
 
 def _results(task: _Task) -> list[Any]:

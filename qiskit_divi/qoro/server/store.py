@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ...exceptions import DiviError, InvalidInputError
-from ..protocol import JobStatus, JobType
+from ...exceptions import InvalidInputError, JobConflictError, UnknownJobError
+from ..protocol import JobType, QoroJobStatus
 
 _SCHEMA_VERSION = 1
 _SCHEMA = """
@@ -49,16 +49,8 @@ CREATE TABLE circuits (
 CREATE UNIQUE INDEX circuits_in_order ON circuits (job_id, position);
 """
 
-_RUNNABLE = JobStatus.PENDING.value
-_CANCELLABLE = (JobStatus.PENDING.value, JobStatus.RUNNING.value)
-
-
-class UnknownJobError(DiviError, LookupError):
-    """No such job for this owner: HTTP 404 (another owner's job is no different)."""
-
-
-class JobConflictError(DiviError):
-    """The request does not fit the job's state (finalized, finished, ...): HTTP 409."""
+_RUNNABLE = QoroJobStatus.PENDING.value
+_CANCELLABLE = (QoroJobStatus.PENDING.value, QoroJobStatus.RUNNING.value)
 
 
 @dataclass(frozen=True)
@@ -71,7 +63,7 @@ class Job:
     system: str
     shots: int | None
     observables: str | None
-    status: JobStatus
+    status: QoroJobStatus
     finalized: bool
     attempts: int
     error: str | None
@@ -86,7 +78,7 @@ class Job:
             system=row["system"],
             shots=row["shots"],
             observables=row["observables"],
-            status=JobStatus(row["status"]),
+            status=QoroJobStatus(row["status"]),
             finalized=bool(row["finalized"]),
             attempts=row["attempts"],
             error=row["error"],
@@ -230,7 +222,7 @@ class Store:
                     "cancelled"
                 )
             db.execute(
-                "UPDATE jobs SET status = ? WHERE id = ?", (JobStatus.CANCELLED.value, job_id)
+                "UPDATE jobs SET status = ? WHERE id = ?", (QoroJobStatus.CANCELLED.value, job_id)
             )
         return job.n_circuits
 
@@ -253,7 +245,7 @@ class Store:
                 "UPDATE jobs SET status = ?, error = ?"
                 " WHERE id = ? AND status = ? AND finalized = 1 AND attempts >= ?",
                 (
-                    JobStatus.FAILED.value,
+                    QoroJobStatus.FAILED.value,
                     f"its run was cut short {max_attempts} times (the worker process died "
                     "or the server stopped); not trying again",
                     *runnable,
@@ -265,7 +257,7 @@ class Store:
                 and db.execute(
                     "UPDATE jobs SET status = ?, attempts = attempts + 1"
                     " WHERE id = ? AND status = ? AND finalized = 1",
-                    (JobStatus.RUNNING.value, *runnable),
+                    (QoroJobStatus.RUNNING.value, *runnable),
                 ).rowcount
             )
             row = db.execute(_JOB_QUERY, (job_id,)).fetchone()
@@ -277,7 +269,7 @@ class Store:
         with self._write() as db:
             db.execute(
                 "UPDATE jobs SET status = ?, attempts = attempts - ? WHERE id = ? AND status = ?",
-                (_RUNNABLE, int(not count_attempt), job_id, JobStatus.RUNNING.value),
+                (_RUNNABLE, int(not count_attempt), job_id, QoroJobStatus.RUNNING.value),
             )
 
     def circuits(self, job_id: str) -> list[tuple[str, str]]:
@@ -297,7 +289,7 @@ class Store:
         with self._write() as db:
             done = db.execute(
                 "UPDATE jobs SET status = ? WHERE id = ? AND status = ?",
-                (JobStatus.COMPLETED.value, job_id, JobStatus.RUNNING.value),
+                (QoroJobStatus.COMPLETED.value, job_id, QoroJobStatus.RUNNING.value),
             ).rowcount
             if done:
                 db.executemany(
@@ -312,7 +304,7 @@ class Store:
             return bool(
                 db.execute(
                     "UPDATE jobs SET status = ?, error = ? WHERE id = ? AND status = ?",
-                    (JobStatus.FAILED.value, reason, job_id, JobStatus.RUNNING.value),
+                    (QoroJobStatus.FAILED.value, reason, job_id, QoroJobStatus.RUNNING.value),
                 ).rowcount
             )
 
@@ -325,7 +317,7 @@ class Store:
         with self._write() as db:
             db.execute(
                 "UPDATE jobs SET status = ? WHERE status = ?",
-                (_RUNNABLE, JobStatus.RUNNING.value),
+                (_RUNNABLE, QoroJobStatus.RUNNING.value),
             )
             rows = db.execute(
                 "SELECT id FROM jobs WHERE status = ? AND finalized = 1 ORDER BY created_at",
@@ -344,7 +336,7 @@ class Store:
         """
         with self._transaction() as db:
             job = _owned_job(db, owner, job_id)
-            if job.status is not JobStatus.COMPLETED:
+            if job.status is not QoroJobStatus.COMPLETED:
                 return job, []
             rows = db.execute(
                 "SELECT label, result FROM circuits WHERE job_id = ?"
@@ -375,7 +367,7 @@ def _new_circuits(
 
 
 def _check_open(job: Job) -> None:
-    if job.status is not JobStatus.PENDING:
+    if job.status is not QoroJobStatus.PENDING:
         raise JobConflictError(f"job {job.id} is {job.status.value}; it takes no more circuits")
     if job.finalized:
         raise JobConflictError(f"job {job.id} is finalized; it takes no more circuits")

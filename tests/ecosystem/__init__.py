@@ -1,0 +1,1 @@
+"""The Qiskit ecosystem's own clients on our backends, each checked against Qiskit Aer."""

@@ -1,0 +1,246 @@
+"""What a device runs: gates the transpiler can rewrite for it are compiled, the rest refused
+up front; targets that Qiskit's transpiler can use; results as Aer gives them."""
+
+from __future__ import annotations
+
+import pytest
+from qiskit import QuantumCircuit, transpile
+from qiskit.circuit import ControlFlowOp, Gate, IfElseOp
+from qiskit.circuit.controlflow import ForLoopOp, SwitchCaseOp, WhileLoopOp
+from qiskit.circuit.library import CXGate
+from qiskit.providers.fake_provider import GenericBackendV2
+from qiskit.quantum_info import Statevector, random_clifford
+from qiskit.transpiler import generate_preset_pass_manager
+from qiskit_aer import AerSimulator
+from qiskit_aer.noise import NoiseModel
+from qiskit_ibm_runtime.fake_provider import FakeManilaV2, FakeSherbrooke
+
+from qiskit_divi import ParallelSimulatorBackend, SamplerV2
+from qiskit_divi.exceptions import InvalidCircuitError
+from qiskit_divi.simulator.device import smallest_fake_backend
+from qiskit_divi.simulator.runs import TRANSPILE_LEVEL
+
+from .circuits import assert_distribution, assert_same_distribution, exact_probabilities
+
+SHOTS = 4000
+
+
+def _standard_gates() -> QuantumCircuit:
+    """``cx`` and ``u``, which an ECR device lacks, and a Clifford, which has no definition."""
+    circuit = QuantumCircuit(3, name="standard")
+    circuit.h(0)
+    circuit.cx(0, 1)
+    circuit.u(0.7, 0.3, -0.4, 2)
+    circuit.append(random_clifford(2, seed=3), [1, 2])
+    circuit.measure_all()
+    return circuit
+
+
+def _dynamic() -> QuantumCircuit:
+    """A measurement feeding a condition whose block holds ``ch``, which Aer lacks."""
+    circuit = QuantumCircuit(3, 3, name="dynamic")
+    circuit.h(0)
+    circuit.measure(0, 0)
+    with circuit.if_test((circuit.clbits[0], 1)):
+        circuit.x(1)
+        circuit.ch(1, 2)
+    with circuit.for_loop(range(2)):
+        circuit.h(2)
+    circuit.measure([1, 2], [1, 2])
+    return circuit
+
+
+#: ``_dynamic``'s outcomes: c0 = 0 leaves 000; c0 = 1 sets q1 and puts q2 in H|0>, and the
+#: loop's two H's undo nothing that matters for q2 = H H H|0> = H|0>.
+_DYNAMIC_PROBABILITIES = {"000": 0.5, "011": 0.25, "111": 0.25}
+
+
+def _names(circuit: QuantumCircuit) -> set[str]:
+    names = set(circuit.count_ops())
+    for instruction in circuit.data:
+        if isinstance(instruction.operation, ControlFlowOp):
+            for block in instruction.operation.blocks:
+                names |= _names(block)
+    return names
+
+
+@pytest.fixture(scope="module")
+def ecr_device() -> GenericBackendV2:
+    """A small device in the ECR basis, as IBM's Eagle devices are."""
+    return GenericBackendV2(3, basis_gates=["ecr", "rz", "sx", "x"], seed=11)
+
+
+# -- what a device takes (item: devices refused gates the transpiler translates) ----------
+
+
+@pytest.mark.slow
+def test_sherbrooke_compiles_cx_and_u_in_run_and_the_sampler_as_aer_does():
+    fake = FakeSherbrooke()
+    backend = ParallelSimulatorBackend(qiskit_backend=fake, n_processes=1)
+    circuit = QuantumCircuit(2, name="bell_u")
+    circuit.h(0)
+    circuit.cx(0, 1)
+    circuit.u(0.4, 0.2, 0.1, 1)
+    circuit.measure_all()
+    aer = AerSimulator.from_backend(fake)
+    # The same compilation run in Aer: same layout, so the same qubits' noise.
+    manager = generate_preset_pass_manager(TRANSPILE_LEVEL, target=aer.target, seed_transpiler=5)
+    theirs = aer.run(manager.run(circuit), shots=SHOTS, seed_simulator=6).result().get_counts()
+
+    ours = backend.run(circuit, shots=SHOTS, seed_simulator=5).result().get_counts()
+    sampled = SamplerV2(backend, options={"seed": 5}).run([circuit], shots=SHOTS).result()
+
+    assert_same_distribution(ours, theirs)
+    assert_same_distribution(sampled[0].data.meas.get_counts(), theirs)
+    backend.close()
+
+
+def test_a_device_compiles_standard_gates_it_lacks_to_the_exact_distribution(ecr_device):
+    # An empty noise model replaces the device's noise: only its target remains.
+    backend = ParallelSimulatorBackend(
+        qiskit_backend=ecr_device, noise_model=NoiseModel(), n_processes=1
+    )
+    counts = backend.run(_standard_gates(), shots=SHOTS, seed_simulator=3).result().get_counts()
+    assert_distribution(counts, exact_probabilities(_standard_gates()))
+
+
+def test_a_noisy_device_run_agrees_with_aer_on_the_same_compilation(ecr_device):
+    backend = ParallelSimulatorBackend(qiskit_backend=ecr_device, n_processes=1)
+    isa = transpile(_standard_gates(), backend, seed_transpiler=8)
+    theirs = AerSimulator.from_backend(ecr_device).run(isa, shots=SHOTS, seed_simulator=1)
+
+    ours = backend.run(isa, shots=SHOTS, seed_simulator=2).result().get_counts()
+
+    assert_same_distribution(ours, theirs.result().get_counts())
+
+
+def test_gates_aer_lacks_inside_control_flow_are_compiled():
+    backend = ParallelSimulatorBackend(n_processes=1)
+    counts = backend.run(_dynamic(), shots=SHOTS, seed_simulator=4).result().get_counts()
+    assert_distribution(counts, _DYNAMIC_PROBABILITIES)
+
+
+def test_initialize_runs_on_a_device(ecr_device):
+    circuit = QuantumCircuit(2, name="prepared")
+    circuit.initialize([0.6, 0, 0, 0.8j], [0, 1])
+    circuit.h(1)
+    circuit.measure_all()
+    backend = ParallelSimulatorBackend(
+        qiskit_backend=ecr_device, noise_model=NoiseModel(), n_processes=1
+    )
+    counts = backend.run(circuit, shots=SHOTS, seed_simulator=9).result().get_counts()
+    expected = Statevector(circuit.remove_final_measurements(inplace=False))
+    assert_distribution(counts, expected.probabilities_dict())
+
+
+def _opaque_in_a_block() -> QuantumCircuit:
+    circuit = QuantumCircuit(1, 1, name="hidden")
+    circuit.h(0)
+    circuit.measure(0, 0)
+    with circuit.if_test((circuit.clbits[0], 1)):
+        circuit.append(Gate("mystery", 1, []), [0])
+    circuit.measure(0, 0)
+    return circuit
+
+
+def _opaque_in_a_definition() -> QuantumCircuit:
+    inner = QuantumCircuit(1, name="wrapper")
+    inner.append(Gate("mystery", 1, []), [0])
+    circuit = QuantumCircuit(1, name="wrapped")
+    circuit.append(inner.to_gate(), [0])
+    circuit.measure_all()
+    return circuit
+
+
+def _a_while_loop() -> QuantumCircuit:
+    circuit = QuantumCircuit(1, 1, name="repeat")
+    circuit.h(0)
+    circuit.measure(0, 0)
+    with circuit.while_loop((circuit.clbits[0], 1)):
+        circuit.h(0)
+        circuit.measure(0, 0)
+    return circuit
+
+
+@pytest.mark.parametrize(
+    ("qiskit_backend", "circuit", "match"),
+    [
+        (None, _opaque_in_a_block(), r"'hidden'.*aer_simulator has no 'mystery'"),
+        (None, _opaque_in_a_definition(), r"'wrapped'.*has no 'mystery'"),
+        # IBM devices, hence their fake twins, have no while loops.
+        (FakeManilaV2(), _a_while_loop(), r"'repeat'.*fake_manila has no 'while_loop'"),
+    ],
+)
+def test_what_the_transpiler_cannot_rewrite_is_refused_before_anything_runs(
+    qiskit_backend, circuit, match
+):
+    backend = ParallelSimulatorBackend(qiskit_backend=qiskit_backend, n_processes=1)
+    with pytest.raises(InvalidCircuitError, match=match):
+        backend.run(circuit)
+    with pytest.raises(InvalidCircuitError, match=match):
+        SamplerV2(backend).run([circuit])
+
+
+def test_auto_compiles_for_the_device_it_picks_as_aer_does():
+    backend = ParallelSimulatorBackend(qiskit_backend="auto", n_processes=1)
+    device = smallest_fake_backend(3, "standard")
+    aer = AerSimulator.from_backend(device)
+    manager = generate_preset_pass_manager(TRANSPILE_LEVEL, target=aer.target, seed_transpiler=3)
+    theirs = aer.run(manager.run(_standard_gates()), shots=SHOTS, seed_simulator=4)
+
+    ours = backend.run(_standard_gates(), shots=SHOTS, seed_simulator=3).result().get_counts()
+
+    assert_same_distribution(ours, theirs.result().get_counts())
+
+
+# -- targets Qiskit's transpiler can use (item: noise-model targets) ----------------------
+
+
+def _manila_noise() -> NoiseModel:
+    return NoiseModel.from_backend(FakeManilaV2())
+
+
+def test_a_noise_model_target_has_its_gates_and_control_flow_as_instructions():
+    target = ParallelSimulatorBackend(noise_model=_manila_noise()).target
+    names = set(target.operation_names)
+    assert {"cx", "rz", "sx", "x", "id", "measure", "reset", "delay"} <= names
+    assert not names & {"h", "u", "ecr", "unitary"}  # noise attaches to the model's gates
+    assert target.operation_from_name("if_else") is IfElseOp
+    assert target.operation_from_name("for_loop") is ForLoopOp
+    assert target.operation_from_name("switch_case") is SwitchCaseOp
+    assert target.operation_from_name("while_loop") is WhileLoopOp
+    assert target.operation_from_name("cx") == CXGate()
+    assert target.instruction_supported("cx", (0, target.num_qubits - 1))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: ParallelSimulatorBackend(noise_model=_manila_noise()),
+        lambda: ParallelSimulatorBackend(),
+        lambda: ParallelSimulatorBackend(qiskit_backend="statevector_simulator"),
+    ],
+    ids=["noise_model", "ideal", "statevector"],
+)
+def test_transpile_and_preset_pass_managers_compile_dynamic_circuits_for_the_target(make):
+    backend = make()
+    runs = set(backend.target.operation_names) | {"barrier"}
+    compiled = transpile(_dynamic(), backend, seed_transpiler=1)
+    managed = generate_preset_pass_manager(2, backend=backend, seed_transpiler=1).run(_dynamic())
+    assert _names(compiled) <= runs
+    assert _names(managed) <= runs
+    assert compiled.num_qubits == managed.num_qubits == 3  # no device, so no layout
+
+
+def test_a_noise_model_run_agrees_with_aer_on_the_same_transpiled_circuit():
+    noise = _manila_noise()
+    backend = ParallelSimulatorBackend(noise_model=noise, n_processes=1)
+    isa = transpile(_dynamic(), backend, seed_transpiler=2)
+    theirs = AerSimulator(noise_model=noise).run(isa, shots=SHOTS, seed_simulator=3)
+
+    ours = backend.run(isa, shots=SHOTS, seed_simulator=4).result().get_counts()
+    compiled_here = backend.run(_dynamic(), shots=SHOTS, seed_simulator=5).result().get_counts()
+
+    assert set(ours) > set(_DYNAMIC_PROBABILITIES)  # noisy: every outcome shows up
+    assert_same_distribution(ours, theirs.result().get_counts())
+    assert_same_distribution(compiled_here, theirs.result().get_counts())

@@ -1,0 +1,148 @@
+"""The OpenQASM 2 export every Qoro path uses: text that readers with only the paper's
+qelib1.inc take, and that means the circuit it came from."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from qiskit import QuantumCircuit, qasm2
+from qiskit.circuit import Gate, Instruction
+from qiskit.circuit.library import UnitaryGate, get_standard_gate_name_mapping
+from qiskit.quantum_info import DensityMatrix, Operator, Statevector
+
+from qiskit_divi.circuits import parse_qasm, to_qasm
+from qiskit_divi.exceptions import InvalidCircuitError
+
+#: Standard instructions that are no unitary gate on some qubits.
+_NOT_GATES = {"measure", "reset", "barrier", "delay", "global_phase"}
+
+
+def _standard_gate(name: str) -> QuantumCircuit:
+    gate = get_standard_gate_name_mapping()[name]
+    rng = np.random.default_rng(sum(map(ord, name)))
+    gate = gate.base_class(*rng.uniform(-np.pi, np.pi, len(gate.params)))
+    circuit = QuantumCircuit(gate.num_qubits, name=name)
+    circuit.append(gate, range(gate.num_qubits))
+    return circuit
+
+
+@pytest.mark.parametrize(
+    "name", sorted(set(get_standard_gate_name_mapping()) - _NOT_GATES), ids=str
+)
+def test_every_standard_gate_reads_back_as_itself_with_only_qelib1(name):
+    circuit = _standard_gate(name)
+    text = to_qasm(name, circuit)
+    # Strictly (Qiskit's legacy gates defined in the text) and as the local server reads it.
+    for read in (qasm2.loads(text), parse_qasm(name, text)):
+        assert Operator(read).equiv(Operator(circuit))
+
+
+def test_circuits_of_qelib1_gates_are_written_as_qiskit_writes_them():
+    circuit = QuantumCircuit(3, 3)
+    circuit.h(0)
+    circuit.cx(0, 1)
+    circuit.rx(0.25, 2)
+    circuit.measure(range(3), range(3))
+    assert to_qasm("plain", circuit) == qasm2.dumps(circuit)
+
+
+def test_a_legacy_gate_is_defined_once_before_it_is_used():
+    circuit = QuantumCircuit(3, 3)
+    for pair in [(0, 1), (1, 2), (0, 2)]:
+        circuit.rzz(0.5, *pair)
+    circuit.measure(range(3), range(3))
+    text = to_qasm("qaoa", circuit)
+    assert text.count("gate rzz(") == 1
+    assert text.index("gate rzz(") < text.index("rzz(0.5) q[0],q[1];")
+
+
+def _initialized(state: object) -> QuantumCircuit:
+    circuit = QuantumCircuit(2, name="initialized")
+    circuit.h(0)
+    circuit.initialize(state, [0, 1])
+    circuit.cx(0, 1)
+    return circuit
+
+
+def _measuring_instruction() -> QuantumCircuit:
+    inner = QuantumCircuit(1, 1, name="measure_x")
+    inner.h(0)
+    inner.measure(0, 0)
+    circuit = QuantumCircuit(2, 1, name="custom")
+    circuit.x(1)
+    circuit.append(inner.to_instruction(), [0], [0])
+    return circuit
+
+
+def _prepared() -> QuantumCircuit:
+    circuit = QuantumCircuit(1, name="prepared")
+    circuit.prepare_state([1 / np.sqrt(2), -1j / np.sqrt(2)], 0)
+    return circuit
+
+
+@pytest.mark.parametrize(
+    "circuit",
+    [
+        _initialized([0.6, 0, 0, 0.8]),
+        _initialized([0.5, 0.5j, -0.5, -0.5j]),  # complex amplitudes
+        _initialized("+1"),  # a label
+        _initialized(2),  # a basis state
+        _prepared(),
+    ],
+    ids=["real", "complex", "label", "integer", "prepare_state"],
+)
+def test_instructions_openqasm2_cannot_call_are_written_as_their_definitions(circuit):
+    text = to_qasm(circuit.name, circuit)
+    strict = qasm2.loads(text)
+    served = parse_qasm(circuit.name, text)
+    assert "initialize" not in text and "state_preparation" not in text
+    expected = DensityMatrix(circuit).probabilities()
+    for read in (strict, served):
+        assert DensityMatrix(read).probabilities() == pytest.approx(expected, abs=1e-12)
+
+
+def test_an_instruction_holding_a_measurement_is_written_as_its_contents():
+    text = to_qasm("custom", _measuring_instruction())
+    read = qasm2.loads(text)
+    steps = [
+        (
+            step.name,
+            [read.find_bit(q).index for q in step.qubits],
+            [read.find_bit(c).index for c in step.clbits],
+        )
+        for step in read.data
+    ]
+    assert steps == [("x", [1], []), ("h", [0], []), ("measure", [0], [0])]
+
+
+def test_gates_with_matrices_travel_as_gate_definitions():
+    circuit = QuantumCircuit(1, 1)
+    circuit.append(UnitaryGate([[0, 1], [1, 0]]), [0])
+    circuit.measure(0, 0)
+    text = to_qasm("flip", circuit)
+    assert "gate unitary" in text
+    assert Statevector(qasm2.loads(text).remove_final_measurements(inplace=False)).equiv(
+        Statevector([0, 1])
+    )
+
+
+def test_text_qelib1_readers_would_refuse_is_refused_naming_the_circuit():
+    # Named like a 4-qubit legacy gate, which Qiskit's exporter calls without a definition.
+    clash = QuantumCircuit(2, name="c3x")
+    clash.h(0)
+    circuit = QuantumCircuit(2, name="clash")
+    circuit.append(clash.to_gate(), [0, 1])
+    circuit.measure_all()
+    with pytest.raises(InvalidCircuitError, match=r"'clash'.*'c3x' takes 4 quantum arguments"):
+        to_qasm("clash", circuit)
+
+
+def test_an_instruction_without_a_definition_is_still_refused_by_name():
+    circuit = QuantumCircuit(1, 1)
+    circuit.append(Instruction("mystery", 1, 0, []), [0])
+    with pytest.raises(InvalidCircuitError, match=r"'odd'.*'mystery'.*opaque"):
+        to_qasm("odd", circuit)
+    circuit = QuantumCircuit(1)
+    circuit.append(Gate("enigma", 1, []), [0])
+    with pytest.raises(InvalidCircuitError, match=r"'odd'.*'enigma'.*opaque"):
+        to_qasm("odd", circuit)

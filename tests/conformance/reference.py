@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 import numpy as np
-from qiskit import ClassicalRegister, QuantumCircuit, transpile
+from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister, transpile
 from qiskit.circuit import Clbit, Gate, Parameter
 from qiskit.circuit.controlflow import IfElseOp
 from qiskit.quantum_info import SparsePauliOp
@@ -296,8 +296,27 @@ def aer_counts(
     """Aer's own samples of bound circuits (under ``noise_model``), keyed as
     :func:`exact_distribution` keys them."""
     simulator = AerSimulator(noise_model=noise_model, enable_truncation=False)
-    result = simulator.run(circuits, shots=shots, seed_simulator=seed).result()
+    trimmed = [_trimmed(circuit) for circuit in circuits]
+    result = simulator.run(trimmed, shots=shots, seed_simulator=seed).result()
     return [plain(result.get_counts(index)) for index in range(len(circuits))]
+
+
+def _trimmed(circuit: QuantumCircuit) -> QuantumCircuit:
+    """``circuit`` without the idle qubits after its last active one (an ISA circuit for
+    a 30-qubit target may use five): no qubit moves, so a noise model still applies to
+    the same ones, and Aer needs no truncation of its own."""
+    width = 1 + max(
+        (circuit.find_bit(q).index for instruction in circuit.data for q in instruction.qubits),
+        default=0,
+    )
+    if width == circuit.num_qubits:
+        return circuit
+    trimmed = QuantumCircuit(QuantumRegister(width, "q"), *circuit.cregs, name=circuit.name)
+    for instruction in circuit.data:
+        qubits = [trimmed.qubits[circuit.find_bit(q).index] for q in instruction.qubits]
+        clbits = [trimmed.clbits[circuit.find_bit(c).index] for c in instruction.clbits]
+        trimmed.append(instruction.operation, qubits, clbits)
+    return trimmed
 
 
 def plain(counts: Mapping[str, int]) -> dict[str, int]:
@@ -336,9 +355,40 @@ def sampled_expectations(
             bits = key.split(" ")[0]
             for column, observable in enumerate(flat):
                 table[row, column] += count * _diagonal_value(observable, bits)
-    table /= shots
-    rows = np.arange(len(bound)).reshape(values_shape(values))
-    columns = np.arange(flat.size).reshape(observables.shape)
+    return _broadcast(table / shots, values, observables)
+
+
+def averaged_expectations(
+    circuit: QuantumCircuit,
+    observables: np.ndarray,
+    values: Values,
+    noise_model: NoiseModel,
+    shots: int,
+    seed: int,
+) -> np.ndarray:
+    """Aer's mean, over ``shots`` noisy trajectories of ``circuit``, of each observable's
+    value at the end: each shot samples its mid-circuit outcomes (readout errors
+    included, as the bits an ``if_test`` reads) and its gate noise. An unbiased estimate
+    of the exact noisy value, whose error each shot bounds (``stats``)."""
+    flat = np.ravel(observables)
+    simulator = AerSimulator(
+        method="statevector", noise_model=noise_model, enable_truncation=False
+    )
+    rows = []
+    for bound in bound_circuits(circuit, values):
+        saving = bound.copy()
+        for j, op in enumerate(flat):
+            saving.save_expectation_value(op, list(range(bound.num_qubits)), label=f"e{j}")
+        data = simulator.run(saving, shots=shots, seed_simulator=seed).result().data()
+        rows.append([data[f"e{j}"] for j in range(flat.size)])
+    table = np.array(rows, dtype=float).reshape(len(rows), flat.size)
+    return _broadcast(table, values, observables)
+
+
+def _broadcast(table: np.ndarray, values: Values, observables: np.ndarray) -> np.ndarray:
+    """Values per (parameter set, observable), C order, at the PUB's broadcast shape."""
+    rows = np.arange(table.shape[0]).reshape(values_shape(values))
+    columns = np.arange(table.shape[1]).reshape(observables.shape)
     rows, columns = np.broadcast_arrays(rows, columns)
     return table[rows, columns]
 

@@ -179,7 +179,13 @@ def _op(draw: st.DrawFn, num_qubits: int, dynamic: bool, qasm2: bool, resets: bo
         size = min(num_qubits, draw(st.integers(1, 2)))
         subset = draw(st.lists(qubit, min_size=size, max_size=size, unique=True))
         return Op("initialize", tuple(subset), seed=draw(st.integers(0, 2**16)))
-    measured = draw(qubit)
+    return draw(_measure_if(num_qubits, qasm2))
+
+
+@st.composite
+def _measure_if(draw: st.DrawFn, num_qubits: int, qasm2: bool) -> Op:
+    """A mid-circuit measurement and the ``if_test`` (and maybe ``else``) reading it."""
+    measured = draw(st.integers(0, num_qubits - 1))
     body = draw(_body(num_qubits))
     orelse = None if qasm2 or not draw(st.booleans()) else draw(_body(num_qubits))
     return Op("measure_if", (measured,), value=draw(st.integers(0, 1)), body=body, orelse=orelse)
@@ -207,6 +213,7 @@ def circuits(
     resets: bool = True,
     qasm2: bool = False,
     max_ops: int = 10,
+    min_mids: int = 0,
 ) -> CircuitSpec:
     """A random circuit spec of ``min_qubits``..``max_qubits`` qubits.
 
@@ -218,6 +225,7 @@ def circuits(
         resets: may contain ``reset`` and ``initialize``.
         qasm2: only what OpenQASM 2 carries (no ``else`` branches).
         max_ops: the most steps.
+        min_mids: the fewest mid-circuit measurements (each with its ``if_test``).
     """
     num_qubits = draw(st.integers(min_qubits, max_qubits))
     count = draw(st.integers(1, max_ops))
@@ -228,6 +236,8 @@ def circuits(
         more_mids = dynamic and kinds.count("measure_if") < 2
         more_resets = resets and kinds.count("reset") + kinds.count("initialize") < 2
         ops.append(draw(_op(num_qubits, more_mids, qasm2, more_resets)))
+    while sum(op.kind == "measure_if" for op in ops) < min_mids:
+        ops.insert(draw(st.integers(0, len(ops))), draw(_measure_if(num_qubits, qasm2)))
     final: tuple[int, ...] = ()
     if measured:
         size = draw(st.integers(1, num_qubits))
@@ -251,25 +261,32 @@ BROADCAST_SHAPES = (
 
 @st.composite
 def observable(draw: st.DrawFn, num_qubits: int, *, diagonal: bool = False) -> SparsePauliOp:
-    """A random Hermitian observable on ``num_qubits`` qubits: a few Pauli terms with
-    real coefficients, or (not ``diagonal``) a random Hermitian matrix on one or two
-    qubits, as Pauli terms, with identity elsewhere."""
-    letters = "IZ" if diagonal else "IXYZ"
+    """A random Hermitian observable on ``num_qubits`` qubits: a few Pauli terms, each on
+    a few random qubits (users' observables are local; an identity term may join them),
+    with real coefficients, or (not ``diagonal``) a random Hermitian matrix on one or
+    two qubits, as Pauli terms, with identity elsewhere."""
+    qubit = st.integers(0, num_qubits - 1)
     if not diagonal and draw(st.booleans()):
         size = min(num_qubits, draw(st.integers(1, 2)))
-        support = draw(
-            st.lists(st.integers(0, num_qubits - 1), min_size=size, max_size=size, unique=True)
-        )
+        support = draw(st.lists(qubit, min_size=size, max_size=size, unique=True))
         matrix = random_hermitian(2**size, seed=draw(st.integers(0, 2**16)))
         local = SparsePauliOp.from_operator(matrix)
         return local.apply_layout(support, num_qubits).simplify()
-    count = draw(st.integers(1, 4))
-    labels = [
-        "".join(draw(st.lists(st.sampled_from(letters), min_size=num_qubits, max_size=num_qubits)))
-        for _ in range(count)
-    ]
-    coefficients = [draw(st.sampled_from((1.0, -1.0, 0.5, -0.25, 2.0))) for _ in labels]
-    return SparsePauliOp(labels, coefficients)
+    letters = "Z" if diagonal else "XYZ"
+    labels = []
+    for _ in range(draw(st.integers(1, 4))):
+        size = draw(st.sampled_from((1, 1, 2, 3, num_qubits)))
+        size = min(size, num_qubits)
+        support = draw(st.lists(qubit, min_size=size, max_size=size, unique=True))
+        label = ["I"] * num_qubits
+        for position in support:
+            label[num_qubits - 1 - position] = draw(st.sampled_from(letters))
+        labels.append("".join(label))
+    if draw(st.booleans()):
+        labels.append("I" * num_qubits)
+    distinct = list(dict.fromkeys(labels))  # repeated terms could cancel to nothing
+    coefficients = [draw(st.sampled_from((1.0, -1.0, 0.5, -0.25, 2.0))) for _ in distinct]
+    return SparsePauliOp(distinct, coefficients)
 
 
 def observables_array(ops: list[SparsePauliOp], shape: tuple[int, ...]) -> np.ndarray:
@@ -326,16 +343,16 @@ class Transpilation:
 
 @st.composite
 def transpilations(
-    draw: st.DrawFn, num_qubits: int, devices: tuple[str, ...] = DEVICES
+    draw: st.DrawFn, num_qubits: int, devices: tuple[str, ...] = DEVICES, within: int = 0
 ) -> Transpilation:
-    """A device at least ``num_qubits`` wide, a random initial layout on it, a level."""
+    """A device at least ``num_qubits`` wide, a random initial layout on it (on its first
+    ``within`` qubits when given, so that routing stays among a few), and a level."""
     fitting = [name for name in devices if fake_device(name).num_qubits >= num_qubits]
     device = draw(st.sampled_from(fitting))
-    width = fake_device(device).num_qubits
+    width = within or fake_device(device).num_qubits
     layout = tuple(draw(st.permutations(range(width)))[:num_qubits])
-    return Transpilation(
-        device, layout, draw(st.sampled_from((0, 1, 2, 3))), draw(st.integers(0, 999))
-    )
+    level = draw(st.sampled_from((0, 1, 2, 3)))
+    return Transpilation(device, layout, level, draw(st.integers(0, 999)))
 
 
 # -- whole cases ------------------------------------------------------------------------
@@ -372,14 +389,16 @@ def estimator_cases(
     compiled: bool | None = None,
     diagonal: bool = False,
     devices: tuple[str, ...] = DEVICES,
+    within: int = 0,
     **circuit_options: Any,
 ) -> EstimatorCase:
     """An :class:`EstimatorCase`; ``compiled``: always (``True``), never (``False``) or
-    either (``None``) compiled for one of ``devices``, with a random initial layout."""
+    either (``None``) compiled for one of ``devices``, with a random initial layout
+    (see :func:`transpilations`)."""
     spec = draw(circuits(**circuit_options))
     if compiled is None:
         compiled = draw(st.booleans())
-    transpilation = draw(transpilations(spec.num_qubits, devices)) if compiled else None
+    transpilation = draw(transpilations(spec.num_qubits, devices, within)) if compiled else None
     shapes = draw(st.sampled_from(BROADCAST_SHAPES))
     size = int(np.prod(shapes[0], dtype=int))
     ops = tuple(draw(observable(spec.num_qubits, diagonal=diagonal)) for _ in range(size))

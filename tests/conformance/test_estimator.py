@@ -14,10 +14,15 @@ The oracles, and why each is the same quantity as ours:
   That is Aer's ``EstimatorV2`` on its density-matrix method with the device's
   ``NoiseModel.from_backend``, which applies gate and reset noise as channels and, the
   circuit measuring nothing, no readout error. Circuits here do not measure
-  mid-circuit: Aer samples such a measurement even on a density matrix, and whether a
-  readout error should flip the bit an ``if_test`` reads is not settled by the
-  contract; dynamic circuits under noise are compared in distribution instead (below,
-  and in ``test_sampler``). Agreement to 1e-9.
+  mid-circuit: Aer samples such a measurement even on a density matrix, whose
+  readout error flips the bit an ``if_test`` reads is the next case. Agreement to 1e-9.
+- Under noise, exact, with mid-circuit measurements: ours is the mean over the
+  outcomes, whose bits an ``if_test`` reads through the device's readout errors
+  (``qiskit_divi.primitives.estimator``). Aer defines the same mean by sampling it:
+  its ``save_expectation_value`` averaged over noisy trajectories, each drawing its
+  outcomes and readout errors. Ours must lie within the Hoeffding bound of Aer's
+  average (``reference.averaged_expectations``; each trajectory's value lies in
+  ``[-spread, spread]`` around the identity term).
 - Sampled (precision > 0), noiseless: each estimate must lie within a Hoeffding bound
   of the exact value above (``stats.hoeffding_halfwidth``: fails < 1 in 10^4).
 - Sampled, under noise: a device's sampled estimate sees readout errors as well, and
@@ -41,6 +46,7 @@ from qiskit_divi import EstimatorV2
 from qiskit_divi.simulator.backend import ParallelSimulatorBackend
 
 from .reference import (
+    averaged_expectations,
     device_noise,
     exact_expectations,
     noisy_expectations,
@@ -56,6 +62,8 @@ PRECISION = 0.015
 #: Under noise (trajectories are slower): the precision asked, and Aer's shots.
 NOISY_PRECISION = 0.02
 REFERENCE_SHOTS = 8_000
+#: Aer's noisy trajectories averaged for the exact values of dynamic circuits.
+TRAJECTORIES = 10_000
 
 
 def _describe(case: EstimatorCase, pub: tuple) -> None:
@@ -112,6 +120,23 @@ def test_exact_values_equal_aers_density_matrix_under_device_noise(
     expected = noisy_expectations(*pub, device_noise(case.compiled.device))
     assert evs.shape == expected.shape
     np.testing.assert_allclose(evs, expected, rtol=0, atol=EXACT)
+
+
+@pytest.mark.slow
+@given(case=estimator_cases(compiled=True, min_mids=1), seed=st.integers(0, 2**31))
+@settings(CONFORMANCE, max_examples=8)
+def test_exact_values_of_dynamic_circuits_under_device_noise_agree_with_aers_average(
+    devices: dict[str, ParallelSimulatorBackend], case: EstimatorCase, seed: int
+) -> None:
+    assert case.compiled is not None
+    pub = case.pub()
+    _describe(case, pub)
+
+    evs = EstimatorV2(devices[case.compiled.device]).run([pub]).result()[0].data.evs
+
+    noise = device_noise(case.compiled.device)
+    average = averaged_expectations(*pub, noise, TRAJECTORIES, seed)
+    assert_estimates_close(evs, average, _spreads(pub[1], evs.shape), TRAJECTORIES)
 
 
 @pytest.mark.slow

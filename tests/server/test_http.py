@@ -13,7 +13,7 @@ from qiskit import QuantumCircuit
 
 from qiskit_divi.exceptions import MissingCredentialsError
 from qiskit_divi.qoro.protocol import MAX_BODY_BYTES
-from qiskit_divi.qoro.server import DEFAULT_SYSTEMS, LocalServer
+from qiskit_divi.server import DEFAULT_SYSTEMS, LocalServer
 
 from .helpers import bell, packed
 

@@ -22,7 +22,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from ...exceptions import InvalidInputError
+from ..exceptions import InvalidInputError
 
 logger = logging.getLogger(__name__)
 

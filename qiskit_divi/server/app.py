@@ -21,8 +21,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ...circuits import parse_qasm
-from ...exceptions import (
+from ..circuits import parse_qasm
+from ..exceptions import (
     CircuitTooWideError,
     InvalidCircuitError,
     InvalidInputError,
@@ -30,9 +30,8 @@ from ...exceptions import (
     RequestRefusedError,
     UnknownJobError,
 )
-from ...validation import positive_int
-from ..codec import decode_observables, encode_observables, unpack_circuit
-from ..protocol import (
+from ..qoro.codec import decode_observables, encode_observables, unpack_circuit
+from ..qoro.protocol import (
     CHUNK_OVERHEAD_BYTES,
     DEFAULT_SYSTEM,
     ENTRY_OVERHEAD_BYTES,
@@ -41,6 +40,7 @@ from ..protocol import (
     JobType,
     QoroJobStatus,
 )
+from ..validation import positive_int
 from .config import DEFAULT_SYSTEMS, SystemConfig, check_systems, check_tokens, token_digest
 from .faults import FaultInjector, FaultPlan
 from .runner import Runner

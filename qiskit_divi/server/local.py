@@ -20,7 +20,7 @@ from typing import Any
 
 import uvicorn
 
-from ...exceptions import LocalServerError
+from ..exceptions import LocalServerError
 from .app import API_ROOT, create_app
 from .config import SystemConfig, check_tokens
 from .faults import Fault, FaultInjector, FaultPlan

@@ -19,7 +19,7 @@ from qiskit_divi.exceptions import (
     JobNotFoundError,
 )
 from qiskit_divi.qoro.backend import QoroBackend
-from qiskit_divi.qoro.server import LocalServer
+from qiskit_divi.server import LocalServer
 
 from .conftest import ansatz, assert_counts_match, register_probabilities, two_register_circuit
 

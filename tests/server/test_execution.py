@@ -9,7 +9,7 @@ import pytest
 from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister
 
 from qiskit_divi.qoro.codec import decode_histogram
-from qiskit_divi.qoro.server import LocalServer
+from qiskit_divi.server import LocalServer
 
 from .conftest import SEED, TOKENS
 from .helpers import Api, bell, heavy, rotated

@@ -25,11 +25,11 @@ from typing import Any
 
 from qiskit.quantum_info import SparsePauliOp
 
-from ...circuits import parse_qasm
-from ...exceptions import JobRunError
-from ...simulator.engine import SimulationEngine
-from ..codec import decode_observables, encode_histogram, unpack_circuit
-from ..protocol import JobType
+from ..circuits import parse_qasm
+from ..exceptions import JobRunError
+from ..qoro.codec import decode_observables, encode_histogram, unpack_circuit
+from ..qoro.protocol import JobType
+from ..simulator.engine import SimulationEngine
 from .config import SystemConfig
 from .store import Job, Store
 

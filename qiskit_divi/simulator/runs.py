@@ -22,7 +22,7 @@ import numpy as np
 from qiskit import QuantumCircuit, qpy
 from qiskit.quantum_info import PauliList, SparsePauliOp
 from qiskit.result import Result
-from qiskit.transpiler import PassManager
+from qiskit.transpiler import StagedPassManager
 from qiskit.transpiler.preset_passmanagers import generate_preset_pass_manager
 from qiskit_aer import AerSimulator
 from qiskit_aer.library import SaveExpectationValue
@@ -226,10 +226,15 @@ class _NullForUnknown(json.JSONEncoder):
 
 
 def _runnable(device: SimulatedDevice, circuit: QuantumCircuit, seed: int) -> QuantumCircuit:
-    """``circuit`` itself if the device runs it as is, else transpiled (seeded) for it."""
+    """``circuit`` itself if the device runs it as is; else translated where it stands if
+    its qubits are the device's already (its noise is that of the qubits the user chose),
+    or laid out, routed and translated (seeded) if they are logical.
+
+    Only a layout chosen here is set on the result: a translated circuit has none.
+    """
     if device.conforms(circuit):
         return circuit
-    return _pass_manager(device, seed).run(circuit)
+    return _pass_manager(device, seed, device.placed(circuit)).run(circuit)
 
 
 def _saving_expectations(
@@ -311,11 +316,15 @@ def _simulator(device: SimulatedDevice, method: str, threads: int | None) -> Aer
 
 
 @functools.lru_cache(maxsize=16)
-def _pass_manager(device: SimulatedDevice, seed: int) -> PassManager:
-    # Without a device the target couples every qubit: only gates get rewritten.
-    return generate_preset_pass_manager(
+def _pass_manager(device: SimulatedDevice, seed: int, placed: bool) -> StagedPassManager:
+    """The preset pass manager for the device; for a circuit already ``placed``, without
+    layout and routing (without a device, the target couples every qubit: nothing to do)."""
+    manager = generate_preset_pass_manager(
         TRANSPILE_LEVEL, target=device.target, seed_transpiler=seed
     )
+    if placed:
+        manager.layout = manager.routing = None
+    return manager
 
 
 def _checked(result: Result) -> Result:

@@ -317,11 +317,14 @@ def _simulator(device: SimulatedDevice, method: str, threads: int | None) -> Aer
 
 @functools.lru_cache(maxsize=16)
 def _pass_manager(device: SimulatedDevice, seed: int, placed: bool) -> StagedPassManager:
-    """The preset pass manager for the device; for a circuit already ``placed``, without
-    layout and routing (without a device, the target couples every qubit: nothing to do)."""
+    """The preset pass manager for the device, without scheduling: Aer runs no schedule,
+    and aligning delays to a device's timing fails when no scheduling method is chosen
+    (Qiskit issue 8985). For a circuit already ``placed``, without layout and routing
+    too (without a device, the target couples every qubit: there are none)."""
     manager = generate_preset_pass_manager(
         TRANSPILE_LEVEL, target=device.target, seed_transpiler=seed
     )
+    manager.scheduling = None
     if placed:
         manager.layout = manager.routing = None
     return manager

@@ -3,6 +3,7 @@ up front; targets that Qiskit's transpiler can use; results as Aer gives them.""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from qiskit import ClassicalRegister, QuantumCircuit, transpile
 from qiskit.circuit import ControlFlowOp, Gate, IfElseOp
@@ -217,6 +218,35 @@ def test_a_placed_circuit_is_translated_where_it_stands_even_against_a_one_way_c
     assert device.conforms(translated)
     assert translated.layout is None  # nothing for the exact estimator to move
     assert Operator(translated).equiv(Operator(circuit))
+
+
+@pytest.mark.parametrize("width", [5, 2], ids=["placed", "logical"])
+def test_a_delay_compiles_for_a_device_with_timing_constraints_and_decays_as_in_aer(width):
+    """Qiskit's scheduling stage refuses a delay off FakeManilaV2's alignment (16 dt)
+    unless a scheduling method is chosen; Aer needs no schedule. The excited qubit decays
+    by its T1 during the delay, as Aer has it on the same qubit (a logical circuit without
+    two-qubit gates keeps the trivial layout)."""
+    circuit = QuantumCircuit(width)
+    circuit.x(0)
+    circuit.delay(450_008, 0)  # 100 us in dt, off the 16 dt alignment
+    circuit.h(1)  # not Manila's: the circuit must be compiled
+    circuit.measure_all()
+    translated = circuit.copy_empty_like()
+    for instruction in circuit.data:
+        if instruction.name == "h":  # as the compiled circuit has it (a global phase apart)
+            translated.rz(np.pi / 2, 1)
+            translated.sx(1)
+            translated.rz(np.pi / 2, 1)
+        else:
+            translated.append(instruction)
+    aer = AerSimulator.from_backend(MANILA).run(translated, shots=SHOTS, seed_simulator=1)
+    backend = ParallelSimulatorBackend(qiskit_backend=MANILA, n_processes=1)
+
+    ours = backend.run(circuit, shots=SHOTS, seed_simulator=2).result().get_counts()
+
+    backend.close()
+    assert_same_distribution(ours, aer.result().get_counts())
+    assert sum(n for outcome, n in ours.items() if outcome.endswith("0")) > SHOTS / 10
 
 
 def test_gates_aer_lacks_inside_control_flow_are_compiled():

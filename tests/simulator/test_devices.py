@@ -10,13 +10,13 @@ from qiskit.circuit import ControlFlowOp, Gate, IfElseOp
 from qiskit.circuit.controlflow import ForLoopOp, SwitchCaseOp, WhileLoopOp
 from qiskit.circuit.library import CXGate
 from qiskit.providers.fake_provider import GenericBackendV2
-from qiskit.quantum_info import Operator, Statevector, random_clifford
+from qiskit.quantum_info import Operator, SparsePauliOp, Statevector, random_clifford
 from qiskit.transpiler import generate_preset_pass_manager
 from qiskit_aer import AerSimulator
 from qiskit_aer.noise import NoiseModel
 from qiskit_ibm_runtime.fake_provider import FakeManilaV2, FakeSherbrooke
 
-from qiskit_divi import ParallelSimulatorBackend, SamplerV2
+from qiskit_divi import EstimatorV2, ParallelSimulatorBackend, SamplerV2
 from qiskit_divi.exceptions import InvalidCircuitError
 from qiskit_divi.simulator.device import fixed_device, smallest_fake_backend
 from qiskit_divi.simulator.runs import TRANSPILE_LEVEL, _runnable
@@ -24,6 +24,8 @@ from qiskit_divi.simulator.runs import TRANSPILE_LEVEL, _runnable
 from .circuits import assert_distribution, assert_same_distribution, exact_probabilities
 
 SHOTS = 4000
+#: A line of five qubits, with readout errors far apart.
+MANILA = FakeManilaV2()
 
 
 def _standard_gates() -> QuantumCircuit:
@@ -105,6 +107,32 @@ def test_a_device_compiles_standard_gates_it_lacks_to_the_exact_distribution(ecr
     assert_distribution(counts, exact_probabilities(_standard_gates()))
 
 
+def test_an_empty_noise_model_leaves_a_devices_coupling_with_ideal_gates():
+    """FakeManilaV2 is a line: the cx between its ends gets routed, every gate is ideal."""
+    circuit = QuantumCircuit(3, name="ends")
+    circuit.h(0)
+    circuit.cx(0, 2)
+    circuit.u(0.7, 0.3, -0.4, 1)
+    circuit.cx(1, 2)
+    circuit.ry(0.9, 0)
+    backend = ParallelSimulatorBackend(
+        qiskit_backend=MANILA, noise_model=NoiseModel(), n_processes=1
+    )
+    labels = ["ZZZ", "XIX", "IYZ"]
+
+    values = EstimatorV2(backend).run([(circuit, labels)]).result()[0].data.evs
+    measured = circuit.measure_all(inplace=False)
+    counts = backend.run(measured, shots=SHOTS, seed_simulator=1).result().get_counts()
+    sampled = SamplerV2(backend, options={"seed": 2}).run([measured], shots=SHOTS).result()
+
+    backend.close()
+    state = Statevector(circuit)
+    exact = [state.expectation_value(SparsePauliOp(label)).real for label in labels]
+    np.testing.assert_allclose(values, exact, rtol=0, atol=1e-9)
+    assert_distribution(counts, exact_probabilities(measured))
+    assert_distribution(sampled[0].data.meas.get_counts(), exact_probabilities(measured))
+
+
 def test_a_noisy_device_run_agrees_with_aer_on_the_same_compilation(ecr_device):
     backend = ParallelSimulatorBackend(qiskit_backend=ecr_device, n_processes=1)
     isa = transpile(_standard_gates(), backend, seed_transpiler=8)
@@ -116,13 +144,6 @@ def test_a_noisy_device_run_agrees_with_aer_on_the_same_compilation(ecr_device):
 
 
 # -- circuits the user placed on the device's qubits ---------------------------------------
-
-#: FakeManilaV2 misreads qubit 2 in 9.64 % of shots, every other qubit in 3.53 % or less:
-#: a bit read on another qubit than the one the user chose, or on qubit 2 instead, errs at
-#: a rate >= 6.1 points apart, 11 standard errors of the difference at SHOTS
-#: (sqrt(0.0964 * 0.9036 / 4000 + 0.0353 * 0.9647 / 4000) = 0.0055); the chi-squared test
-#: at 1e-4 needs about 5.
-MANILA = FakeManilaV2()
 
 
 def _placed_with_an_h(initial_layout: list[int]) -> QuantumCircuit:
@@ -147,6 +168,11 @@ def _placed_with_an_h(initial_layout: list[int]) -> QuantumCircuit:
     "initial_layout", [[4, 3, 2, 1, 0], [2, 3]], ids=["full width", "two of five qubits"]
 )
 def test_a_placed_circuit_needing_translation_runs_on_its_own_qubits(initial_layout):
+    """FakeManilaV2 misreads qubit 2 in 9.64 % of shots, every other qubit in 3.53 % or
+    less: a bit read on another qubit than the one the user chose, or on qubit 2 instead,
+    errs at a rate >= 6.1 points apart, 11 standard errors of the difference at SHOTS
+    (sqrt(0.0964 * 0.9036 / 4000 + 0.0353 * 0.9647 / 4000) = 0.0055), where the
+    chi-squared test at 1e-4 needs about 5."""
     circuit = _placed_with_an_h(initial_layout)
     assert circuit.count_ops()["h"] == 1 and circuit.layout is not None
     # Aer runs it translated where it stands: qubit i stays on physical qubit i.

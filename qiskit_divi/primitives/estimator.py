@@ -38,6 +38,7 @@ from ..qoro.protocol import JobType
 from ..simulator.dynamic import without_final_measurements
 from ..simulator.engine import ExpectationBatch, SampleBatch, SimulationEngine, check_seed
 from ..simulator.runs import SampleResult
+from ..validation import non_negative_real
 from .backends import (
     Mode,
     QoroGroup,
@@ -68,11 +69,7 @@ class Options:
     Qoro systems take no seed, so on a QoroBackend it must stay ``None``."""
 
     def __post_init__(self) -> None:
-        precision = self.default_precision
-        if isinstance(precision, bool) or not isinstance(precision, (int, float)):
-            raise TypeError(f"default_precision must be a real number, got {precision!r}")
-        if precision < 0:
-            raise InvalidInputError(f"default_precision must be non-negative, got {precision}")
+        self.default_precision = non_negative_real("default_precision", self.default_precision)
         check_seed(self.seed)
 
 

@@ -22,7 +22,7 @@ import numpy as np
 from qiskit import QuantumCircuit, qpy
 from qiskit.quantum_info import PauliList, SparsePauliOp
 from qiskit.result import Result
-from qiskit.transpiler import PassManager
+from qiskit.transpiler import StagedPassManager
 from qiskit.transpiler.preset_passmanagers import generate_preset_pass_manager
 from qiskit_aer import AerSimulator
 from qiskit_aer.library import SaveExpectationValue
@@ -226,10 +226,15 @@ class _NullForUnknown(json.JSONEncoder):
 
 
 def _runnable(device: SimulatedDevice, circuit: QuantumCircuit, seed: int) -> QuantumCircuit:
-    """``circuit`` itself if the device runs it as is, else transpiled (seeded) for it."""
+    """``circuit`` itself if the device runs it as is; else translated where it stands if
+    its qubits are the device's already (its noise is that of the qubits the user chose),
+    or laid out, routed and translated (seeded) if they are logical.
+
+    Only a layout chosen here is set on the result: a translated circuit has none.
+    """
     if device.conforms(circuit):
         return circuit
-    return _pass_manager(device, seed).run(circuit)
+    return _pass_manager(device, seed, device.placed(circuit)).run(circuit)
 
 
 def _saving_expectations(
@@ -311,11 +316,18 @@ def _simulator(device: SimulatedDevice, method: str, threads: int | None) -> Aer
 
 
 @functools.lru_cache(maxsize=16)
-def _pass_manager(device: SimulatedDevice, seed: int) -> PassManager:
-    # Without a device the target couples every qubit: only gates get rewritten.
-    return generate_preset_pass_manager(
+def _pass_manager(device: SimulatedDevice, seed: int, placed: bool) -> StagedPassManager:
+    """The preset pass manager for the device, without scheduling: Aer runs no schedule,
+    and aligning delays to a device's timing fails when no scheduling method is chosen
+    (Qiskit issue 8985). For a circuit already ``placed``, without layout and routing
+    too (without a device, the target couples every qubit: there are none)."""
+    manager = generate_preset_pass_manager(
         TRANSPILE_LEVEL, target=device.target, seed_transpiler=seed
     )
+    manager.scheduling = None
+    if placed:
+        manager.layout = manager.routing = None
+    return manager
 
 
 def _checked(result: Result) -> Result:

@@ -14,7 +14,7 @@ import json
 import multiprocessing
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -254,8 +254,17 @@ def _saving_expectations(
         if prepared is not stripped and prepared.layout is not None
         else range(circuit.num_qubits)
     )
-    saves, qubits = _saving(observables, placed)
     found = dynamic.branches(prepared, readout()) if dynamic.is_dynamic(prepared) else [prepared]
+    # A branch's weight is the trace its measurement instruments leave: Aer must not drop
+    # their qubits as idle, or each branch would count as certain.
+    weighed = {
+        branch.find_bit(qubit).index
+        for branch in found
+        for instruction in branch.data
+        if instruction.operation.name == "kraus"
+        for qubit in instruction.qubits
+    }
+    saves, qubits = _saving(observables, placed, weighed)
     for branch in found:
         for save in saves:
             branch.append(save, [branch.qubits[q] for q in qubits])
@@ -263,14 +272,14 @@ def _saving_expectations(
 
 
 def _saving(
-    observables: Sequence[SparsePauliOp], placed: Sequence[int]
+    observables: Sequence[SparsePauliOp], placed: Sequence[int], weighed: Collection[int]
 ) -> tuple[list[SaveExpectationValue], list[int]]:
     """Instructions saving each observable's value as ``ev{j}``, and the qubits they all
-    act on: only those some term acts on, so Aer can drop every qubit the circuit leaves
-    idle. They share one list of qubits, as Aer's dropping of idle qubits mixes up the
-    values of saves on different ones (qiskit-aer 0.18)."""
-    width = len(placed)
-    acted_on = np.zeros(width, dtype=bool)
+    act on: only those some term acts on or that carry a branch's weight (``weighed``,
+    as placed), so Aer can drop every qubit the circuit leaves idle. They share one list
+    of qubits, as Aer's dropping of idle qubits mixes up the values of saves on
+    different ones (qiskit-aer 0.18)."""
+    acted_on = np.isin(np.asarray(placed), list(weighed))
     for observable in observables:
         acted_on |= np.any(observable.paulis.z | observable.paulis.x, axis=0)
     if acted_on.all():

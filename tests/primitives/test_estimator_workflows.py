@@ -300,6 +300,21 @@ def test_the_issues_feed_forward_reproducer_is_exact(simulator: ParallelSimulato
     np.testing.assert_allclose(ours, [1, 0, 0, 0], atol=1e-9)
 
 
+@pytest.mark.parametrize("record", [0, 1])
+def test_a_branch_weighs_what_its_record_is_worth_when_observables_skip_the_measured_qubit(
+    simulator: ParallelSimulatorBackend, record: int
+) -> None:
+    """Qubit 0 always reads 0, so the branch of record 1 has no weight; the observables
+    act on qubit 1 only, which once let Aer drop qubit 0 (and the branch's weight) as
+    idle, counting both branches as certain."""
+    circuit = QuantumCircuit(2, 1)
+    circuit.measure(0, 0)
+    with circuit.if_test((circuit.clbits[0], record)):
+        circuit.x(1)
+    evs = EstimatorV2(simulator).run([(circuit, ["II", "ZI"])]).result()[0].data.evs
+    np.testing.assert_allclose(evs, [1, -1 if record == 0 else 1], rtol=0, atol=1e-9)
+
+
 def test_exact_values_of_a_dynamic_circuit_are_the_mean_over_outcomes(
     simulator: ParallelSimulatorBackend,
 ) -> None:

@@ -52,7 +52,7 @@ def test_samples_are_those_of_the_bound_circuits(engine: SimulationEngine) -> No
     expected = engine.sample(bound, shots=64, seed=17, memory=True)
     assert len(with_values) == len(expected) == 48
     for ours, theirs in zip(with_values, expected, strict=True):
-        assert ours.memory == theirs.memory
+        assert ours.outcomes.get_memory() == theirs.outcomes.get_memory()
         assert ours.seed_simulator == theirs.seed_simulator
 
 

@@ -2,9 +2,11 @@
 upload chunks and observable strings.
 
 Pure functions shared by the client and the local server. Histograms are coded with
-NumPy over whole arrays (a million distinct outcomes decode in about half a second, see
+NumPy over whole arrays, straight to and from :class:`~qiskit_divi.outcomes.Outcomes`
+(a million distinct outcomes decode in well under a tenth of a second, see
 ``benchmarks/codec.py``); every payload is checked for integrity, so a damaged one
-raises instead of decoding to wrong counts.
+raises instead of decoding to wrong counts. Expectation values decode to
+:class:`ExpectationValues`, so every result says which kind it is.
 """
 
 from __future__ import annotations

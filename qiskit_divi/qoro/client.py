@@ -36,7 +36,13 @@ from ..exceptions import (
 )
 from ..validation import positive_int
 from ..version import __version__
-from .codec import chunk_circuits, decode_observables, decode_result, pack_circuit
+from .codec import (
+    CircuitResult,
+    chunk_circuits,
+    decode_observables,
+    decode_result,
+    pack_circuit,
+)
 from .polling import positive_seconds, wait_until_final
 from .protocol import (
     API_KEY_ENV,
@@ -204,8 +210,8 @@ class QoroClient:
                 f"unreadable status answer: {_cut(str(data))}", job_id=job_id
             ) from err
 
-    def job_results(self, job_id: str) -> dict[str, dict]:
-        """Each circuit's results by label: counts, or expectation values by term.
+    def job_results(self, job_id: str) -> dict[str, CircuitResult]:
+        """Each circuit's results by label: its outcomes, or its expectation values.
 
         Every page is fetched; pages are asked for by offset, never by following the
         server's ``next`` URL, so the token only ever goes to :attr:`api_url`.
@@ -223,7 +229,7 @@ class QoroClient:
             raise JobCancelledError(job_id)
         if report.status is not QoroJobStatus.COMPLETED:
             raise JobNotFinishedError(job_id, report.status.value)
-        results: dict[str, dict] = {}
+        results: dict[str, CircuitResult] = {}
         while True:
             page = self._results_page(job_id, offset=len(results))
             for entry in page["results"]:

@@ -28,6 +28,7 @@ from qiskit_aer import AerSimulator
 from qiskit_aer.library import SaveExpectationValue
 
 from ..exceptions import SimulationError
+from ..outcomes import Outcomes
 from . import dynamic
 from .device import SimulatedDevice
 
@@ -45,15 +46,10 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class SampleResult:
-    """Outcomes of one circuit.
+    """Outcomes of one circuit (with each shot's, in shot order, when they were asked
+    for) and the Aer seed that produced them."""
 
-    ``counts`` follow Qiskit's convention (classical bit 0 rightmost, registers separated
-    by spaces); ``memory`` lists each shot's outcome in shot order when it was asked for.
-    ``seed_simulator`` is the Aer seed that produced them.
-    """
-
-    counts: dict[str, int]
-    memory: list[str] | None
+    outcomes: Outcomes
     seed_simulator: int | None = None
 
 
@@ -348,46 +344,12 @@ def _checked(result: Result) -> Result:
 
 def _sample_result(result: Result, index: int, seed: int, memory: bool) -> SampleResult:
     data = result.data(index)
-    # A circuit without measurements records nothing in Aer: no counts, no memory.
-    raw_counts: dict[str, int] = data.get("counts", {})
     header = result.results[index].header
-    names = _outcome_names(
-        header.get("memory_slots") or 0,
-        tuple(size for _, size in reversed(header.get("creg_sizes") or [])),
-    )
-    counts = {names[outcome]: count for outcome, count in raw_counts.items()}
-    shots = [names[outcome] for outcome in data.get("memory", [])] if memory else None
-    return SampleResult(counts, shots, seed)
-
-
-class _OutcomeNames(dict[str, str]):
-    """Aer's hex outcomes -> Qiskit's bitstrings, as ``Result.get_counts`` writes them.
-
-    Padded to the number of classical bits and split by register, last register first.
-    Each name is made once and remembered for the circuits of the same shape, since
-    Qiskit's generic formatting took a large share of a chunk's time.
-    """
-
-    #: Forget everything past this many names, so wide registers cannot grow it unbounded.
-    LIMIT = 1 << 16
-
-    def __init__(self, width: int, sizes: tuple[int, ...]) -> None:
-        super().__init__()
-        self._padded = f"0{width}b"
-        bounds = list(itertools.pairwise([0, *itertools.accumulate(sizes)]))
-        # Nothing to split without registers, or with one that holds every bit.
-        self._bounds = [] if not width or bounds == [(0, width)] else bounds
-
-    def __missing__(self, outcome: str) -> str:
-        name = format(int(outcome, 16), self._padded)
-        if self._bounds:
-            name = " ".join(name[start:stop] for start, stop in self._bounds)
-        if len(self) >= self.LIMIT:
-            self.clear()
-        self[outcome] = name
-        return name
-
-
-@functools.lru_cache(maxsize=64)
-def _outcome_names(width: int, sizes: tuple[int, ...]) -> _OutcomeNames:
-    return _OutcomeNames(width, sizes)
+    num_bits = header.get("memory_slots") or 0
+    registers = tuple((name, size) for name, size in header.get("creg_sizes") or [])
+    # A circuit without measurements records nothing in Aer: no counts, no memory.
+    if memory:
+        outcomes = Outcomes.from_hex_memory(data.get("memory", []), num_bits, registers)
+    else:
+        outcomes = Outcomes.from_hex_counts(data.get("counts", {}), num_bits, registers)
+    return SampleResult(outcomes, seed)

@@ -127,8 +127,8 @@ def test_a_seed_reproduces_the_engine_outcomes_exactly(backend):
     circuits = [qaoa(6, rng) for _ in range(40)]
     result = backend.run(circuits, shots=300, seed_simulator=8, memory=True).result()
     expected = SimulationEngine(n_processes=1).sample(circuits, shots=300, seed=8, memory=True)
-    assert [result.get_counts(i) for i in range(40)] == [e.counts for e in expected]
-    assert [result.get_memory(i) for i in range(40)] == [e.memory for e in expected]
+    assert [result.get_counts(i) for i in range(40)] == [e.outcomes.get_counts() for e in expected]
+    assert [result.get_memory(i) for i in range(40)] == [e.outcomes.get_memory() for e in expected]
 
 
 def test_the_result_header_and_metadata_describe_each_experiment(backend):

@@ -14,6 +14,8 @@ Rows:
       ``qiskit.primitives.StatevectorEstimator``.
   SamplerV2: the same ansatz measured, 200 parameter sets, 1024 shots; ours vs
       ``qiskit_aer.primitives.SamplerV2``.
+  SamplerV2 over many PUBs: 120 PUBs of one parameter set each, all of that circuit
+      (consecutive PUBs of one circuit run as one Aer circuit) or each of its own copy.
 """
 
 from __future__ import annotations
@@ -120,6 +122,42 @@ def sampler_row(
     )
 
 
+def sampler_pubs_row(
+    backend: ParallelSimulatorBackend,
+    num_qubits: int,
+    pubs: int,
+    shots: int,
+    repeats: int,
+    *,
+    shared: bool,
+) -> str:
+    """Many PUBs of one parameter set each, as a batch of evaluations sends them: all of
+    one circuit (``shared``), or each of its own circuit object."""
+    rng = np.random.default_rng(SEED + pubs)
+    circuit = hardware_efficient_ansatz(num_qubits).measure_all(inplace=False)
+    batch = [
+        (circuit if shared else circuit.copy(), rng.uniform(-np.pi, np.pi, circuit.num_parameters))
+        for _ in range(pubs)
+    ]
+    ours = SamplerV2(backend, options={"seed": SEED})
+    aer = AerSamplerV2(seed=SEED)
+    aer_1t = AerSamplerV2(seed=SEED, options={"backend_options": ONE_THREAD})
+    results = {
+        "ours": lambda: ours.run(batch, shots=shots).result(),
+        "aer": lambda: aer.run(batch, shots=shots).result(),
+        "aer 1t": lambda: aer_1t.run(batch, shots=shots).result(),
+    }
+    times = best_times(results, repeats)
+    ours_bits = [pub.data.meas.array for pub in results["ours"]()]
+    aer_bits = [pub.data.meas.array for pub in results["aer"]()]
+    same = all(np.array_equal(a, b) for a, b in zip(ours_bits, aer_bits, strict=True))
+    kind = "one circuit" if shared else "own circuits"
+    return (
+        f"| SamplerV2, {num_qubits}q x {pubs} PUBs ({kind}) x {shots} shots {_columns(times)} "
+        f"| | | {'identical bits' if same else 'bits DIFFER'} |"
+    )
+
+
 def _columns(times: dict[str, float]) -> str:
     """Ours, Aer, Aer on one thread: times and ratios."""
     ours, aer, aer_1t = times["ours"], times["aer"], times["aer 1t"]
@@ -142,11 +180,15 @@ def main() -> None:
     if args.quick:
         print(estimator_row(backend, 8, 10, repeats))
         print(sampler_row(backend, 8, 20, 256, repeats))
+        print(sampler_pubs_row(backend, 8, 20, 256, repeats, shared=True))
     else:
         for num_qubits in (12, 16):
             print(estimator_row(backend, num_qubits, 50, repeats))
         for num_qubits in (6, 12):
             print(sampler_row(backend, num_qubits, 200, 1024, repeats))
+        for num_qubits in (6, 12):
+            for shared in (True, False):
+                print(sampler_pubs_row(backend, num_qubits, 120, 1024, repeats, shared=shared))
     backend.close()
 
 

@@ -24,7 +24,7 @@ from qiskit import QuantumCircuit, qasm2
 from qiskit_divi import DiviProvider
 from qiskit_divi.qoro.job import submission_label
 from qiskit_divi.qoro.protocol import JobType
-from qiskit_divi.qoro.server import LocalServer
+from qiskit_divi.server import LocalServer
 
 SHOTS = 1000
 POLL = 0.002

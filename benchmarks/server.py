@@ -27,7 +27,7 @@ from qiskit import QuantumCircuit, qasm2
 from qiskit_divi.circuits import parse_qasm
 from qiskit_divi.qoro.client import QoroClient
 from qiskit_divi.qoro.protocol import JobType
-from qiskit_divi.qoro.server import LocalServer
+from qiskit_divi.server import LocalServer
 from qiskit_divi.simulator import SimulationEngine
 
 SHOTS = 1000

@@ -56,7 +56,7 @@ def main() -> None:
         tour(DiviProvider(), QoroService(), polling_interval=3.0)
         return
 
-    from qiskit_divi.qoro.server import LocalServer  # needs the 'server' extra
+    from qiskit_divi.server import LocalServer  # needs the 'server' extra
 
     print("QORO_API_KEY is not set: running against a local Qoro-compatible server")
     with LocalServer() as server:

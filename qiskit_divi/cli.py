@@ -87,8 +87,8 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     try:
         import uvicorn
 
-        from .qoro.server import FaultPlan, create_app
-        from .qoro.server.config import tokens_from_env
+        from .server import FaultPlan, create_app
+        from .server.config import tokens_from_env
     except ImportError as err:
         parser.error(f"the server needs its extra: pip install 'qiskit-divi[server]' ({err})")
     if not (is_loopback(args.host) or args.allow_remote):

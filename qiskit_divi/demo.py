@@ -59,7 +59,7 @@ def _simulator_section(say: Callable[[str], None]) -> None:
 def _qoro_section(say: Callable[[str], None]) -> None:
     from .backends import JobType, QoroService
     from .provider import DiviProvider
-    from .qoro.server import LocalServer
+    from .server import LocalServer
 
     with LocalServer(tokens=("demo-token",), seed=11) as server:
         say(f"== Qoro path, against a local Qoro-compatible server at {server.url} ==")

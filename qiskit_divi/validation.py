@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -16,6 +17,16 @@ def positive_int(name: str, value: object) -> int:
     if value < 1:
         raise InvalidInputError(f"{name} must be a positive integer, got {value}")
     return int(value)
+
+
+def non_negative_real(name: str, value: object) -> float:
+    """``value`` as a finite float >= 0 (NumPy's numbers included), or a clear error
+    naming the option."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    if not math.isfinite(value) or value < 0:
+        raise InvalidInputError(f"{name} must be a finite non-negative number, got {value}")
+    return float(value)
 
 
 def flag(name: str, value: object) -> bool:

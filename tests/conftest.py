@@ -12,7 +12,7 @@ import pytest
 
 from qiskit_divi import DiviProvider
 from qiskit_divi.qoro.backend import QoroBackend
-from qiskit_divi.qoro.server import LocalServer
+from qiskit_divi.server import LocalServer
 
 #: Seeds the local server's sampling, so Qoro results are reproducible too.
 SERVER_SEED = 99

@@ -27,7 +27,7 @@ from qiskit.providers import JobTimeoutError as QiskitJobTimeoutError
 import qiskit_divi
 from qiskit_divi import DiviProvider, ParallelSimulatorBackend, exceptions
 from qiskit_divi.exceptions import DiviError, DiviWarning
-from qiskit_divi.qoro.server import LocalServer
+from qiskit_divi.server import LocalServer
 
 #: Every exception class the module defines (its warnings too), and then its errors.
 CLASSES = [

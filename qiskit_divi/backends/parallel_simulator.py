@@ -90,7 +90,7 @@ class ParallelSimulator(CircuitRunner):
         parsed = [to_circuit(label, circuit) for label, circuit in batch.items()]
         samples = self._engine.sample(parsed, shots=self.shots, seed=self.seed, labels=list(batch))
         return [
-            {"label": label, "results": sample.counts}
+            {"label": label, "results": sample.outcomes.get_counts()}
             for label, sample in zip(batch, samples, strict=True)
         ]
 

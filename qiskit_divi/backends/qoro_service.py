@@ -17,7 +17,12 @@ from ..exceptions import (
     QoroConnectionError,
 )
 from ..qoro.client import QoroClient
-from ..qoro.codec import decode_observables, encode_observables
+from ..qoro.codec import (
+    CircuitResult,
+    ExpectationValues,
+    decode_observables,
+    encode_observables,
+)
 from ..qoro.polling import ProgressBar, positive_seconds, wait_until_final
 from ..qoro.protocol import DEFAULT_SYSTEM, JobStatusReport, JobType, QoroJobStatus, QPUSystem
 from .circuit_runner import CircuitRunner
@@ -165,7 +170,8 @@ class QoroService(CircuitRunner):
 
     def get_job_results(self, job_ids: JobIds) -> list[dict[str, Any]]:
         """Every circuit's ``{"label", "results"}``, job after job, as ParallelSimulator
-        returns them; results are counts, or expectation values by term.
+        returns them; results are counts by bitstring (classical bit 0 rightmost), or
+        expectation values by term.
 
         Raises:
             JobFailedError: a job FAILED; the server's reason is in the message.
@@ -173,7 +179,7 @@ class QoroService(CircuitRunner):
             JobNotFinishedError: a job is still running.
         """
         return [
-            {"label": label, "results": results}
+            {"label": label, "results": _rendered(results)}
             for job_id in _ids(job_ids)
             for label, results in self._client.job_results(job_id).items()
         ]
@@ -190,6 +196,12 @@ class QoroService(CircuitRunner):
         """Delete each job and its results."""
         for job_id in _ids(job_ids):
             self._client.delete_job(job_id)
+
+
+def _rendered(results: CircuitResult) -> dict[str, Any]:
+    if isinstance(results, ExpectationValues):
+        return results.to_dict()
+    return results.get_counts()
 
 
 def _ids(job_ids: JobIds) -> list[str]:

@@ -33,11 +33,14 @@ from qiskit.primitives.containers.estimator_pub import EstimatorPub
 from qiskit.quantum_info import PauliList, SparsePauliOp
 
 from ..exceptions import CorruptResultError, InvalidInputError
+from ..outcomes import Outcomes
 from ..qoro.backend import QoroBackend
+from ..qoro.codec import CircuitResult, ExpectationValues
 from ..qoro.protocol import JobType
 from ..simulator.dynamic import without_final_measurements
 from ..simulator.engine import ExpectationBatch, SampleBatch, SimulationEngine, check_seed
 from ..simulator.runs import SampleResult
+from ..validation import non_negative_real
 from .backends import (
     Mode,
     QoroGroup,
@@ -68,11 +71,7 @@ class Options:
     Qoro systems take no seed, so on a QoroBackend it must stay ``None``."""
 
     def __post_init__(self) -> None:
-        precision = self.default_precision
-        if isinstance(precision, bool) or not isinstance(precision, (int, float)):
-            raise TypeError(f"default_precision must be a real number, got {precision!r}")
-        if precision < 0:
-            raise InvalidInputError(f"default_precision must be non-negative, got {precision}")
+        self.default_precision = non_negative_real("default_precision", self.default_precision)
         check_seed(self.seed)
 
 
@@ -312,7 +311,7 @@ def _sampled_moments(
         labels = [_on_measured(terms.paulis[j], basis) for j in members]
         for row in range(pub.parameter_values.size):
             mean, variance = _group_moments(
-                next(samples).counts, labels, terms.coefficients[:, members]
+                next(samples).outcomes, labels, terms.coefficients[:, members]
             )
             evs[row] += mean
             variances[row] += variance
@@ -361,24 +360,21 @@ def _on_measured(label: str, basis: str) -> str:
 
 
 def _group_moments(
-    counts: Mapping[str, int], labels: list[str], coefficients: np.ndarray
+    outcomes: Outcomes, labels: list[str], coefficients: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each observable's part measured by one basis circuit: its mean over the shots and
     the variance of that mean.
 
     ``coefficients[o, j]`` weighs ``labels[j]`` (a term on the measured qubits only) in
-    observable ``o``. Outcomes read the basis register, added last, so leftmost in each
-    key; its bits and the labels both put the first measured qubit rightmost, so a
-    label's non-identity positions pick the bits whose parity is the term's sign.
+    observable ``o``. Outcomes read the basis register, added last, so in the highest
+    classical bits; its bits and the labels both put the first measured qubit rightmost,
+    so a label's non-identity positions pick the bits whose parity is the term's sign.
     """
-    keys = [key.split(" ", 1)[0] for key in counts]
-    width = len(labels[0])
-    text = "".join(keys).encode("ascii")
-    bits = np.frombuffer(text, np.uint8).reshape(len(keys), width).astype(np.int64) - ord("0")
-    support = np.array([[c != "I" for c in label] for label in labels], dtype=np.int64)
-    signs = 1 - 2 * ((bits @ support.T) % 2)
+    top = outcomes.num_bits - 1
+    bit_sets = [[top - k for k, pauli in enumerate(label) if pauli != "I"] for label in labels]
+    signs = 1 - 2 * outcomes.parities(bit_sets).astype(np.int64)
     per_outcome = signs @ coefficients.T
-    weights = np.fromiter(counts.values(), dtype=float, count=len(counts))
+    weights = outcomes.counts.astype(float)
     shots = weights.sum()
     mean = weights @ per_outcome / shots
     spread = weights @ (per_outcome - mean) ** 2 / max(shots - 1, 1)
@@ -415,7 +411,7 @@ def _qoro_groups(pubs: list[EstimatorPub]) -> list[QoroGroup]:
 def _qoro_finish(pubs: list[EstimatorPub]) -> Finish:
     """How the jobs' values per term become these PUBs' results."""
 
-    def finish(job_ids: list[str], results: list[list[Any]]) -> PrimitiveResult:
+    def finish(job_ids: list[str], results: list[list[CircuitResult]]) -> PrimitiveResult:
         values = iter(
             (job_id, value)
             for job_id, per_job in zip(job_ids, results, strict=True)
@@ -436,22 +432,20 @@ def _qoro_finish(pubs: list[EstimatorPub]) -> Finish:
     return finish
 
 
-def _term_values(job_id: str, values: Any, paulis: list[str]) -> list[float]:
-    """One circuit's values of ``paulis`` (Qiskit labels) from the service's
-    ``{wire term: value}``.
+def _term_values(job_id: str, values: CircuitResult, paulis: list[str]) -> list[float]:
+    """One circuit's values of ``paulis`` (Qiskit labels) from the service's values
+    of its wire terms.
 
     Raises:
-        CorruptResultError: a term is missing or not a number.
+        CorruptResultError: not expectation values, or a term is missing.
     """
-    if not isinstance(values, dict):
-        raise CorruptResultError(f"job {job_id}: expected values per term, got {str(values)[:80]}")
-    found = []
-    for label in paulis:
-        value = values.get(_wire(label))
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise CorruptResultError(f"job {job_id}: no value for term {_wire(label)!r}")
-        found.append(float(value))
-    return found
+    if not isinstance(values, ExpectationValues):
+        raise CorruptResultError(f"job {job_id}: expected values per term, got a histogram")
+    by_term = values.to_dict()
+    missing = next((_wire(label) for label in paulis if _wire(label) not in by_term), None)
+    if missing is not None:
+        raise CorruptResultError(f"job {job_id}: no value for term {missing!r}")
+    return [by_term[_wire(label)] for label in paulis]
 
 
 def _wire(label: str) -> str:

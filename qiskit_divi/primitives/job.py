@@ -8,7 +8,6 @@ rebuilds this job from those ids and the PUBs it ran.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from qiskit.primitives import BasePrimitiveJob, PrimitiveResult
 from qiskit.providers import JobStatus
@@ -16,11 +15,12 @@ from qiskit.providers.jobstatus import JOB_FINAL_STATES
 
 from ..exceptions import CorruptResultError, InvalidInputError
 from ..qoro.backend import QoroBackend
+from ..qoro.codec import CircuitResult
 from ..qoro.job import QoroJob
 from ..qoro.polling import wait_until_final
 
 #: Builds the primitive's result from the job ids and each job's results in label order.
-Finish = Callable[[list[str], list[list[Any]]], PrimitiveResult]
+Finish = Callable[[list[str], list[list[CircuitResult]]], PrimitiveResult]
 
 #: The most telling status of several jobs comes first.
 _PRECEDENCE = (JobStatus.ERROR, JobStatus.CANCELLED, JobStatus.RUNNING, JobStatus.QUEUED)
@@ -140,7 +140,9 @@ class QoroPrimitiveJob(BasePrimitiveJob[PrimitiveResult, JobStatus]):
         return self.status() in JOB_FINAL_STATES
 
 
-def _in_label_order(job_id: str, labels: list[str], results: dict[str, Any]) -> list[Any]:
+def _in_label_order(
+    job_id: str, labels: list[str], results: dict[str, CircuitResult]
+) -> list[CircuitResult]:
     """Results are matched to circuits by label: a missing or stray one is corruption."""
     missing = [label for label in labels if label not in results]
     stray = sorted(set(results) - set(labels))

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from qiskit import QuantumCircuit
 from qiskit.primitives import BasePrimitiveJob, BaseSamplerV2, PrimitiveJob
 from qiskit.primitives.containers import (
     BitArray,
@@ -28,7 +27,9 @@ from qiskit.primitives.containers import (
 from qiskit.primitives.containers.sampler_pub import SamplerPub
 
 from ..exceptions import CorruptResultError, DiviWarning, InvalidCircuitError, InvalidInputError
+from ..outcomes import Outcomes, num_bytes
 from ..qoro.backend import QoroBackend
+from ..qoro.codec import CircuitResult
 from ..qoro.protocol import JobType
 from ..simulator.engine import SampleBatch, SimulationEngine, check_seed
 from ..validation import positive_int
@@ -182,29 +183,15 @@ def _simulator_batches(
 def _sample_on_simulator(
     pubs: list[SamplerPub], batches: list[tuple[list[int], SampleBatch]]
 ) -> PrimitiveResult[SamplerPubResult]:
-    """Run each batch (one per shot count), then cut its memory into the PUBs' bits."""
+    """Run each batch (one per shot count), then cut its outcomes into the PUBs' bits."""
     results: list[SamplerPubResult | None] = [None] * len(pubs)
     for indices, batch in batches:
         samples = iter(batch.run())
         for i in indices:
             pub = pubs[i]
-            bits = [
-                _memory_bits(next(samples).memory or [], pub.shots, pub.circuit.num_clbits)
-                for _ in range(pub.parameter_values.size)
-            ]
-            results[i] = _pub_result(pub, bits)
+            shots = [next(samples).outcomes for _ in range(pub.parameter_values.size)]
+            results[i] = _pub_result(pub, shots)
     return PrimitiveResult(results, metadata={"version": 2})
-
-
-def _memory_bits(memory: list[str], shots: int, width: int) -> np.ndarray:
-    """Per-shot outcomes (``"01 1"``, clbit 0 rightmost) as a ``(shots, width)`` 0/1 array.
-
-    A circuit that measures nothing records nothing: its bits are all 0, as in Qiskit.
-    """
-    if not memory:
-        return np.zeros((shots, width), dtype=np.uint8)
-    text = "".join(memory).replace(" ", "").encode("ascii")
-    return np.frombuffer(text, dtype=np.uint8).reshape(shots, width) - ord("0")
 
 
 # -- the pipeline on Qoro ----------------------------------------------------------------
@@ -229,7 +216,7 @@ def _qoro_groups(backend: QoroBackend, pubs: list[SamplerPub]) -> list[QoroGroup
 def _qoro_finish(pubs: list[SamplerPub]) -> Finish:
     """How the jobs' histograms become these PUBs' results."""
 
-    def finish(job_ids: list[str], results: list[list[Any]]) -> PrimitiveResult:
+    def finish(job_ids: list[str], results: list[list[CircuitResult]]) -> PrimitiveResult:
         histograms = iter(
             (job_id, position, histogram)
             for job_id, per_job in zip(job_ids, results, strict=True)
@@ -239,60 +226,63 @@ def _qoro_finish(pubs: list[SamplerPub]) -> Finish:
         by_pub: list[SamplerPubResult | None] = [None] * len(pubs)
         for i in [i for indices in grouped([pub.shots for pub in pubs]).values() for i in indices]:
             pub = pubs[i]
-            bits = [
-                _histogram_bits(*next(histograms), pub.shots, pub.circuit.num_clbits)
+            shots = [
+                _histogram_shots(*next(histograms), pub.shots, pub.circuit.num_clbits)
                 for _ in range(pub.parameter_values.size)
             ]
-            by_pub[i] = _pub_result(pub, bits)
+            by_pub[i] = _pub_result(pub, shots)
         return PrimitiveResult(by_pub, metadata={"version": 2, "qoro_job_ids": job_ids})
 
     return finish
 
 
-def _histogram_bits(job_id: str, position: int, counts: Any, shots: int, width: int) -> np.ndarray:
+def _histogram_shots(
+    job_id: str, position: int, result: CircuitResult, shots: int, width: int
+) -> Outcomes:
     """A histogram's outcomes, each as often as counted, in a random order fixed by the
     job id and the circuit's position in the job (so a rebuilt job reads the same bits).
 
     Raises:
         CorruptResultError: not a histogram of ``shots`` outcomes of ``width`` bits.
     """
-    if not isinstance(counts, dict) or not all(isinstance(n, int) for n in counts.values()):
-        raise CorruptResultError(f"job {job_id}: expected a histogram, got {str(counts)[:80]}")
-    if sum(counts.values()) != shots or any(len(key) != width for key in counts):
+    if not isinstance(result, Outcomes):
+        raise CorruptResultError(f"job {job_id}: expected a histogram, got expectation values")
+    if result.num_shots != shots or (len(result.values) and result.num_bits != width):
         raise CorruptResultError(
             f"job {job_id}: expected {shots} outcomes of {width} bits, got "
-            f"{sum(counts.values())} of {sorted({len(key) for key in counts})} bits"
+            f"{result.num_shots} of {result.num_bits} bits"
         )
-    keys = "".join(counts).encode("ascii")
-    distinct = np.frombuffer(keys, dtype=np.uint8).reshape(len(counts), width) - ord("0")
-    outcomes = np.repeat(distinct, list(counts.values()), axis=0)
     job_seed = int.from_bytes(hashlib.sha256(job_id.encode()).digest())
-    return outcomes[np.random.default_rng([job_seed, position]).permutation(shots)]
+    return result.shuffled(np.random.default_rng([job_seed, position]))
 
 
 # -- shared steps ------------------------------------------------------------------------
 
 
-def _pub_result(pub: SamplerPub, bits: list[np.ndarray]) -> SamplerPubResult:
-    """A ``BitArray`` per classical register from each parameter set's ``(shots, clbits)``
-    bits (clbit 0 last), shaped like the PUB's parameter values."""
+def _pub_result(pub: SamplerPub, samples: list[Outcomes]) -> SamplerPubResult:
+    """A ``BitArray`` per classical register from each parameter set's outcomes (kept
+    in shot order), shaped like the PUB's parameter values."""
     circuit = pub.circuit
     shape = pub.parameter_values.shape
-    stacked = np.stack(bits).reshape((*shape, pub.shots, circuit.num_clbits))
-    registers = {
-        creg.name: BitArray.from_bool_array(stacked[..., _columns(circuit, creg)], "big")
-        for creg in circuit.cregs
-    }
+    registers = {}
+    for creg in circuit.cregs:
+        indices = [circuit.find_bit(bit).index for bit in creg]
+        rows = np.stack([_shot_bits(outcomes, indices, pub.shots) for outcomes in samples])
+        registers[creg.name] = BitArray(rows.reshape(*shape, *rows.shape[1:]), creg.size)
     return SamplerPubResult(
         DataBin(**registers, shape=shape),
         metadata={"shots": pub.shots, "circuit_metadata": circuit.metadata},
     )
 
 
-def _columns(circuit: QuantumCircuit, creg: Any) -> list[int]:
-    """Where a register's bits sit in an outcome row, its most significant bit first."""
-    width = circuit.num_clbits
-    return [width - 1 - circuit.find_bit(bit).index for bit in reversed(creg)]
+def _shot_bits(outcomes: Outcomes, indices: list[int], shots: int) -> np.ndarray:
+    """Each shot's bits at ``indices``, packed as ``BitArray`` rows.
+
+    A circuit that measures nothing records nothing: its bits are all 0, as in Qiskit.
+    """
+    if outcomes.memory is None or not len(outcomes.memory):
+        return np.zeros((shots, num_bytes(len(indices))), np.uint8)
+    return np.take(outcomes.bits(indices), outcomes.memory, axis=0)
 
 
 def _check_registers(pubs: list[SamplerPub]) -> None:

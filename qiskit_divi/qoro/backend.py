@@ -15,6 +15,7 @@ from qiskit.circuit.library import get_standard_gate_name_mapping
 from qiskit.providers import BackendV2, Options
 from qiskit.transpiler import Target
 
+from ..configuration import BackendConfiguration, configuration_of
 from ..exceptions import CircuitTooWideError, InvalidCircuitError, InvalidInputError
 from ..run_options import checked_options, run_options
 from ..validation import flag, positive_int
@@ -93,6 +94,10 @@ class QoroBackend(Reconnecting, BackendV2):
         """``None``: one job takes any number of circuits (they are uploaded in chunks),
         except a circuit-cutting job, which takes one."""
         return 1 if self.options.job_type is JobType.CIRCUIT_CUT else None
+
+    def configuration(self) -> BackendConfiguration:
+        """The legacy description some libraries still read (mthree), from the target."""
+        return configuration_of(self, simulator=self.simulator, local=False)
 
     @property
     def system(self) -> QPUSystem | SimulatorCluster:

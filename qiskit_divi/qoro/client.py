@@ -1,4 +1,4 @@
-"""The one place that speaks HTTP to the Qoro Service (``shared/qoro-api.md``).
+"""The one place that speaks HTTP to the Qoro Service (``docs/protocol.rst`` describes it).
 
 A :class:`QoroClient` owns a ``requests`` session carrying the bearer token and the
 retry policies of :mod:`.retry`, and offers one method per endpoint. Every failure is a
@@ -36,7 +36,13 @@ from ..exceptions import (
 )
 from ..validation import positive_int
 from ..version import __version__
-from .codec import chunk_circuits, decode_observables, decode_result, pack_circuit
+from .codec import (
+    CircuitResult,
+    chunk_circuits,
+    decode_observables,
+    decode_result,
+    pack_circuit,
+)
 from .polling import positive_seconds, wait_until_final
 from .protocol import (
     API_KEY_ENV,
@@ -45,6 +51,7 @@ from .protocol import (
     DEFAULT_SYSTEM,
     RESULTS_PAGE_LIMIT,
     Dialect,
+    Endpoint,
     JobStatusReport,
     JobType,
     QoroJobStatus,
@@ -56,7 +63,6 @@ from .retry import RetrySettings
 
 log = logging.getLogger(__name__)
 
-_INIT_PATH = "job/init/"
 _JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _TOKEN = re.compile(r"[\x21-\x7e]+")
 _MESSAGE_LIMIT = 300
@@ -108,7 +114,7 @@ class QoroClient:
         init = HTTPAdapter(max_retries=settings.init_policy(max_retry_time))
         self._session.mount("https://", everything)
         self._session.mount("http://", everything)
-        self._session.mount(self._url(_INIT_PATH), init)
+        self._session.mount(self._url(Endpoint.INIT_JOB.path()), init)
 
     def __repr__(self) -> str:
         return f"QoroClient(api_url={self.api_url!r})"
@@ -144,15 +150,15 @@ class QoroClient:
             QoroConnectionError: the service cannot be reached.
             AuthenticationError: it refused the token (401/403).
         """
-        self._call("GET", "")
+        self._call(Endpoint.PING)
 
     def qpu_systems(self) -> list[QPUSystem]:
         """The QPU systems this token may use."""
-        return self._records("qpusystem/", QPUSystem.from_wire)
+        return self._records(Endpoint.QPU_SYSTEMS, QPUSystem.from_wire)
 
     def simulator_clusters(self) -> list[SimulatorCluster]:
         """The simulator clusters this token may use (newer servers list them)."""
-        return self._records("simulatorcluster/", SimulatorCluster.from_wire)
+        return self._records(Endpoint.SIMULATOR_CLUSTERS, SimulatorCluster.from_wire)
 
     def submit_job(
         self,
@@ -181,14 +187,14 @@ class QoroClient:
         init = self.dialect.init_job_body(
             job_type=job_type, system_name=system_name, tag=tag, shots=shots
         )
-        job_id = self._json(self._call("POST", _INIT_PATH, body=init)).get("job_id")
+        job_id = self._json(self._call(Endpoint.INIT_JOB, body=init)).get("job_id")
         if not isinstance(job_id, str) or not _JOB_ID.fullmatch(job_id):
             raise QoroAPIError(f"job/init/ answered without a usable job id: {job_id!r}")
         for i, chunk in enumerate(chunks):
             body = self.dialect.add_circuits_body(
                 chunk, last=i == len(chunks) - 1, shots=shots, observables=observables
             )
-            self._call("POST", f"job/{job_id}/add_circuits/", body=body, job_id=job_id)
+            self._call(Endpoint.ADD_CIRCUITS, body=body, job_id=job_id)
         log.info(
             "submitted Qoro job %s: %d circuits in %d uploads", job_id, len(circuits), len(chunks)
         )
@@ -196,7 +202,7 @@ class QoroClient:
 
     def job_status(self, job_id: str) -> JobStatusReport:
         """The job's status, with the server's explanation when it failed."""
-        data = self._json(self._call("GET", f"job/{_job_id(job_id)}/status/", job_id=job_id))
+        data = self._json(self._call(Endpoint.STATUS, job_id=job_id))
         try:
             return JobStatusReport.from_wire(data)
         except (KeyError, TypeError, ValueError, AttributeError) as err:
@@ -204,8 +210,8 @@ class QoroClient:
                 f"unreadable status answer: {_cut(str(data))}", job_id=job_id
             ) from err
 
-    def job_results(self, job_id: str) -> dict[str, dict]:
-        """Each circuit's results by label: counts, or expectation values by term.
+    def job_results(self, job_id: str) -> dict[str, CircuitResult]:
+        """Each circuit's results by label: its outcomes, or its expectation values.
 
         Every page is fetched; pages are asked for by offset, never by following the
         server's ``next`` URL, so the token only ever goes to :attr:`api_url`.
@@ -223,7 +229,7 @@ class QoroClient:
             raise JobCancelledError(job_id)
         if report.status is not QoroJobStatus.COMPLETED:
             raise JobNotFinishedError(job_id, report.status.value)
-        results: dict[str, dict] = {}
+        results: dict[str, CircuitResult] = {}
         while True:
             page = self._results_page(job_id, offset=len(results))
             for entry in page["results"]:
@@ -242,13 +248,12 @@ class QoroClient:
         Raises:
             JobNotCancellableError: the job already finished (409).
         """
-        path = f"job/{_job_id(job_id)}/cancel/"
         errors = {409: JobNotCancellableError}
-        return self._json(self._call("POST", path, job_id=job_id, errors=errors))
+        return self._json(self._call(Endpoint.CANCEL, job_id=job_id, errors=errors))
 
     def delete_job(self, job_id: str) -> None:
         """Delete a job and its results from the service."""
-        self._call("DELETE", f"job/{_job_id(job_id)}", job_id=job_id)
+        self._call(Endpoint.DELETE, job_id=job_id)
 
     def wait_for_job(
         self,
@@ -284,8 +289,7 @@ class QoroClient:
 
     def _call(
         self,
-        method: str,
-        path: str,
+        endpoint: Endpoint,
         *,
         job_id: str | None = None,
         body: dict[str, Any] | None = None,
@@ -293,11 +297,13 @@ class QoroClient:
         errors: Mapping[int, type[QoroAPIError]] | None = None,
     ) -> requests.Response:
         """One request, retried by the session's policy; any failure becomes a QoroError."""
+        method = endpoint.method
+        path = endpoint.path(None if job_id is None else _job_id(job_id))
         headers, data = {}, None
         if body is not None:
             headers["Content-Type"] = "application/json"
             data = json.dumps(body, separators=(",", ":"))
-        if path == _INIT_PATH:
+        if endpoint is Endpoint.INIT_JOB:
             # A fresh connection: one the server closed while it sat idle in the pool
             # would fail like a drop after sending, which job/init/ must not retry.
             headers["Connection"] = "close"
@@ -311,7 +317,7 @@ class QoroClient:
                 timeout=self.timeout,
             )
         except requests.RequestException as err:
-            raise self._transport_error(err, method, path, job_id) from err
+            raise self._transport_error(err, endpoint, job_id) from err
         log.debug("Qoro %s %s -> HTTP %d", method, path or "/", response.status_code)
         if response.status_code >= 400:
             message = f"{method} {path or '/'}: {self._auth.scrub(_server_message(response))}"
@@ -321,16 +327,16 @@ class QoroClient:
         return response
 
     def _transport_error(
-        self, err: requests.RequestException, method: str, path: str, job_id: str | None
+        self, err: requests.RequestException, endpoint: Endpoint, job_id: str | None
     ) -> QoroConnectionError:
         if isinstance(err, requests.Timeout) and not isinstance(err, requests.ConnectTimeout):
             text = f"no answer from the Qoro Service within {self.timeout:g} s"
         else:
             text = f"cannot reach the Qoro Service at {self.api_url}: {_reason(err)}"
-        text = f"{method} {path or '/'}: {text}"
+        text = f"{endpoint.method} {endpoint.path(job_id) or '/'}: {text}"
         if job_id is not None:
             text += f" (job {job_id})"
-        if path == _INIT_PATH and not _never_sent(err):
+        if endpoint is Endpoint.INIT_JOB and not _never_sent(err):
             text += "; the job may have been created: check your jobs before submitting again"
         return QoroConnectionError(self._auth.scrub(text))
 
@@ -343,18 +349,18 @@ class QoroClient:
                 status_code=response.status_code,
             ) from None
 
-    def _records(self, path: str, parse: Callable[[dict[str, Any]], Any]) -> list:
-        data = self._json(self._call("GET", path))
+    def _records(self, endpoint: Endpoint, parse: Callable[[dict[str, Any]], Any]) -> list:
+        data = self._json(self._call(endpoint))
         try:
             return [parse(item) for item in data]
         except (KeyError, TypeError, ValueError, AttributeError) as err:
-            raise QoroAPIError(f"unreadable answer from {path}: {_cut(str(data))}") from err
+            raise QoroAPIError(
+                f"unreadable answer from {endpoint.path()}: {_cut(str(data))}"
+            ) from err
 
     def _results_page(self, job_id: str, *, offset: int) -> dict[str, Any]:
         params = {"limit": RESULTS_PAGE_LIMIT, "offset": offset}
-        page = self._json(
-            self._call("GET", f"job/{job_id}/resultsV2/", params=params, job_id=job_id)
-        )
+        page = self._json(self._call(Endpoint.RESULTS, params=params, job_id=job_id))
         if not isinstance(page, dict) or not isinstance(page.get("results"), list):
             raise QoroAPIError(f"unreadable results page: {_cut(str(page))}", job_id=job_id)
         return page

@@ -22,8 +22,10 @@ from qiskit.result.models import ExperimentResult, ExperimentResultData
 from ..circuits import to_qasm
 from ..copies import SharingCopies
 from ..exceptions import CorruptResultError
+from ..outcomes import Outcomes
 from ..version import __version__
 from .client import QoroClient
+from .codec import CircuitResult, ExpectationValues
 from .protocol import QoroJobStatus
 
 if TYPE_CHECKING:
@@ -196,7 +198,7 @@ class QoroJob(Reconnecting, JobV1):
             self._result = self._to_result(self.client.job_results(self._job_id))
         return self._result
 
-    def _to_result(self, raw: Mapping[str, dict]) -> Result:
+    def _to_result(self, raw: Mapping[str, CircuitResult]) -> Result:
         headers = ExperimentHeader.unknown(list(raw)) if self._headers is None else self._headers
         _check_labels(self._job_id, [h.label for h in headers], raw)
         rng = np.random.default_rng(int.from_bytes(hashlib.sha256(self._job_id.encode()).digest()))
@@ -215,7 +217,7 @@ class QoroJob(Reconnecting, JobV1):
         )
 
 
-def _check_labels(job_id: str, expected: list[str], raw: Mapping[str, dict]) -> None:
+def _check_labels(job_id: str, expected: list[str], raw: Mapping[str, CircuitResult]) -> None:
     """Results are matched to circuits by label: a missing or stray one is corruption."""
     known = set(expected)
     missing = [label for label in expected if label not in raw]
@@ -228,41 +230,32 @@ def _check_labels(job_id: str, expected: list[str], raw: Mapping[str, dict]) -> 
 
 
 def _experiment(
-    job_id: str, header: ExperimentHeader, values: dict, rng: np.random.Generator | None
+    job_id: str, header: ExperimentHeader, result: CircuitResult, rng: np.random.Generator | None
 ) -> ExperimentResult:
-    """One circuit's result: a histogram becomes hex counts (and memory), expectation
-    values (``{term: value}``) are kept as ``expectation_values``."""
-    is_histogram = all(isinstance(v, int) for v in values.values())
-    if not is_histogram:
-        data = ExperimentResultData(expectation_values=dict(values))
+    """One circuit's result: outcomes become hex counts (and memory), expectation values
+    are kept by term as ``expectation_values``."""
+    if isinstance(result, ExpectationValues):
+        data = ExperimentResultData(expectation_values=result.to_dict())
         return ExperimentResult(shots=0, success=True, data=data, header=_header_dict(header, 0))
-    width = _outcome_width(job_id, header, values)
-    counts = {hex(int(bits or "0", 2)): count for bits, count in values.items()}
-    memory = None if rng is None else _memory(counts, rng)
+    width = _outcome_width(job_id, header, result)
+    memory = None if rng is None else result.shuffled(rng).hex_memory()
     return ExperimentResult(
-        shots=sum(counts.values()),
+        shots=result.num_shots,
         success=True,
-        data=ExperimentResultData(counts=counts, memory=memory),
+        data=ExperimentResultData(counts=result.hex_counts(), memory=memory),
         header=_header_dict(header, width),
     )
 
 
-def _outcome_width(job_id: str, header: ExperimentHeader, counts: dict[str, int]) -> int:
+def _outcome_width(job_id: str, header: ExperimentHeader, outcomes: Outcomes) -> int:
     """Classical bits per outcome; outcomes that disagree with the circuit are corruption."""
-    widths = {len(bits) for bits in counts}
     expected = header.memory_slots
-    if len(widths) > 1 or (expected is not None and widths and widths != {expected}):
+    if expected is not None and len(outcomes.values) and outcomes.num_bits != expected:
         raise CorruptResultError(
-            f"job {job_id}: circuit {header.label!r} has outcomes of {sorted(widths)} bits, "
-            f"expected {expected if expected is not None else 'one width'}"
+            f"job {job_id}: circuit {header.label!r} has outcomes of [{outcomes.num_bits}] "
+            f"bits, expected {expected}"
         )
-    return expected if expected is not None else max(widths, default=0)
-
-
-def _memory(counts: dict[str, int], rng: np.random.Generator) -> list[str]:
-    """Every counted outcome as often as it was counted, shuffled."""
-    outcomes = np.repeat(np.array(list(counts), dtype=object), list(counts.values()))
-    return rng.permutation(outcomes).tolist()
+    return expected if expected is not None else outcomes.num_bits
 
 
 def _header_dict(header: ExperimentHeader, memory_slots: int) -> dict[str, Any]:

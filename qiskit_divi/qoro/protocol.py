@@ -1,9 +1,10 @@
 """The Qoro Service wire protocol: every name, value and limit the wire fixes.
 
-This is the one module to change when the service changes (see ``shared/qoro-api.md``):
-job types and statuses with their wire values, the default URL and system, the body
-cap, the result page size, the records the service answers with, and the request bodies
-of a job submission in each wire :class:`Dialect`.
+This is the one module to change when the service changes (``docs/protocol.rst``
+describes the protocol): the API root and every endpoint's method and path, job types
+and statuses with their wire values, the default URL and system, the body cap, the
+result page size, the records the service answers with, and the request bodies of a job
+submission in each wire :class:`Dialect`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
-DEFAULT_API_URL = "https://app.qoroquantum.net/api"
+#: The path of the API on its host, which the service's URL ends in and the local server
+#: serves under (also importable as ``qiskit_divi.server.API_ROOT``).
+API_ROOT = "/api"
+DEFAULT_API_URL = "https://app.qoroquantum.net" + API_ROOT
 DEFAULT_SYSTEM = "qoro_maestro"
 API_KEY_ENV = "QORO_API_KEY"
 API_URL_ENV = "QORO_API_URL"
@@ -39,6 +43,39 @@ QELIB1_GATES = (
 SIMULATOR_CLUSTER_QUBITS = 64
 #: The QPU ``status`` that means a device takes jobs (compared case-insensitively).
 QPU_ONLINE_STATUS = "online"
+
+
+class Endpoint(enum.Enum):
+    """Every endpoint of the service: its HTTP method and its path below :data:`API_ROOT`.
+
+    Paths keep the service's trailing slashes exactly (``DELETE job/{job_id}`` has none);
+    ``{job_id}`` stands for a job's id. The client builds its requests with :meth:`path`,
+    the local server its routes with :meth:`route`.
+    """
+
+    PING = ("GET", "")
+    QPU_SYSTEMS = ("GET", "qpusystem/")
+    SIMULATOR_CLUSTERS = ("GET", "simulatorcluster/")
+    INIT_JOB = ("POST", "job/init/")
+    ADD_CIRCUITS = ("POST", "job/{job_id}/add_circuits/")
+    STATUS = ("GET", "job/{job_id}/status/")
+    RESULTS = ("GET", "job/{job_id}/resultsV2/")
+    CANCEL = ("POST", "job/{job_id}/cancel/")
+    DELETE = ("DELETE", "job/{job_id}")
+
+    def __init__(self, method: str, template: str) -> None:
+        self.method = method
+        self.template = template
+
+    def path(self, job_id: str | None = None) -> str:
+        """The request path relative to the API URL, for ``job_id`` if the path names a job."""
+        if ("{job_id}" in self.template) != (job_id is not None):
+            raise TypeError(f"{self.name} takes a job id if and only if its path names one")
+        return self.template if job_id is None else self.template.replace("{job_id}", job_id)
+
+    def route(self) -> str:
+        """The path served from the host, ``{job_id}`` left as a placeholder."""
+        return f"{API_ROOT}/{self.template}"
 
 
 class JobType(enum.Enum):

@@ -11,6 +11,7 @@ from qiskit.providers import BackendV2, Options
 from qiskit.transpiler import Target
 from qiskit_aer.noise import NoiseModel
 
+from ..configuration import BackendConfiguration, configuration_of
 from ..copies import SharingCopies
 from ..run_options import checked_options, run_options
 from ..validation import flag, positive_int
@@ -98,6 +99,10 @@ class ParallelSimulatorBackend(SharingCopies, BackendV2):
     def max_circuits(self) -> None:
         """No limit: a batch of any size is one job."""
         return None
+
+    def configuration(self) -> BackendConfiguration:
+        """The legacy description some libraries still read (mthree), from the target."""
+        return configuration_of(self, simulator=True, local=True)
 
     @property
     def engine(self) -> SimulationEngine:

@@ -13,7 +13,7 @@ import json
 import os
 import pickle
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeAlias
 
 from qiskit import QuantumCircuit
@@ -89,9 +89,38 @@ class SimulatedDevice:
         if self.backend is None:
             # Every instruction of such a target acts on any qubits: names suffice.
             return _operation_names(circuit) <= self._runs
-        return circuit.num_qubits <= self.num_qubits and _supported(
-            self.target, circuit, range(circuit.num_qubits)
+        return circuit.num_qubits <= self.num_qubits and _every_instruction(
+            circuit,
+            range(circuit.num_qubits),
+            lambda operation, qubits: self.target.instruction_supported(operation.name, qubits),
         )
+
+    def placed(self, circuit: QuantumCircuit) -> bool:
+        """Whether the qubits of ``circuit`` are already the device's, qubit i on physical
+        qubit i, so it needs translating only: it was laid out (it has a ``layout``, or is
+        as wide as the device) and every instruction on several qubits acts on qubits the
+        target couples, inside control-flow blocks too. Any other circuit is logical, for
+        the transpiler to lay out and route."""
+        if self.backend is None:
+            return True  # such a target couples every qubit
+        width = circuit.num_qubits
+        if width > self.num_qubits or (circuit.layout is None and width != self.num_qubits):
+            return False
+        return _every_instruction(
+            circuit,
+            range(width),
+            lambda operation, qubits: (
+                len(qubits) < 2
+                or isinstance(operation, ControlFlowOp)
+                or frozenset(qubits) in self._couplings
+            ),
+        )
+
+    @functools.cached_property
+    def _couplings(self) -> frozenset[frozenset[int]]:
+        """The sets of qubits some instruction of the target acts on together, in either
+        order (translation turns a gate around where the target runs it one way only)."""
+        return frozenset(frozenset(qargs) for qargs in self.target.qargs or () if len(qargs) > 1)
 
     def untranslatable_instruction(self, circuit: QuantumCircuit) -> str | None:
         """An instruction of ``circuit`` the device lacks and the transpiler cannot rewrite
@@ -195,19 +224,24 @@ def _operation_names(circuit: QuantumCircuit) -> set[str]:
     return names
 
 
-def _supported(target: Target, circuit: QuantumCircuit, physical: Sequence[int]) -> bool:
-    """Whether ``target`` runs every instruction of ``circuit``, whose qubits sit on the
-    ``physical`` ones, where it stands (control-flow blocks included)."""
+def _every_instruction(
+    circuit: QuantumCircuit,
+    physical: Sequence[int],
+    holds: Callable[[Operation, tuple[int, ...]], bool],
+) -> bool:
+    """Whether ``holds(operation, physical qubits)`` for every instruction of ``circuit``,
+    whose qubits sit on the ``physical`` ones, control-flow blocks included (barriers,
+    which every simulator takes, aside)."""
     index = dict(zip(circuit.qubits, physical, strict=True))
     for instruction in circuit.data:
         operation = instruction.operation
         if operation.name in _DIRECTIVES:
             continue
         qubits = tuple(index[qubit] for qubit in instruction.qubits)
-        if not target.instruction_supported(operation.name, qubits):
+        if not holds(operation, qubits):
             return False
         if isinstance(operation, ControlFlowOp) and not all(
-            _supported(target, block, qubits) for block in operation.blocks
+            _every_instruction(block, qubits, holds) for block in operation.blocks
         ):
             return False
     return True

@@ -222,7 +222,7 @@ class SimulationEngine:
                     DiviWarning,
                     stacklevel=3,
                 )
-        pieces, rows, _ = self._pieces(circuits, values)
+        pieces, rows, _ = self._pieces(*_merged_runs(circuits, values))
         plan = self._plan(pieces, device, rows)
         task = SampleTask(device, shots, base_seed, bool(memory))
         return SampleBatch(self, pieces, task, plan, rows)
@@ -634,6 +634,28 @@ def _checked_parameter_values(
                 f"{circuit.num_parameters}) array, got shape {sets.shape}"
             )
     return values
+
+
+def _merged_runs(
+    circuits: list[QuantumCircuit], values: list[np.ndarray] | None
+) -> tuple[list[QuantumCircuit], list[np.ndarray] | None]:
+    """Consecutive entries of one circuit with parameters as one entry, their sets stacked.
+
+    Samples come one per set in batch order and each set's seed follows its position, so
+    nothing changes but the work: Aer prepares the circuit once, not once per entry (a
+    sampler's PUBs often share their circuit).
+    """
+    if values is None:
+        return circuits, None
+    merged: list[QuantumCircuit] = []
+    stacked: list[list[np.ndarray]] = []
+    for circuit, sets in zip(circuits, values, strict=True):
+        if merged and circuit is merged[-1] and circuit.parameters:
+            stacked[-1].append(sets)
+        else:
+            merged.append(circuit)
+            stacked.append([sets])
+    return merged, [np.concatenate(parts) for parts in stacked]
 
 
 def _checked_observables(

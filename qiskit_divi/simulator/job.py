@@ -136,11 +136,12 @@ def _experiment(
     circuit: QuantumCircuit, sample: SampleResult, shots: int, device: str
 ) -> ExperimentResult:
     """One circuit's outcomes as Qiskit stores them: hex keys, plus the header to format them."""
+    outcomes = sample.outcomes
     data: dict[str, Any] = {}
-    if sample.counts:  # as in Aer, a circuit without measurements has no counts
-        data["counts"] = {_hex(outcome): count for outcome, count in sample.counts.items()}
-    if sample.memory:
-        data["memory"] = [_hex(outcome) for outcome in sample.memory]
+    if len(outcomes.values):  # as in Aer, a circuit without measurements has no counts
+        data["counts"] = outcomes.hex_counts()
+        if outcomes.memory is not None:
+            data["memory"] = outcomes.hex_memory()
     header = {
         "name": circuit.name,
         "creg_sizes": [[register.name, register.size] for register in circuit.cregs],
@@ -159,7 +160,3 @@ def _experiment(
         seed_simulator=sample.seed_simulator,
         metadata={"device": device, "seed_simulator": sample.seed_simulator},
     )
-
-
-def _hex(outcome: str) -> str:
-    return hex(int(outcome.replace(" ", ""), 2))

@@ -14,7 +14,7 @@ import json
 import multiprocessing
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -22,12 +22,13 @@ import numpy as np
 from qiskit import QuantumCircuit, qpy
 from qiskit.quantum_info import PauliList, SparsePauliOp
 from qiskit.result import Result
-from qiskit.transpiler import PassManager
+from qiskit.transpiler import StagedPassManager
 from qiskit.transpiler.preset_passmanagers import generate_preset_pass_manager
 from qiskit_aer import AerSimulator
 from qiskit_aer.library import SaveExpectationValue
 
 from ..exceptions import SimulationError
+from ..outcomes import Outcomes
 from . import dynamic
 from .device import SimulatedDevice
 
@@ -45,15 +46,10 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class SampleResult:
-    """Outcomes of one circuit.
+    """Outcomes of one circuit (with each shot's, in shot order, when they were asked
+    for) and the Aer seed that produced them."""
 
-    ``counts`` follow Qiskit's convention (classical bit 0 rightmost, registers separated
-    by spaces); ``memory`` lists each shot's outcome in shot order when it was asked for.
-    ``seed_simulator`` is the Aer seed that produced them.
-    """
-
-    counts: dict[str, int]
-    memory: list[str] | None
+    outcomes: Outcomes
     seed_simulator: int | None = None
 
 
@@ -226,10 +222,15 @@ class _NullForUnknown(json.JSONEncoder):
 
 
 def _runnable(device: SimulatedDevice, circuit: QuantumCircuit, seed: int) -> QuantumCircuit:
-    """``circuit`` itself if the device runs it as is, else transpiled (seeded) for it."""
+    """``circuit`` itself if the device runs it as is; else translated where it stands if
+    its qubits are the device's already (its noise is that of the qubits the user chose),
+    or laid out, routed and translated (seeded) if they are logical.
+
+    Only a layout chosen here is set on the result: a translated circuit has none.
+    """
     if device.conforms(circuit):
         return circuit
-    return _pass_manager(device, seed).run(circuit)
+    return _pass_manager(device, seed, device.placed(circuit)).run(circuit)
 
 
 def _saving_expectations(
@@ -249,8 +250,17 @@ def _saving_expectations(
         if prepared is not stripped and prepared.layout is not None
         else range(circuit.num_qubits)
     )
-    saves, qubits = _saving(observables, placed)
     found = dynamic.branches(prepared, readout()) if dynamic.is_dynamic(prepared) else [prepared]
+    # A branch's weight is the trace its measurement instruments leave: Aer must not drop
+    # their qubits as idle, or each branch would count as certain.
+    weighed = {
+        branch.find_bit(qubit).index
+        for branch in found
+        for instruction in branch.data
+        if instruction.operation.name == "kraus"
+        for qubit in instruction.qubits
+    }
+    saves, qubits = _saving(observables, placed, weighed)
     for branch in found:
         for save in saves:
             branch.append(save, [branch.qubits[q] for q in qubits])
@@ -258,14 +268,14 @@ def _saving_expectations(
 
 
 def _saving(
-    observables: Sequence[SparsePauliOp], placed: Sequence[int]
+    observables: Sequence[SparsePauliOp], placed: Sequence[int], weighed: Collection[int]
 ) -> tuple[list[SaveExpectationValue], list[int]]:
     """Instructions saving each observable's value as ``ev{j}``, and the qubits they all
-    act on: only those some term acts on, so Aer can drop every qubit the circuit leaves
-    idle. They share one list of qubits, as Aer's dropping of idle qubits mixes up the
-    values of saves on different ones (qiskit-aer 0.18)."""
-    width = len(placed)
-    acted_on = np.zeros(width, dtype=bool)
+    act on: only those some term acts on or that carry a branch's weight (``weighed``,
+    as placed), so Aer can drop every qubit the circuit leaves idle. They share one list
+    of qubits, as Aer's dropping of idle qubits mixes up the values of saves on
+    different ones (qiskit-aer 0.18)."""
+    acted_on = np.isin(np.asarray(placed), list(weighed))
     for observable in observables:
         acted_on |= np.any(observable.paulis.z | observable.paulis.x, axis=0)
     if acted_on.all():
@@ -311,11 +321,18 @@ def _simulator(device: SimulatedDevice, method: str, threads: int | None) -> Aer
 
 
 @functools.lru_cache(maxsize=16)
-def _pass_manager(device: SimulatedDevice, seed: int) -> PassManager:
-    # Without a device the target couples every qubit: only gates get rewritten.
-    return generate_preset_pass_manager(
+def _pass_manager(device: SimulatedDevice, seed: int, placed: bool) -> StagedPassManager:
+    """The preset pass manager for the device, without scheduling: Aer runs no schedule,
+    and aligning delays to a device's timing fails when no scheduling method is chosen
+    (Qiskit issue 8985). For a circuit already ``placed``, without layout and routing
+    too (without a device, the target couples every qubit: there are none)."""
+    manager = generate_preset_pass_manager(
         TRANSPILE_LEVEL, target=device.target, seed_transpiler=seed
     )
+    manager.scheduling = None
+    if placed:
+        manager.layout = manager.routing = None
+    return manager
 
 
 def _checked(result: Result) -> Result:
@@ -327,46 +344,12 @@ def _checked(result: Result) -> Result:
 
 def _sample_result(result: Result, index: int, seed: int, memory: bool) -> SampleResult:
     data = result.data(index)
-    # A circuit without measurements records nothing in Aer: no counts, no memory.
-    raw_counts: dict[str, int] = data.get("counts", {})
     header = result.results[index].header
-    names = _outcome_names(
-        header.get("memory_slots") or 0,
-        tuple(size for _, size in reversed(header.get("creg_sizes") or [])),
-    )
-    counts = {names[outcome]: count for outcome, count in raw_counts.items()}
-    shots = [names[outcome] for outcome in data.get("memory", [])] if memory else None
-    return SampleResult(counts, shots, seed)
-
-
-class _OutcomeNames(dict[str, str]):
-    """Aer's hex outcomes -> Qiskit's bitstrings, as ``Result.get_counts`` writes them.
-
-    Padded to the number of classical bits and split by register, last register first.
-    Each name is made once and remembered for the circuits of the same shape, since
-    Qiskit's generic formatting took a large share of a chunk's time.
-    """
-
-    #: Forget everything past this many names, so wide registers cannot grow it unbounded.
-    LIMIT = 1 << 16
-
-    def __init__(self, width: int, sizes: tuple[int, ...]) -> None:
-        super().__init__()
-        self._padded = f"0{width}b"
-        bounds = list(itertools.pairwise([0, *itertools.accumulate(sizes)]))
-        # Nothing to split without registers, or with one that holds every bit.
-        self._bounds = [] if not width or bounds == [(0, width)] else bounds
-
-    def __missing__(self, outcome: str) -> str:
-        name = format(int(outcome, 16), self._padded)
-        if self._bounds:
-            name = " ".join(name[start:stop] for start, stop in self._bounds)
-        if len(self) >= self.LIMIT:
-            self.clear()
-        self[outcome] = name
-        return name
-
-
-@functools.lru_cache(maxsize=64)
-def _outcome_names(width: int, sizes: tuple[int, ...]) -> _OutcomeNames:
-    return _OutcomeNames(width, sizes)
+    num_bits = header.get("memory_slots") or 0
+    registers = tuple((name, size) for name, size in header.get("creg_sizes") or [])
+    # A circuit without measurements records nothing in Aer: no counts, no memory.
+    if memory:
+        outcomes = Outcomes.from_hex_memory(data.get("memory", []), num_bits, registers)
+    else:
+        outcomes = Outcomes.from_hex_counts(data.get("counts", {}), num_bits, registers)
+    return SampleResult(outcomes, seed)

@@ -192,7 +192,7 @@ def test_a_thread_pool_runs_every_batch_with_the_outcomes_of_a_local_run(batch, 
         assert len(pool.futures) == 2
         [bell] = engine.sample([_ghz(2)], shots=SHOTS, seed=SEED)  # one chunk: still there
         assert len(pool.futures) == 3
-    assert set(bell.counts) == {"00", "11"}
+    assert set(bell.outcomes.get_counts()) == {"00", "11"}
 
 
 @pytest.fixture

@@ -17,8 +17,9 @@ _SKIP_MARKER = re.compile(r"#\s*not run in CI:\s*(?P<reason>\S.*)$")
 _RST_PYTHON = re.compile(r"^(?P<indent>[ \t]*)\.\. code-block::[ \t]*python[ \t]*$")
 _RST_ANY_CODE = re.compile(r"^[ \t]*\.\. (code-block|code|sourcecode)::[ \t]*(?P<lang>\S*)")
 _MD_FENCE = re.compile(r"^(?P<indent>[ \t]*)```[ \t]*(?P<lang>[\w+-]*)")
-#: Languages the tests cannot run, allowed on purpose (shell commands, output, config).
-_NOT_PYTHON = {"bash", "console", "shell", "text", "ini", "toml", "json", "none"}
+#: Languages the tests cannot run, allowed on purpose (shell commands, output, config,
+#: HTTP exchanges).
+_NOT_PYTHON = {"bash", "console", "shell", "text", "ini", "toml", "json", "http", "none"}
 
 
 @dataclass(frozen=True)

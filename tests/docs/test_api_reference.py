@@ -16,7 +16,7 @@ PUBLIC_MODULES = [
     "qiskit_divi",
     "qiskit_divi.backends",
     "qiskit_divi.exceptions",
-    "qiskit_divi.qoro.server",
+    "qiskit_divi.server",
 ]
 
 _DIRECTIVE = re.compile(

@@ -16,7 +16,7 @@ from .snippets import DOCS, pages, python_blocks
 
 def _stop_servers(namespace: dict[str, object]) -> None:
     """Stop any local server a page left running (pages should stop their own)."""
-    from qiskit_divi.qoro.server import LocalServer
+    from qiskit_divi.server import LocalServer
 
     for value in namespace.values():
         if isinstance(value, LocalServer):

@@ -16,7 +16,7 @@ from qiskit_ibm_runtime.fake_provider import FakeManilaV2
 
 from qiskit_divi import DiviProvider
 from qiskit_divi.qoro.backend import QoroBackend
-from qiskit_divi.qoro.server import LocalServer
+from qiskit_divi.server import LocalServer
 from qiskit_divi.simulator.backend import ParallelSimulatorBackend
 
 #: Seeds the local server's sampling, so Qoro results are reproducible too.

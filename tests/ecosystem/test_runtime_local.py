@@ -151,3 +151,15 @@ def test_estimator_matches_aer(pair: tuple[BackendV2, BackendV2, bool], mode_of:
             np.concatenate([reference, exact]),
             np.repeat([np.sqrt(2) * PRECISION, PRECISION], len(PAULIS)),
         )
+
+
+def test_a_seed_given_to_local_mode_reaches_the_simulator(
+    noisy_simulator: BackendV2, noisy_aer: BackendV2
+) -> None:
+    """Local mode's ``simulator.seed_simulator`` becomes our ``seed_simulator``: the same
+    seed gives the same counts, and they still agree with Aer's."""
+    circuit = circuit_for(noisy_simulator, noisy=True)
+    first, again = (sample(noisy_simulator, circuit, 42, nullcontext) for _ in range(2))
+    assert first == again
+    reference = sample(noisy_aer, circuit_for(noisy_aer, noisy=True), AER_SEED, nullcontext)
+    assert_same_distribution(first, reference)

@@ -18,7 +18,7 @@ from qiskit.quantum_info import SparsePauliOp
 
 from qiskit_divi import EstimatorV2, SamplerV2
 from qiskit_divi.qoro.backend import QoroBackend
-from qiskit_divi.qoro.server import LocalServer
+from qiskit_divi.server import LocalServer
 from qiskit_divi.simulator.backend import ParallelSimulatorBackend
 
 from .conftest import ansatz, two_register_circuit

@@ -52,8 +52,20 @@ def test_samples_are_those_of_the_bound_circuits(engine: SimulationEngine) -> No
     expected = engine.sample(bound, shots=64, seed=17, memory=True)
     assert len(with_values) == len(expected) == 48
     for ours, theirs in zip(with_values, expected, strict=True):
-        assert ours.memory == theirs.memory
+        assert ours.outcomes.get_memory() == theirs.outcomes.get_memory()
         assert ours.seed_simulator == theirs.seed_simulator
+
+
+def test_consecutive_entries_of_one_circuit_sample_as_separate_ones(
+    engine: SimulationEngine,
+) -> None:
+    """Entries that share a circuit run as one Aer circuit: the samples must not show it."""
+    parts = [SETS[:7], SETS[7:8], SETS[8:20]]
+    shared = engine.sample([MEASURED] * 3, shots=64, seed=5, memory=True, parameter_values=parts)
+    copies = [MEASURED.copy() for _ in parts]
+    apart = engine.sample(copies, shots=64, seed=5, memory=True, parameter_values=parts)
+    assert len(shared) == len(apart) == 20
+    assert shared == apart
 
 
 def test_expectation_values_come_per_parameter_set(engine: SimulationEngine) -> None:

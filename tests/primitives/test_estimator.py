@@ -102,6 +102,25 @@ def test_per_pub_precision_mixes_exact_and_sampled(simulator: ParallelSimulatorB
     assert exact.data.stds == 0 and sampled.data.stds > 0
 
 
+@pytest.mark.parametrize("precision", [np.float64(0.05), np.float32(0.05)], ids=str)
+def test_a_precision_may_be_a_numpy_number(
+    simulator: ParallelSimulatorBackend, precision: np.floating
+) -> None:
+    """As an option, a run argument or in a PUB, as the sampler takes NumPy shots."""
+    pub = (CIRCUIT, "ZZZ", VALUES[0, 0])
+    jobs = [
+        EstimatorV2(simulator, options={"default_precision": precision}).run([pub]),
+        EstimatorV2(simulator).run([pub], precision=precision),
+        EstimatorV2(simulator).run([(*pub, precision)]),
+    ]
+    for job in jobs:
+        result = job.result()[0]
+        assert result.metadata["shots"] == 400 and result.data.stds > 0
+    exact = EstimatorV2(simulator, options={"default_precision": np.int64(0)})
+    assert exact.options.default_precision == 0.0
+    assert "shots" not in exact.run([pub]).result()[0].metadata
+
+
 def test_a_seed_makes_sampled_estimates_reproducible(simulator: ParallelSimulatorBackend) -> None:
     pubs = [(CIRCUIT, HAMILTONIAN, VALUES[:, 0]), (CIRCUIT, "XXX", VALUES[:, 0], 0.1)]
     runs = [
@@ -166,6 +185,9 @@ def test_a_circuit_too_wide_for_the_device_fails_in_run() -> None:
     [
         ({"default_precision": -0.5}, InvalidInputError),
         ({"default_precision": "high"}, TypeError),
+        ({"default_precision": np.bool_(True)}, TypeError),
+        ({"default_precision": float("nan")}, InvalidInputError),
+        ({"default_precision": np.inf}, InvalidInputError),
         ({"seed": -3}, InvalidInputError),
         ({"precision": 0.1}, TypeError),
     ],

@@ -141,6 +141,80 @@ def test_a_logical_circuit_is_still_laid_out_for_the_device_by_us(
     np.testing.assert_allclose(ours[0].data.evs, [-1, 1, 1], atol=0.05)
 
 
+def placed_product_state() -> QuantumCircuit:
+    """|+> on qubit 0 and |+i> on qubit 1 (through a cx, which leaves |++> alone),
+    transpiled for FakeManilaV2 onto qubits 2 (readout errors 9.64 %) and 3 (1.44 %)."""
+    logical = QuantumCircuit(2)
+    logical.h([0, 1])
+    logical.cx(0, 1)
+    logical.s(1)
+    return transpile(logical, MANILA, initial_layout=[2, 3], seed_transpiler=1)
+
+
+def in_place(circuit: QuantumCircuit) -> QuantumCircuit:
+    """``circuit`` translated for FakeManilaV2 by Qiskit, qubit i kept on physical qubit i."""
+    return transpile(
+        circuit, MANILA, initial_layout=range(MANILA.num_qubits), optimization_level=1
+    )
+
+
+@pytest.mark.parametrize("noise", [NoiseModel(), NOISE["manila"]], ids=["ideal", "manila"])
+def test_exact_values_of_a_placed_circuit_that_needs_translating_are_aers(
+    noise: NoiseModel,
+) -> None:
+    """An ``h`` the device lacks, appended to an ISA circuit: translated where it stands,
+    the circuit gets no layout of ours, so its laid-out observables are not moved again
+    (moved, Y on qubit 3 would land on an idle qubit and read 0)."""
+    isa = placed_product_state()
+    isa.h(2)  # |+> back to |0>
+    observables = [SparsePauliOp(label).apply_layout(isa.layout) for label in ["IZ", "IX", "YI"]]
+    backend = ParallelSimulatorBackend(qiskit_backend=MANILA, noise_model=noise, n_processes=1)
+    ours = EstimatorV2(backend).run([(isa, observables)]).result()[0].data.evs
+    backend.close()
+    theirs = aer_exact(noise).run([(in_place(isa), observables)]).result()[0].data.evs
+    np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-9)
+    assert ours[2] > 0.9
+
+
+def test_sampled_x_and_y_terms_of_a_placed_circuit_see_its_own_qubits_noise() -> None:
+    """The basis changes the sampled estimator appends (sdg, h) are not Manila's gates:
+    translated where they stand, each term is measured on the qubits the user chose.
+
+    The mean of a sampled term is Aer's exact value, under the device's noise, of the
+    circuit turned into the term's basis (translated in place) and measured in Z, each
+    measured qubit scaling it by 1 - 2p (Aer's noise for FakeManilaV2 misreads 0 and 1
+    alike, with the qubit's measure error p). Measured on qubit 2, X reads
+    1 - 2 * 0.0964 = 0.81 where any other qubit reads >= 0.93: 20 standard errors apart at
+    precision 0.01 (sqrt(1 - 0.81**2) / 100 = 0.006)."""
+    isa = placed_product_state()
+    labels = ["IX", "YI", "YX", "XX"]  # ideal values 1, 1, 1, 0
+    observables = [SparsePauliOp(label).apply_layout(isa.layout) for label in labels]
+    backend = ParallelSimulatorBackend(qiskit_backend=MANILA, n_processes=1)
+    sampled = (
+        EstimatorV2(backend, options={"seed": 7})
+        .run([(isa, observables)], precision=0.01)
+        .result()[0]
+        .data
+    )
+    backend.close()
+
+    means = []
+    for observable in observables:
+        (label,) = observable.paulis.to_labels()
+        measured = [q for q, pauli in enumerate(reversed(label)) if pauli != "I"]
+        rotated = isa.copy()
+        for q in measured:
+            if label[-1 - q] == "Y":
+                rotated.sdg(q)
+            rotated.h(q)
+        z = SparsePauliOp(label.replace("X", "Z").replace("Y", "Z"))
+        exact = aer_exact(NOISE["manila"]).run([(in_place(rotated), z)]).result()[0].data.evs
+        readout = np.prod([1 - 2 * MANILA.target["measure"][(q,)].error for q in measured])
+        means.append(float(exact) * readout)
+    assert np.all(np.abs(sampled.evs - means) <= 5 * sampled.stds), (sampled.evs, means)
+    assert sampled.evs[0] < 0.9  # X read on qubit 2, with its readout errors
+
+
 # -- 2. dynamic circuits: mid-circuit measurements feeding control flow -------------------
 
 
@@ -224,6 +298,21 @@ def test_the_issues_feed_forward_reproducer_is_exact(simulator: ParallelSimulato
     theirs = aer_exact().run([(oracle, wide)]).result()[0].data.evs
     np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-9)
     np.testing.assert_allclose(ours, [1, 0, 0, 0], atol=1e-9)
+
+
+@pytest.mark.parametrize("record", [0, 1])
+def test_a_branch_weighs_what_its_record_is_worth_when_observables_skip_the_measured_qubit(
+    simulator: ParallelSimulatorBackend, record: int
+) -> None:
+    """Qubit 0 always reads 0, so the branch of record 1 has no weight; the observables
+    act on qubit 1 only, which once let Aer drop qubit 0 (and the branch's weight) as
+    idle, counting both branches as certain."""
+    circuit = QuantumCircuit(2, 1)
+    circuit.measure(0, 0)
+    with circuit.if_test((circuit.clbits[0], record)):
+        circuit.x(1)
+    evs = EstimatorV2(simulator).run([(circuit, ["II", "ZI"])]).result()[0].data.evs
+    np.testing.assert_allclose(evs, [1, -1 if record == 0 else 1], rtol=0, atol=1e-9)
 
 
 def test_exact_values_of_a_dynamic_circuit_are_the_mean_over_outcomes(

@@ -18,8 +18,9 @@ from qiskit_divi.exceptions import (
     InvalidInputError,
     JobNotFoundError,
 )
+from qiskit_divi.outcomes import Outcomes
 from qiskit_divi.qoro.backend import QoroBackend
-from qiskit_divi.qoro.server import LocalServer
+from qiskit_divi.server import LocalServer
 
 from .conftest import ansatz, assert_counts_match, register_probabilities, two_register_circuit
 
@@ -201,11 +202,15 @@ def test_a_circuit_cutting_backend_gets_one_job_per_circuit(provider: DiviProvid
 def test_each_circuit_of_a_job_gets_its_own_shot_order() -> None:
     """A histogram has no shot order: each circuit's is drawn from the job id and its
     position, so equal histograms in one job are not laid out alike."""
-    from qiskit_divi.primitives.sampler import _histogram_bits
+    from qiskit_divi.primitives.sampler import _histogram_shots
 
-    counts = {"00": 300, "01": 200, "10": 100, "11": 400}
-    first = _histogram_bits("job-1", 0, counts, 1000, 2)
-    assert np.array_equal(first, _histogram_bits("job-1", 0, counts, 1000, 2))
-    assert not np.array_equal(first, _histogram_bits("job-1", 1, counts, 1000, 2))
-    assert not np.array_equal(first, _histogram_bits("job-2", 0, counts, 1000, 2))
-    assert sorted(map(tuple, first.tolist())).count((1, 1)) == 400
+    def shots(job_id: str, position: int) -> np.ndarray:
+        outcomes = _histogram_shots(job_id, position, histogram, 1000, 2)
+        return outcomes.values[outcomes.memory]
+
+    histogram = Outcomes.from_counts({"00": 300, "01": 200, "10": 100, "11": 400}, 2)
+    first = shots("job-1", 0)
+    assert np.array_equal(first, shots("job-1", 0))
+    assert not np.array_equal(first, shots("job-1", 1))
+    assert not np.array_equal(first, shots("job-2", 0))
+    assert first.ravel().tolist().count(0b11) == 400

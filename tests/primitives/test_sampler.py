@@ -47,6 +47,16 @@ def test_bits_are_aers_own_for_the_same_seed(simulator: ParallelSimulatorBackend
             assert np.array_equal(mine.data[register].array, theirs.data[register].array)
 
 
+def test_pubs_sharing_a_circuit_get_aers_own_bits(simulator: ParallelSimulatorBackend) -> None:
+    circuit = two_register_circuit()
+    pubs = [(circuit, VALUES[0]), (circuit, VALUES[1, 2]), (circuit, VALUES)]
+    ours = SamplerV2(simulator, options={"seed": 8}).run(pubs, shots=200).result()
+    aers = AerSamplerV2(seed=8).run(pubs, shots=200).result()
+    for mine, theirs in zip(ours, aers, strict=True):
+        for register in ("alpha", "beta"):
+            assert np.array_equal(mine.data[register].array, theirs.data[register].array)
+
+
 def test_noisy_bits_are_aers_own_for_the_same_seed() -> None:
     device = FakeManilaV2()
     bell = QuantumCircuit(2)

@@ -14,7 +14,7 @@ import pytest
 from qiskit import QuantumCircuit
 
 from qiskit_divi import DiviProvider
-from qiskit_divi.qoro.server import LocalServer
+from qiskit_divi.server import LocalServer
 
 RETRIEVE = textwrap.dedent(
     """

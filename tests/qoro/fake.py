@@ -16,6 +16,7 @@ from typing import Any
 import requests_mock
 
 from qiskit_divi.circuits import parse_qasm
+from qiskit_divi.outcomes import Outcomes
 from qiskit_divi.qoro.codec import decode_observables, encode_histogram, unpack_circuit
 from qiskit_divi.qoro.protocol import RESULTS_PAGE_LIMIT
 
@@ -53,7 +54,7 @@ class FakeJob:
             else:
                 n_bits = parse_qasm(label, qasm).num_clbits
                 counts = {"0" * n_bits: shots // 2, "1" * n_bits: shots - shots // 2}
-                results = encode_histogram(counts, n_bits)
+                results = encode_histogram(Outcomes.from_counts(counts, n_bits))
             entries.append({"label": label, "results": results})
         return entries
 

@@ -28,9 +28,10 @@ from qiskit_divi.exceptions import (
     QoroAPIError,
     QoroConnectionError,
 )
+from qiskit_divi.outcomes import Outcomes
 from qiskit_divi.qoro import polling
 from qiskit_divi.qoro.client import QoroClient
-from qiskit_divi.qoro.codec import encode_histogram, unpack_circuit
+from qiskit_divi.qoro.codec import ExpectationValues, encode_histogram, unpack_circuit
 from qiskit_divi.qoro.protocol import (
     DEFAULT_API_URL,
     MAX_BODY_BYTES,
@@ -391,7 +392,7 @@ def test_results_are_fetched_across_every_page_by_offset(client, http):
 
     results = client.job_results(JOB_ID)
 
-    assert results == counts
+    assert {label: outcomes.get_counts() for label, outcomes in results.items()} == counts
     queries = [r.qs for r in http.request_history if "resultsv2" in r.path.lower()]
     assert queries == [{"limit": ["100"], "offset": [str(o)]} for o in (0, 100, 200)]
     assert all(r.hostname == "qoro.test" for r in http.request_history)
@@ -401,7 +402,10 @@ def test_expectation_results_are_floats_by_term(client, http):
     http.get(f"{JOB}/status/", json=status_body("COMPLETED"))
     http.get(f"{JOB}/resultsV2/", json=results_page([("c", {"ZZ": 1, "XX": -0.5})]))
 
-    assert client.job_results(JOB_ID) == {"c": {"ZZ": 1.0, "XX": -0.5}}
+    results = client.job_results(JOB_ID)
+
+    assert set(results) == {"c"} and isinstance(results["c"], ExpectationValues)
+    assert results["c"].to_dict() == {"ZZ": 1.0, "XX": -0.5}
 
 
 def test_results_of_a_failed_job_raise_with_the_reason(client, http):
@@ -593,7 +597,9 @@ def test_token_cannot_leak_through_pickling_the_session(client):
 
 def test_decoded_counts_equal_what_was_encoded(client, http):
     counts = {"000": 10, "101": 1, "111": 989}
+    outcomes = Outcomes.from_counts(counts, 3)
     http.get(f"{JOB}/status/", json=status_body("COMPLETED"))
-    http.get(f"{JOB}/resultsV2/", json=results_page([("a", encode_histogram(counts, 3))]))
+    http.get(f"{JOB}/resultsV2/", json=results_page([("a", encode_histogram(outcomes))]))
 
-    assert client.job_results(JOB_ID) == {"a": counts}
+    assert client.job_results(JOB_ID) == {"a": outcomes}
+    assert client.job_results(JOB_ID)["a"].get_counts() == counts

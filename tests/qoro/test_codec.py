@@ -12,8 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qiskit_divi.exceptions import CorruptResultError, InvalidInputError, PayloadTooLargeError
+from qiskit_divi.outcomes import Outcomes
 from qiskit_divi.qoro import codec
 from qiskit_divi.qoro.codec import (
+    ExpectationValues,
     chunk_circuits,
     chunk_cost,
     decode_histogram,
@@ -28,6 +30,17 @@ from qiskit_divi.qoro.protocol import MAX_BODY_BYTES
 
 from .wire import BELL_QASM, qh_result, qh_sections, uleb
 
+
+def encode(counts, n_bits):
+    """Counts as Qiskit writes them, encoded as the service sends them."""
+    return encode_histogram(Outcomes.from_counts(counts, n_bits))
+
+
+def decode(result):
+    """A result's outcomes, rendered as counts by bitstring."""
+    return decode_histogram(result).get_counts()
+
+
 # -- histograms: agreement with the spec, round trips -------------------------------------
 
 
@@ -35,7 +48,7 @@ def test_encoder_matches_a_payload_built_by_hand_from_the_spec():
     counts = {0b000: 500, 0b011: 1, 0b110: 1, 0b111: 498}
     expected = qh_result(qh_sections(counts, 3), 3)
 
-    encoded = encode_histogram({format(k, "03b"): v for k, v in counts.items()}, 3)
+    encoded = encode({format(k, "03b"): v for k, v in counts.items()}, 3)
 
     assert encoded == expected
 
@@ -43,7 +56,7 @@ def test_encoder_matches_a_payload_built_by_hand_from_the_spec():
 def test_decoder_renders_outcome_integers_with_classical_bit_0_rightmost():
     result = qh_result(qh_sections({1: 7, 4: 3}, 3), 3)
 
-    assert decode_histogram(result) == {"001": 7, "100": 3}
+    assert decode(result) == {"001": 7, "100": 3}
 
 
 def _histograms(min_bits: int, max_bits: int):
@@ -65,10 +78,10 @@ def _histograms(min_bits: int, max_bits: int):
 def test_qh1_round_trip(histogram):
     counts, n_bits = histogram
 
-    encoded = encode_histogram(counts, n_bits)
+    encoded = encode(counts, n_bits)
 
     assert encoded["encoding"] == "qh1"
-    assert decode_histogram(encoded) == counts
+    assert decode(encoded) == counts
 
 
 @given(_histograms(256, 600))
@@ -76,48 +89,48 @@ def test_qh1_round_trip(histogram):
 def test_qh2_round_trip(histogram):
     counts, n_bits = histogram
 
-    encoded = encode_histogram(counts, n_bits)
+    encoded = encode(counts, n_bits)
 
     assert encoded["encoding"] == "qh2"
-    assert decode_histogram(encoded) == counts
+    assert decode(encoded) == counts
 
 
 def test_large_histogram_round_trips_through_the_vectorised_path():
     n_bits = 24
     counts = {format(k * 37 % 2**n_bits, f"0{n_bits}b"): 1 + k % 5 for k in range(50_000)}
 
-    assert decode_histogram(encode_histogram(counts, n_bits)) == counts
+    assert decode(encode(counts, n_bits)) == counts
 
 
 def test_wide_outcomes_of_64_bits_keep_every_bit():
     counts = {"1" * 64: 3, "1" + "0" * 63: 1, "0" * 63 + "1": 2}
 
-    assert decode_histogram(encode_histogram(counts, 64)) == counts
+    assert decode(encode(counts, 64)) == counts
 
 
 @pytest.mark.parametrize("result", [{}, {"encoding": "qh1", "n_bits": 3, "payload": ""}])
 def test_missing_or_empty_payload_is_an_empty_histogram(result):
-    assert decode_histogram(result) == {}
+    assert decode(result) == {}
 
 
 def test_empty_histogram_round_trips():
-    assert decode_histogram(encode_histogram({}, 4)) == {}
+    assert decode(encode({}, 4)) == {}
 
 
 def test_encoder_accepts_register_spaces_and_hex_keys():
-    encoded = encode_histogram({"01 10": 5, "0x3": 2}, 4)
+    encoded = encode({"01 10": 5, "0x3": 2}, 4)
 
-    assert decode_histogram(encoded) == {"0110": 5, "0011": 2}
+    assert decode(encoded) == {"0110": 5, "0011": 2}
 
 
 def test_encoder_drops_zero_counts():
-    assert decode_histogram(encode_histogram({"00": 0, "11": 4}, 2)) == {"11": 4}
+    assert decode(encode({"00": 0, "11": 4}, 2)) == {"11": 4}
 
 
 @pytest.mark.parametrize(
     ("counts", "n_bits", "error", "match"),
     [
-        ({"01": 1}, 0, InvalidInputError, "n_bits"),
+        ({"01": 1}, 0, InvalidInputError, "num_bits"),
         ({"012": 1}, 3, InvalidInputError, "'012'"),
         ({"101": 1}, 2, InvalidInputError, "'101' does not fit in 2 bits"),
         ({"01": -1}, 2, InvalidInputError, "'01' has a negative count"),
@@ -128,7 +141,7 @@ def test_encoder_drops_zero_counts():
 )
 def test_encoder_rejects_bad_counts_naming_the_item(counts, n_bits, error, match):
     with pytest.raises(error, match=match):
-        encode_histogram(counts, n_bits)
+        encode(counts, n_bits)
 
 
 # -- histograms: integrity --------------------------------------------------------------
@@ -196,9 +209,13 @@ def test_arbitrary_bytes_never_raise_anything_but_corrupt_result(tail, magic):
 
 
 def test_decode_result_tells_histograms_from_expectation_values():
-    assert decode_result({"ZZ": 1, "XI": -0.25}) == {"ZZ": 1.0, "XI": -0.25}
-    assert decode_result(qh_result(qh_sections({3: 2}, 2), 2)) == {"11": 2}
-    assert decode_result({}) == {}
+    values = decode_result({"ZZ": 1, "XI": -0.25})
+    histogram = decode_result(qh_result(qh_sections({3: 2}, 2), 2))
+    empty = decode_result({})
+
+    assert isinstance(values, ExpectationValues) and values.to_dict() == {"ZZ": 1.0, "XI": -0.25}
+    assert isinstance(histogram, Outcomes) and histogram.get_counts() == {"11": 2}
+    assert isinstance(empty, Outcomes) and empty.get_counts() == {}
 
 
 @pytest.mark.parametrize("results", [[1, 2], {"ZZ": "high"}, {"ZZ": True}, None])

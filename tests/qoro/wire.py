@@ -1,4 +1,4 @@
-"""Canned Qoro wire payloads, built by hand from ``shared/qoro-api.md``, for the qoro tests.
+"""Canned Qoro wire payloads, built by hand from ``docs/protocol.rst``, for the qoro tests.
 
 Deliberately simple, loop-by-loop Python: an independent reading of the spec to check
 the vectorised codec against, and a place to damage one field of a payload at a time.

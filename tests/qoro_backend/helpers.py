@@ -7,6 +7,7 @@ from typing import Any
 
 import requests_mock
 
+from qiskit_divi.outcomes import Outcomes
 from qiskit_divi.qoro.codec import encode_histogram, unpack_circuit
 from qiskit_divi.qoro.protocol import QPU, QPUSystem, SimulatorCluster
 
@@ -28,7 +29,7 @@ def url(path: str) -> str:
 
 def histogram(counts: Mapping[str, int]) -> dict[str, Any]:
     """A result value as the service sends it, for flat-bitstring counts."""
-    return encode_histogram(counts, len(next(iter(counts))))
+    return encode_histogram(Outcomes.from_counts(counts, len(next(iter(counts)))))
 
 
 def results_page(results: Mapping[str, Any], next_url: str | None = None) -> dict[str, Any]:

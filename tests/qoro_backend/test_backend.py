@@ -12,6 +12,7 @@ from qiskit.circuit.library import UnitaryGate
 from qiskit.providers import BackendV2
 
 from qiskit_divi import SamplerV2
+from qiskit_divi.configuration import UNLIMITED
 from qiskit_divi.exceptions import (
     CircuitTooWideError,
     DiviWarning,
@@ -266,3 +267,15 @@ def test_a_pickled_backend_holds_no_token_and_reconnects_from_the_environment(
 
 def test_qpu_system_fixture_is_a_five_qubit_system():
     assert QPU_SYSTEM.num_qubits == 5
+
+
+def test_configuration_says_whether_the_system_simulates_and_what_a_job_takes(client):
+    cluster = QoroBackend(CLUSTER, client).configuration()
+    qpu = QoroBackend(QPU_SYSTEM, client)
+
+    assert cluster.simulator and not cluster.local
+    assert cluster.n_qubits == CLUSTER.num_qubits
+    assert not qpu.configuration().simulator
+    assert qpu.configuration().max_experiments == UNLIMITED
+    qpu.set_options(job_type=JobType.CIRCUIT_CUT)
+    assert qpu.configuration().max_experiments == 1

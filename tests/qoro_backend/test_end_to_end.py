@@ -26,7 +26,7 @@ from qiskit_divi.exceptions import (
 from qiskit_divi.qoro.backend import QoroBackend
 from qiskit_divi.qoro.client import QoroClient
 from qiskit_divi.qoro.job import QoroJob
-from qiskit_divi.qoro.server import LocalServer
+from qiskit_divi.server import LocalServer
 
 SEED = 20251124
 

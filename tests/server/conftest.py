@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from qiskit_divi.qoro.server import LocalServer
+from qiskit_divi.server import LocalServer
 
 from .helpers import Api
 

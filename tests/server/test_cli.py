@@ -15,7 +15,7 @@ import requests
 from qiskit_divi.backends.qoro_service import QoroService
 from qiskit_divi.cli import main
 from qiskit_divi.qoro.protocol import JobType, QoroJobStatus
-from qiskit_divi.qoro.server import TOKENS_ENV
+from qiskit_divi.server import TOKENS_ENV
 
 from .helpers import bell
 

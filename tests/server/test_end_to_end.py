@@ -21,7 +21,7 @@ from qiskit_divi.qoro.client import QoroClient
 from qiskit_divi.qoro.codec import chunk_circuits, pack_circuit
 from qiskit_divi.qoro.protocol import MAX_BODY_BYTES, JobType, QoroJobStatus
 from qiskit_divi.qoro.retry import RetrySettings
-from qiskit_divi.qoro.server import FaultPlan, LocalServer
+from qiskit_divi.server import FaultPlan, LocalServer
 
 from .conftest import SEED, TOKENS
 from .helpers import bell, heavy, rotated

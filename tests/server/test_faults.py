@@ -10,10 +10,10 @@ import requests
 
 from qiskit_divi.exceptions import InvalidInputError
 from qiskit_divi.qoro.protocol import JobType
-from qiskit_divi.qoro.server import Fault, FaultPlan, LocalServer
-from qiskit_divi.qoro.server.config import token_digest
-from qiskit_divi.qoro.server.faults import faults_for
-from qiskit_divi.qoro.server.store import Store
+from qiskit_divi.server import Fault, FaultPlan, LocalServer
+from qiskit_divi.server.config import token_digest
+from qiskit_divi.server.faults import faults_for
+from qiskit_divi.server.store import Store
 
 from .helpers import Api, bell, packed
 

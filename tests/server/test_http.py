@@ -12,8 +12,8 @@ import requests
 from qiskit import QuantumCircuit
 
 from qiskit_divi.exceptions import MissingCredentialsError
-from qiskit_divi.qoro.protocol import MAX_BODY_BYTES
-from qiskit_divi.qoro.server import DEFAULT_SYSTEMS, LocalServer
+from qiskit_divi.qoro.protocol import MAX_BODY_BYTES, Endpoint
+from qiskit_divi.server import DEFAULT_SYSTEMS, LocalServer
 
 from .helpers import bell, packed
 
@@ -434,6 +434,16 @@ def test_unknown_paths_and_methods_answer_json(alice):
     assert missing.status_code == 404
     assert missing.json() == {"detail": "Not Found"}
     assert alice.get("job/init/").status_code == 405
+
+
+@pytest.mark.parametrize("endpoint", list(Endpoint), ids=lambda e: e.name)
+def test_every_protocol_endpoint_is_served_at_its_path_for_its_method_only(alice, endpoint):
+    job_id = str(uuid.uuid4()) if "{job_id}" in endpoint.template else None
+    url = f"{alice.url}/{endpoint.path(job_id)}"
+    answer = alice.session.request(endpoint.method, url, timeout=30)
+    assert answer.status_code != 405
+    assert answer.json() != {"detail": "Not Found"}  # the router's own 404
+    assert alice.session.request("PATCH", url, timeout=30).status_code == 405
 
 
 def test_the_api_lives_under_api_only(server):

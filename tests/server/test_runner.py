@@ -11,9 +11,9 @@ from qiskit import qasm2
 
 from qiskit_divi.qoro.codec import pack_circuit
 from qiskit_divi.qoro.protocol import JobType, QoroJobStatus
-from qiskit_divi.qoro.server.config import DEFAULT_SYSTEMS, check_systems
-from qiskit_divi.qoro.server.runner import Runner
-from qiskit_divi.qoro.server.store import Store
+from qiskit_divi.server.config import DEFAULT_SYSTEMS, check_systems
+from qiskit_divi.server.runner import Runner
+from qiskit_divi.server.store import Store
 
 from .helpers import heavy
 

@@ -8,7 +8,7 @@ import pytest
 
 from qiskit_divi.exceptions import InvalidInputError
 from qiskit_divi.qoro.protocol import JobType, QoroJobStatus
-from qiskit_divi.qoro.server.store import JobConflictError, Store, UnknownJobError
+from qiskit_divi.server.store import JobConflictError, Store, UnknownJobError
 
 ALICE, BOB = "a" * 64, "b" * 64
 

@@ -17,6 +17,7 @@ from qiskit_aer.noise import NoiseModel
 from qiskit_ibm_runtime.fake_provider import FakeManilaV2
 
 from qiskit_divi import ParallelSimulatorBackend
+from qiskit_divi.configuration import UNLIMITED
 from qiskit_divi.exceptions import (
     CircuitTooWideError,
     DiviWarning,
@@ -126,8 +127,8 @@ def test_a_seed_reproduces_the_engine_outcomes_exactly(backend):
     circuits = [qaoa(6, rng) for _ in range(40)]
     result = backend.run(circuits, shots=300, seed_simulator=8, memory=True).result()
     expected = SimulationEngine(n_processes=1).sample(circuits, shots=300, seed=8, memory=True)
-    assert [result.get_counts(i) for i in range(40)] == [e.counts for e in expected]
-    assert [result.get_memory(i) for i in range(40)] == [e.memory for e in expected]
+    assert [result.get_counts(i) for i in range(40)] == [e.outcomes.get_counts() for e in expected]
+    assert [result.get_memory(i) for i in range(40)] == [e.outcomes.get_memory() for e in expected]
 
 
 def test_the_result_header_and_metadata_describe_each_experiment(backend):
@@ -277,3 +278,23 @@ def test_backend_sampler_v2_on_a_transpiled_noisy_circuit(manila):
     circuit = transpile(ghz(3), manila, seed_transpiler=2)
     counts = sampler.run([circuit], shots=SHOTS).result()[0].data.meas.get_counts()
     assert 0.5 < (counts.get("000", 0) + counts.get("111", 0)) / SHOTS < 0.99
+
+
+def test_configuration_describes_the_imitated_device_for_libraries_that_read_it():
+    manila = FakeManilaV2()
+    config = ParallelSimulatorBackend(qiskit_backend=manila).configuration()
+
+    assert config.num_qubits == config.n_qubits == 5
+    assert sorted(map(tuple, config.coupling_map)) == sorted(manila.coupling_map.get_edges())
+    assert "cx" in config.basis_gates and "ecr" not in config.basis_gates
+    assert config.simulator and config.local
+    assert config.max_experiments == UNLIMITED and config.max_shots is None
+
+
+def test_configuration_of_the_ideal_simulator_couples_every_qubit():
+    backend = ParallelSimulatorBackend()
+    config = backend.configuration()
+
+    assert config.coupling_map is None
+    assert config.n_qubits == backend.num_qubits
+    assert config.backend_name == "parallel_simulator"

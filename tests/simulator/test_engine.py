@@ -31,15 +31,15 @@ SHOTS = 4000
 
 def test_bell_and_ghz_match_their_exact_distributions(engines):
     bell_result, ghz_result = engines[1].sample([bell(), ghz(3)], shots=SHOTS, seed=11)
-    assert_distribution(bell_result.counts, {"00": 0.5, "11": 0.5})
-    assert_distribution(ghz_result.counts, {"000": 0.5, "111": 0.5})
+    assert_distribution(bell_result.outcomes.get_counts(), {"00": 0.5, "11": 0.5})
+    assert_distribution(ghz_result.outcomes.get_counts(), {"000": 0.5, "111": 0.5})
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_random_circuits_match_statevector_probabilities(engines, seed):
     circuit = random_measured(4, seed)
     [result] = engines[1].sample([circuit], shots=SHOTS, seed=seed)
-    assert_distribution(result.counts, exact_probabilities(circuit))
+    assert_distribution(result.outcomes.get_counts(), exact_probabilities(circuit))
 
 
 def test_counts_keep_qiskit_register_convention(engines):
@@ -48,18 +48,19 @@ def test_counts_keep_qiskit_register_convention(engines):
     circuit.x(0)
     circuit.measure(0, a[0])  # register "b", the last one, prints first
     [result] = engines[1].sample([circuit], shots=10, seed=1)
-    assert result.counts == {"0 1": 10}
+    assert result.outcomes.get_counts() == {"0 1": 10}
 
 
 def test_memory_lists_each_shot_in_order_and_agrees_with_counts(engines):
     [result] = engines[1].sample([bell()], shots=50, seed=3, memory=True)
-    assert len(result.memory) == 50
-    assert {outcome: result.memory.count(outcome) for outcome in result.memory} == result.counts
+    memory = result.outcomes.get_memory()
+    assert len(memory) == 50
+    assert {outcome: memory.count(outcome) for outcome in memory} == result.outcomes.get_counts()
 
 
 def test_memory_is_none_unless_asked(engines):
     [result] = engines[1].sample([bell()], shots=5, seed=3)
-    assert result.memory is None
+    assert result.outcomes.memory is None
 
 
 @pytest.mark.parametrize("n_processes", [2, 4])
@@ -74,19 +75,21 @@ def test_a_seed_gives_the_same_outcomes_whatever_the_split(engines, qaoa_batch, 
 def test_a_seed_gives_what_one_direct_aer_run_gives(engines, qaoa_batch):
     direct = AerSimulator().run(qaoa_batch, shots=200, seed_simulator=5).result()
     results = engines[2].sample(qaoa_batch, shots=200, seed=5)
-    assert [r.counts for r in results] == [direct.get_counts(i) for i in range(len(qaoa_batch))]
+    assert [r.outcomes.get_counts() for r in results] == [
+        direct.get_counts(i) for i in range(len(qaoa_batch))
+    ]
 
 
 def test_different_seeds_give_different_outcomes(engines, qaoa_batch):
     first = engines[2].sample(qaoa_batch, shots=200, seed=1)
     second = engines[2].sample(qaoa_batch, shots=200, seed=2)
-    assert [r.counts for r in first] != [r.counts for r in second]
+    assert [r.outcomes.get_counts() for r in first] != [r.outcomes.get_counts() for r in second]
 
 
 def test_an_unseeded_run_records_seeds_that_reproduce_it(engines):
     [first] = engines[1].sample([ghz(3)], shots=100, memory=True)
     [again] = engines[1].sample([ghz(3)], shots=100, memory=True, seed=first.seed_simulator)
-    assert again.memory == first.memory
+    assert again.outcomes.get_memory() == first.outcomes.get_memory()
 
 
 def test_an_external_executor_gives_the_same_outcomes(engines, qaoa_batch):
@@ -121,9 +124,9 @@ def test_a_fake_backend_brings_its_noise():
     [noisy] = SimulationEngine(qiskit_backend=FakeManilaV2(), n_processes=1).sample(
         [ghz(3)], shots=SHOTS, seed=2
     )
-    assert set(ideal.counts) == {"000", "111"}
-    assert set(noisy.counts) > {"000", "111"}
-    assert 0.5 < _ghz_fidelity(noisy.counts) < 0.99
+    assert set(ideal.outcomes.get_counts()) == {"000", "111"}
+    assert set(noisy.outcomes.get_counts()) > {"000", "111"}
+    assert 0.5 < _ghz_fidelity(noisy.outcomes.get_counts()) < 0.99
 
 
 def test_a_noise_model_alone_brings_noise():
@@ -131,7 +134,7 @@ def test_a_noise_model_alone_brings_noise():
     [noisy] = SimulationEngine(noise_model=noise, n_processes=1).sample(
         [ghz(3)], shots=SHOTS, seed=2
     )
-    assert 0.5 < _ghz_fidelity(noisy.counts) < 0.99
+    assert 0.5 < _ghz_fidelity(noisy.outcomes.get_counts()) < 0.99
 
 
 def test_noisy_runs_are_reproducible_across_splits():
@@ -147,7 +150,8 @@ def test_auto_picks_the_smallest_fake_backend_that_fits():
     engine = SimulationEngine(qiskit_backend="auto", n_processes=1)
     [result] = engine.sample([ghz(6)], shots=SHOTS, seed=2)
     assert engine._device_for([ghz(6)], ["ghz6"]).backend.num_qubits == 7
-    assert 0.3 < (result.counts.get("0" * 6, 0) + result.counts.get("1" * 6, 0)) / SHOTS < 0.99
+    counts = result.outcomes.get_counts()
+    assert 0.3 < (counts.get("0" * 6, 0) + counts.get("1" * 6, 0)) / SHOTS < 0.99
 
 
 def test_auto_names_the_circuit_no_fake_backend_fits():
@@ -272,7 +276,7 @@ def test_a_circuit_without_measurements_counts_nothing_as_in_aer(engines):
     circuit.h(0)
     with pytest.warns(DiviWarning, match="'silent' has no measurements"):
         [result] = engines[1].sample([circuit], shots=10, memory=True)
-    assert result.counts == {} and result.memory == []
+    assert result.outcomes.get_counts() == {} and result.outcomes.get_memory() == []
 
 
 def test_seeds_beyond_32_bits_are_refused(engines):

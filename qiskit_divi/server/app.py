@@ -1,4 +1,5 @@
-"""The local server's HTTP face: every endpoint of ``shared/qoro-api.md`` as a Starlette app.
+"""The local server's HTTP face: every protocol :class:`~qiskit_divi.qoro.protocol.Endpoint`
+as a Starlette app (``docs/protocol.rst`` describes them).
 
 Requests are checked here (token, body size, JSON, circuits, observables) before
 anything is stored; errors become JSON ``{"detail": ...}`` answers with the status the
@@ -21,8 +22,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ...circuits import parse_qasm
-from ...exceptions import (
+from ..circuits import parse_qasm
+from ..exceptions import (
     CircuitTooWideError,
     InvalidCircuitError,
     InvalidInputError,
@@ -30,24 +31,24 @@ from ...exceptions import (
     RequestRefusedError,
     UnknownJobError,
 )
-from ...validation import positive_int
-from ..codec import decode_observables, encode_observables, unpack_circuit
-from ..protocol import (
+from ..qoro.codec import decode_observables, encode_observables, unpack_circuit
+from ..qoro.protocol import (
+    API_ROOT,
     CHUNK_OVERHEAD_BYTES,
     DEFAULT_SYSTEM,
     ENTRY_OVERHEAD_BYTES,
     MAX_BODY_BYTES,
     RESULTS_PAGE_LIMIT,
+    Endpoint,
     JobType,
     QoroJobStatus,
 )
+from ..validation import positive_int
 from .config import DEFAULT_SYSTEMS, SystemConfig, check_systems, check_tokens, token_digest
 from .faults import FaultInjector, FaultPlan
 from .runner import Runner
 from .store import Store
 
-#: Where the API lives, as on the real service (``https://.../api``).
-API_ROOT = "/api"
 #: Room a request body may take beyond :data:`MAX_BODY_BYTES` for everything besides the
 #: circuits (the other keys, JSON spacing): the cap itself applies to the circuits, by
 #: the service's own accounting, so a client that fills a chunk to it is not refused.
@@ -119,18 +120,22 @@ class _Api:
         self.digests = digests
 
     def routes(self) -> list[Route]:
-        job = API_ROOT + "/job/{job_id}"
-        return [
-            Route(API_ROOT, self._endpoint(self.ping)),
-            Route(API_ROOT + "/", self._endpoint(self.ping)),
-            Route(API_ROOT + "/qpusystem/", self._endpoint(self.qpu_systems)),
-            Route(API_ROOT + "/simulatorcluster/", self._endpoint(self.simulator_clusters)),
-            Route(API_ROOT + "/job/init/", self._endpoint(self.init_job), methods=["POST"]),
-            Route(job + "/add_circuits/", self._endpoint(self.add_circuits), methods=["POST"]),
-            Route(job + "/status/", self._endpoint(self.status)),
-            Route(job + "/resultsV2/", self._endpoint(self.results)),
-            Route(job + "/cancel/", self._endpoint(self.cancel), methods=["POST"]),
-            Route(job, self._endpoint(self.delete), methods=["DELETE"]),
+        """A route per protocol endpoint; the ping also answers at the root without a slash."""
+        handlers: dict[Endpoint, Handler] = {
+            Endpoint.PING: self.ping,
+            Endpoint.QPU_SYSTEMS: self.qpu_systems,
+            Endpoint.SIMULATOR_CLUSTERS: self.simulator_clusters,
+            Endpoint.INIT_JOB: self.init_job,
+            Endpoint.ADD_CIRCUITS: self.add_circuits,
+            Endpoint.STATUS: self.status,
+            Endpoint.RESULTS: self.results,
+            Endpoint.CANCEL: self.cancel,
+            Endpoint.DELETE: self.delete,
+        }
+        ping = Route(API_ROOT, self._endpoint(self.ping), methods=[Endpoint.PING.method])
+        return [ping] + [
+            Route(endpoint.route(), self._endpoint(handler), methods=[endpoint.method])
+            for endpoint, handler in handlers.items()
         ]
 
     def _endpoint(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:

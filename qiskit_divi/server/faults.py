@@ -1,7 +1,7 @@
 """Seeded fault injection, so clients' retry rules meet real sockets, not only mocks.
 
 Each request is hit with probability ``rate``. What may hit it depends on what a correct
-client may do about it (``shared/qoro-api.md``): a client may repeat ``job/init/`` and
+client may do about it (``docs/protocol.rst``): a client may repeat ``job/init/`` and
 ``cancel/`` only when the server provably did nothing, so those endpoints only ever get
 refusals (429 or 503 with ``Retry-After``) before they run. ``DELETE`` is safe to repeat
 but not to run twice (the second would be a 404), so its faults all come before it
@@ -22,7 +22,10 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from ...exceptions import InvalidInputError
+from starlette.routing import compile_path
+
+from ..exceptions import InvalidInputError
+from ..qoro.protocol import Endpoint
 
 logger = logging.getLogger(__name__)
 
@@ -67,11 +70,18 @@ _LOST_REQUESTS = (Fault.BAD_GATEWAY, Fault.DROPPED)
 _LOST_ANSWERS = (Fault.BAD_GATEWAY_AFTER, Fault.DROPPED_AFTER)
 
 
+#: Endpoints that must not run twice, and that a client therefore repeats only when
+#: the server provably did nothing.
+_REFUSED_ONLY = (Endpoint.INIT_JOB, Endpoint.CANCEL)
+_ROUTES = tuple((endpoint, compile_path(endpoint.route())[0]) for endpoint in Endpoint)
+
+
 def faults_for(method: str, path: str) -> tuple[Fault, ...]:
     """The faults a request may meet without misleading a correct client."""
-    if method == "POST" and path.endswith(("/job/init/", "/cancel/")):
+    endpoint = next((e for e, r in _ROUTES if e.method == method and r.match(path)), None)
+    if endpoint in _REFUSED_ONLY:
         return _REFUSALS
-    if method == "DELETE":
+    if endpoint is Endpoint.DELETE:
         return _REFUSALS + _LOST_REQUESTS
     return _REFUSALS + _LOST_REQUESTS + _LOST_ANSWERS
 

@@ -45,7 +45,8 @@ from without a duplicate job: ``job/init/`` and ``cancel/`` are only refused out
 before it runs; reads and ``add_circuits`` may moreover lose their answer after running.
 """
 
-from .app import API_ROOT, create_app
+from ..qoro.protocol import API_ROOT
+from .app import create_app
 from .config import DEFAULT_SYSTEMS, TOKENS_ENV, SystemConfig
 from .faults import Fault, FaultPlan
 from .local import LocalServer

@@ -20,8 +20,9 @@ from typing import Any
 
 import uvicorn
 
-from ...exceptions import LocalServerError
-from .app import API_ROOT, create_app
+from ..exceptions import LocalServerError
+from ..qoro.protocol import API_ROOT
+from .app import create_app
 from .config import SystemConfig, check_tokens
 from .faults import Fault, FaultInjector, FaultPlan
 

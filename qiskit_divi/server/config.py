@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
 
-from ...exceptions import InvalidInputError, MissingCredentialsError
-from ..protocol import DEFAULT_SYSTEM, QPU, QPU_ONLINE_STATUS, QPUSystem, SimulatorCluster
+from ..exceptions import InvalidInputError, MissingCredentialsError
+from ..qoro.protocol import DEFAULT_SYSTEM, QPU, QPU_ONLINE_STATUS, QPUSystem, SimulatorCluster
 
 if TYPE_CHECKING:
     from qiskit.providers import BackendV2

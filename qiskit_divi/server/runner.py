@@ -25,11 +25,11 @@ from typing import Any
 
 from qiskit.quantum_info import SparsePauliOp
 
-from ...circuits import parse_qasm
-from ...exceptions import JobRunError
-from ...simulator.engine import SimulationEngine
-from ..codec import decode_observables, encode_histogram, unpack_circuit
-from ..protocol import JobType
+from ..circuits import parse_qasm
+from ..exceptions import JobRunError
+from ..qoro.codec import decode_observables, encode_histogram, unpack_circuit
+from ..qoro.protocol import JobType
+from ..simulator.engine import SimulationEngine
 from .config import SystemConfig
 from .store import Job, Store
 
@@ -218,10 +218,7 @@ def _results(task: _Task) -> list[Any]:
     assert task.shots is not None  # the app refuses sampling chunks without shots
     seed = _job_seed(task, programs)
     samples = engine.sample(circuits, shots=task.shots, seed=seed)
-    return [
-        encode_histogram(_plain_counts(sample.counts), circuit.num_clbits)
-        for sample, circuit in zip(samples, circuits, strict=True)
-    ]
+    return [encode_histogram(sample.outcomes) for sample in samples]
 
 
 def _job_seed(task: _Task, programs: Sequence[tuple[str, str]]) -> int | None:
@@ -235,8 +232,3 @@ def _job_seed(task: _Task, programs: Sequence[tuple[str, str]]) -> int | None:
     for label, qasm in programs:
         digest.update(f"\0{label}\0{qasm}".encode())
     return int.from_bytes(digest.digest()[:4], "big")
-
-
-def _plain_counts(counts: Mapping[str, int]) -> dict[str, int]:
-    """Aer separates classical registers with spaces; the wire wants one bit string."""
-    return {key.replace(" ", ""): count for key, count in counts.items()}

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ...exceptions import InvalidInputError, JobConflictError, UnknownJobError
-from ..protocol import JobType, QoroJobStatus
+from ..exceptions import InvalidInputError, JobConflictError, UnknownJobError
+from ..qoro.protocol import JobType, QoroJobStatus
 
 _SCHEMA_VERSION = 1
 _SCHEMA = """

@@ -23,9 +23,8 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import time
-from collections.abc import Callable
 
+from codec import best_of
 from qiskit import QuantumCircuit
 from qiskit.primitives.containers import BitArray
 from qiskit.primitives.containers.sampler_pub import SamplerPub
@@ -36,17 +35,6 @@ from qiskit_divi.qoro.codec import decode_histogram, encode_histogram
 
 SEED = 2024
 BITS = 40
-
-
-def best_of(repeats: int, *runs: Callable[[], object]) -> list[float]:
-    """The best time of each run over ``repeats`` interleaved rounds."""
-    best = [float("inf")] * len(runs)
-    for _ in range(repeats):
-        for i, run in enumerate(runs):
-            start = time.perf_counter()
-            run()
-            best[i] = min(best[i], time.perf_counter() - start)
-    return best
 
 
 def histogram(n_outcomes: int, most: int, rand: random.Random) -> dict[str, int]:

@@ -251,13 +251,15 @@ def _saving_expectations(
         else range(circuit.num_qubits)
     )
     found = dynamic.branches(prepared, readout()) if dynamic.is_dynamic(prepared) else [prepared]
-    # A branch's weight is the trace its measurement instruments leave: Aer must not drop
-    # their qubits as idle, or each branch would count as certain.
+    # Saves span every qubit the circuit acts on, not only the observables': Aer's
+    # dropping of idle qubits then removes only truly idle ones (left to it, it dropped
+    # entangled qubits and the qubits of a branch's measurement instruments, whose trace
+    # is the branch's weight: qiskit-aer 0.18).
     weighed = {
         branch.find_bit(qubit).index
         for branch in found
         for instruction in branch.data
-        if instruction.operation.name == "kraus"
+        if instruction.operation.name != "barrier"
         for qubit in instruction.qubits
     }
     saves, qubits = _saving(observables, placed, weighed)

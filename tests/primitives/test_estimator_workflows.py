@@ -300,6 +300,18 @@ def test_the_issues_feed_forward_reproducer_is_exact(simulator: ParallelSimulato
     np.testing.assert_allclose(ours, [1, 0, 0, 0], atol=1e-9)
 
 
+def test_observables_on_a_few_qubits_see_what_the_rest_did_to_them(
+    simulator: ParallelSimulatorBackend,
+) -> None:
+    """Qubit 2 is |1> only through its entanglement with qubit 0: saves on qubit 2
+    alone once let Aer drop qubit 0 as idle, giving +1 (found by the conformance suite)."""
+    circuit = QuantumCircuit(3)
+    circuit.x(0)
+    circuit.cx(0, 2)
+    evs = EstimatorV2(simulator).run([(circuit, ["IIZ", "ZII", "IZI"])]).result()[0].data.evs
+    np.testing.assert_allclose(evs, [-1, -1, 1], rtol=0, atol=1e-9)
+
+
 @pytest.mark.parametrize("record", [0, 1])
 def test_a_branch_weighs_what_its_record_is_worth_when_observables_skip_the_measured_qubit(
     simulator: ParallelSimulatorBackend, record: int

@@ -60,7 +60,7 @@ _NONUNITARY = frozenset({"reset", "kraus", "superop"})
 #: parametrised controlled gates (see :func:`_aer_binds`).
 _BOUND_BY_AER = frozenset(
     n for n, op in _STANDARD.items() if not (isinstance(op, ControlledGate) and op.params)
-) | {"barrier"}
+) | {"barrier", "save_expval"}
 
 T = TypeVar("T")
 
@@ -379,7 +379,7 @@ def _aer_binds(circuit: QuantumCircuit) -> bool:
     control-flow blocks too. Aer binds the instructions whose ``is_parameterized()``
     holds, which a controlled gate's does not: it reads the gate's own parameters, not
     those of its base gate that ``params`` shows (qiskit-aer issue 2323)."""
-    if not circuit.parameters or circuit.count_ops().keys() <= _BOUND_BY_AER:
+    if circuit.count_ops().keys() <= _BOUND_BY_AER or not circuit.num_parameters:
         return True
     for instruction in circuit.data:
         operation = instruction.operation

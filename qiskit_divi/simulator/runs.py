@@ -26,6 +26,7 @@ from qiskit.circuit import (
     ControlledGate,
     Gate,
     ParameterExpression,
+    Qubit,
 )
 from qiskit.circuit.library import get_standard_gate_name_mapping
 from qiskit.quantum_info import PauliList, SparsePauliOp
@@ -354,24 +355,25 @@ def _run_on_aer(
     - its ``parameter_binds`` leave the angles of parametrised controlled gates (``cp``,
       ``crx``, ``cu`` ...) as they were: a circuit whose parameters reach one is bound
       here, one copy per set, in order (results and seeds line up as before);
-    - its truncation of idle qubits fails (``unordered_map::at``) on control flow that
-      acts on a qubit no result depends on: a run holding such a circuit goes without it.
+    - its truncation of idle qubits fails on control flow no result depends on, which
+      is dropped here first (:func:`_without_dead_control_flow`).
     """
-    runnable, aer_binds = list(circuits), None if binds is None else list(binds)
-    if aer_binds is not None and not all(map(_aer_binds, circuits)):
-        runnable, aer_binds = [], []
-        for circuit, each in zip(circuits, binds or (), strict=True):
-            if _aer_binds(circuit):
-                runnable.append(circuit)
-                aer_binds.append(each)
-                continue
-            for row in zip(*each.values(), strict=True):
-                values = dict(zip(each, row, strict=True))
-                runnable.append(circuit.assign_parameters(values, strict=False))
-                aer_binds.append({})
-    if any(map(_truncation_fails, runnable)):
-        options["enable_truncation"] = False
-    return _checked(simulator.run(runnable, parameter_binds=aer_binds, **options).result())
+    runnable = [_without_dead_control_flow(circuit) for circuit in circuits]
+    if binds is None:
+        return _checked(simulator.run(runnable, **options).result())
+    experiments: list[QuantumCircuit] = []
+    aer_binds: list[dict[Any, np.ndarray]] = []
+    for circuit, kept, each in zip(circuits, runnable, binds, strict=True):
+        # A circuit left without parameters (they were all in dead code) would run once.
+        if _aer_binds(kept) and (kept.num_parameters or not circuit.num_parameters):
+            experiments.append(kept)
+            aer_binds.append(each)
+            continue
+        for row in zip(*each.values(), strict=True):
+            values = dict(zip(each, row, strict=True))
+            experiments.append(kept.assign_parameters(values, strict=False))
+            aer_binds.append({})
+    return _checked(simulator.run(experiments, parameter_binds=aer_binds, **options).result())
 
 
 def _aer_binds(circuit: QuantumCircuit) -> bool:
@@ -394,33 +396,47 @@ def _aer_binds(circuit: QuantumCircuit) -> bool:
     return True
 
 
-def _truncation_fails(circuit: QuantumCircuit) -> bool:
-    """Whether Aer's truncation would fail on ``circuit``: it keeps the jumps and marks
-    control flow becomes, on every qubit of the block (on all qubits for a block on
-    none), but maps only qubits some kept instruction acts on; a measurement is always
-    kept, so a qubit it measures is safe."""
+def _without_dead_control_flow(circuit: QuantumCircuit) -> QuantumCircuit:
+    """``circuit`` without the control flow no result depends on: blocks that record
+    nothing and act only on qubits no later measurement sees (dead code: Aer's
+    truncation drops it, but keeps the jumps and marks it becomes, on qubits it no
+    longer maps, and fails with ``unordered_map::at``: qiskit-aer 0.18). As Aer decides
+    what to keep, an instruction on a qubit some result depends on makes all of its
+    qubits such; barriers never do."""
     if CONTROL_FLOW_OP_NAMES.isdisjoint(circuit.count_ops()):
-        return False
-    measured: set[int] = set()
-    branching: set[int] = set()
-    _qubit_roles(circuit, list(range(circuit.num_qubits)), measured, branching)
-    return not branching <= measured
-
-
-def _qubit_roles(
-    block: QuantumCircuit, qubits: Sequence[int], measured: set[int], branching: set[int]
-) -> None:
-    """Collect the circuit's qubits measured in ``block`` (whose qubit i is the circuit's
-    ``qubits[i]``) and those control flow in it acts on."""
-    for instruction in block.data:
+        return circuit
+    live: set[Qubit] = set()
+    dead: set[int] = set()
+    for index in range(len(circuit.data) - 1, -1, -1):
+        instruction = circuit.data[index]
         operation = instruction.operation
-        acted = [qubits[block.find_bit(qubit).index] for qubit in instruction.qubits]
-        if operation.name == "measure":
-            measured.update(acted)
+        if operation.name == "barrier":
+            continue
+        if (
+            operation.name == "measure"
+            or not live.isdisjoint(instruction.qubits)
+            or (isinstance(operation, ControlFlowOp) and _records(operation))
+        ):
+            live.update(instruction.qubits)
         elif isinstance(operation, ControlFlowOp):
-            branching.update(acted or qubits)
-            for body in operation.blocks:
-                _qubit_roles(body, acted, measured, branching)
+            dead.add(index)
+    if not dead:
+        return circuit
+    kept = circuit.copy_empty_like()
+    for index, instruction in enumerate(circuit.data):
+        if index not in dead:
+            kept.append(instruction, copy=False)
+    return kept
+
+
+def _records(operation: ControlFlowOp) -> bool:
+    """Whether a control-flow operation writes classical data (measures or stores)."""
+    return any(
+        instruction.operation.name in ("measure", "store")
+        or (isinstance(instruction.operation, ControlFlowOp) and _records(instruction.operation))
+        for block in operation.blocks
+        for instruction in block.data
+    )
 
 
 @functools.lru_cache(maxsize=16)

@@ -4,8 +4,8 @@ exact values (``qiskit.quantum_info``) or Aer run where it is right.
 - Exact values run a circuit that resets or measures mid-circuit on the density-matrix
   method, which lacks gates Aer's automatic method has (``crx``, ``initialize`` ...).
 - Aer's ``parameter_binds`` leave the angles of parametrised controlled gates unbound.
-- Aer's truncation of idle qubits fails on control flow that acts on a qubit no result
-  depends on.
+- Aer's truncation of idle qubits fails on control flow no result depends on (dead
+  code), which is dropped before Aer sees it.
 """
 
 from __future__ import annotations
@@ -211,38 +211,64 @@ def test_a_controlled_gate_inside_control_flow_is_bound():
 # -- Aer's truncation of idle qubits ------------------------------------------------------
 
 
-def _branch_on_an_unmeasured_qubit(num_qubits: int) -> QuantumCircuit:
-    """The issue's reproducer: an ``if_test`` flips qubit 2, which nothing measures."""
+def _branch_on_an_unmeasured_qubit(num_qubits: int, body_angle: object = None) -> QuantumCircuit:
+    """The issue's reproducer: an ``if_test`` acts on qubit 2, which nothing measures (an
+    ``x``, or an ``rx`` by ``body_angle``)."""
     m0, m1 = ClassicalRegister(1, "m0"), ClassicalRegister(1, "m1")
     final = ClassicalRegister(3, "c")
     circuit = QuantumCircuit(QuantumRegister(num_qubits, "q"), m0, m1, final)
     circuit.measure(0, m0[0])
     circuit.measure(4, m1[0])
     with circuit.if_test((m1, 0)):
-        circuit.x(2)
+        if body_angle is None:
+            circuit.x(2)
+        else:
+            circuit.rx(body_angle, 2)
     circuit.sxdg(4)
     circuit.measure(4, final[2])
     return circuit
 
 
+#: The reproducer's outcomes: only the final ``sxdg`` on qubit 4, read into ``c[2]``.
+REPRODUCER = {"000 0 0": 0.5, "100 0 0": 0.5}
+
+
 def test_control_flow_on_a_qubit_nothing_measures_samples_its_distribution():
-    circuit = _branch_on_an_unmeasured_qubit(6)
     engine = SimulationEngine(n_processes=1)
-    [result] = engine.sample([circuit], shots=SHOTS, seed=3)
-    assert_distribution(result.outcomes.get_counts(), {"000 0 0": 0.5, "100 0 0": 0.5})
+    [result] = engine.sample([_branch_on_an_unmeasured_qubit(6)], shots=SHOTS, seed=3)
+    assert_distribution(result.outcomes.get_counts(), REPRODUCER)
 
 
-def test_control_flow_on_measured_qubits_keeps_truncation_on_a_wide_device():
-    """Every qubit of the branch is measured: Aer truncates the 127-qubit circuit to the
-    two it uses (without truncation, it could not hold the state)."""
+def test_dead_control_flow_on_a_wide_device_keeps_the_run_on_the_qubits_it_uses():
+    """On 127 qubits: the run is truncated to the few that matter (a full state could
+    not be held), its dead branch dropped rather than truncation turned off."""
     device = FakeSherbrooke()
-    circuit = QuantumCircuit(device.num_qubits, 2)
-    circuit.sx(0)
-    circuit.measure(0, 0)
-    with circuit.if_test((circuit.clbits[0], 1)):
-        circuit.x(1)
-    circuit.measure(1, 1)
     quiet = NoiseModel(basis_gates=["ecr", "rz", "sx", "x"])
     engine = SimulationEngine(qiskit_backend=device, noise_model=quiet, n_processes=1)
+    circuit = _branch_on_an_unmeasured_qubit(device.num_qubits)
     [result] = engine.sample([circuit], shots=SHOTS, seed=4)
-    assert_distribution(result.outcomes.get_counts(), {"00": 0.5, "11": 0.5})
+    assert_distribution(result.outcomes.get_counts(), REPRODUCER)
+
+
+def test_parameters_only_in_dead_control_flow_still_give_one_result_per_set():
+    circuit = _branch_on_an_unmeasured_qubit(6, body_angle=THETA)
+    engine = SimulationEngine(n_processes=1)
+    results = engine.sample([circuit], shots=SHOTS, seed=6, parameter_values=[VALUES])
+    assert len(results) == len(VALUES)
+    for result in results:
+        assert_distribution(result.outcomes.get_counts(), REPRODUCER)
+
+
+def test_control_flow_that_matters_is_kept():
+    """A branch on a qubit measured later is live: its flip shows in the outcomes."""
+    bit = ClassicalRegister(1, "m")
+    final = ClassicalRegister(1, "c")
+    circuit = QuantumCircuit(QuantumRegister(3, "q"), bit, final)
+    circuit.x(0)
+    circuit.measure(0, bit[0])
+    with circuit.if_test((bit, 1)):
+        circuit.x(2)
+    circuit.measure(2, final[0])
+    engine = SimulationEngine(n_processes=1)
+    [result] = engine.sample([circuit], shots=100, seed=2)
+    assert result.outcomes.get_counts() == {"1 1": 100}

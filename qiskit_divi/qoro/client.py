@@ -77,6 +77,9 @@ log = logging.getLogger(__name__)
 _JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 _TOKEN = re.compile(r"[\x21-\x7e]+")
 _MESSAGE_LIMIT = 300
+#: Tokens this long or longer are scrubbed wherever they appear, shorter ones only
+#: where they stand alone (see ``_BearerToken.scrub``).
+_WORDLIKE_TOKEN = 8
 #: Largest answer body the client reads, but for results pages.
 MAX_ANSWER_BYTES = 4 * 1024 * 1024
 #: Largest results page the client reads (a page holds up to ``RESULTS_PAGE_LIMIT``
@@ -398,6 +401,8 @@ class QoroClient:
                 )
                 with response:
                     _read_whole(response, _answer_limit(endpoint), f"{method} {path or '/'}")
+                if deadline.expired:  # cut in the headers: what was read is no answer
+                    raise requests.ConnectionError("the answer was cut short at its deadline")
         except requests.RequestException as err:
             raise self._transport_error(err, endpoint, job_id, deadline) from err
         log.debug("Qoro %s %s -> HTTP %d", method, path or "/", response.status_code)
@@ -473,7 +478,10 @@ class _BearerToken(requests.auth.AuthBase):
         self._token = token
         forms = {token, json.dumps(token)[1:-1], repr(token)[1:-1]}
         alternatives = "|".join(map(re.escape, sorted(forms, key=len, reverse=True)))
-        self._pattern = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")
+        alone = len(token) < _WORDLIKE_TOKEN
+        self._pattern = re.compile(
+            rf"(?<!\w)(?:{alternatives})(?!\w)" if alone else f"(?:{alternatives})"
+        )
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         request.headers["Authorization"] = f"Bearer {self._token}"
@@ -486,9 +494,11 @@ class _BearerToken(requests.auth.AuthBase):
         raise TypeError("an API token cannot be pickled")
 
     def scrub(self, text: str) -> str:
-        """``text`` with the token blanked out wherever it stands as a whole token (a
-        server may echo it back, also JSON- or repr-escaped); never inside a longer word,
-        so a short token leaves ordinary words alone."""
+        """``text`` with the token blanked out (a server may echo it back, also JSON- or
+        repr-escaped). A token shorter than :data:`_WORDLIKE_TOKEN` characters could be
+        part of ordinary words, which it must not garble: it is blanked only where it
+        stands alone. A longer one is blanked wherever it appears, glued to other
+        characters too (``x<token>``), as nothing but the token itself contains it."""
         return self._pattern.sub("***", text)
 
     def redact(self, text: str) -> str:

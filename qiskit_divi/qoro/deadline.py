@@ -41,7 +41,7 @@ class Deadline:
     def __init__(self, attempt: float, at: float = math.inf) -> None:
         self.attempt = attempt
         self.at = at
-        #: Whether the time ran out on some attempt and its connection was cut.
+        #: Whether the time ran out on the latest attempt and its connection was cut.
         self.expired = False
         self._lock = threading.Lock()
         self._timer: threading.Timer | None = None
@@ -71,6 +71,7 @@ class Deadline:
         with self._lock:
             self._disarm()
             self._connection = connection
+            self.expired = False
             self._steps += 1
             self._timer = threading.Timer(max(delay, 0.0), self._cut, args=(self._steps,))
             self._timer.daemon = True

@@ -346,7 +346,10 @@ _JSON = st.recursive(
     systems=_JSON
     | st.lists(
         st.fixed_dictionaries(
-            {"name": _JSON, "qpus": st.lists(st.fixed_dictionaries({"q_bits": _JSON}))}
+            {
+                "name": _JSON,
+                "qpus": st.lists(st.fixed_dictionaries({"nickname": _JSON, "q_bits": _JSON})),
+            }
         )
     ),
 )
@@ -362,6 +365,14 @@ def test_any_json_answer_fails_only_as_a_qoro_error(status, page, systems):
         for call in (lambda: client.job_results(JOB_ID), client.qpu_systems):
             with contextlib.suppress(QoroError):
                 call()
+
+
+def test_a_qubit_count_past_the_integer_range_is_an_api_error(client, http):
+    text = '[{"name": "s", "qpus": [{"nickname": "q", "q_bits": Infinity}]}]'
+    http.get(f"{API_URL}/qpusystem/", text=text)
+
+    with pytest.raises(QoroAPIError, match="unreadable answer from qpusystem/"):
+        client.qpu_systems()
 
 
 def test_expectation_values_past_the_float_range_are_corrupt(client, http):

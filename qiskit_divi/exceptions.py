@@ -115,14 +115,44 @@ class CorruptResultError(QoroError, ValueError):
     """A result payload from the service failed its integrity checks."""
 
 
+class AnswerLimitError(QoroError):
+    """An answer from the service passed one of the client's limits (``limit``, named in
+    the message); nothing of it is kept. The limits are in ``docs/backends.rst``."""
+
+    def __init__(self, message: str, limit: int) -> None:
+        super().__init__(message)
+        self.limit = limit
+
+
+class AnswerTooLargeError(AnswerLimitError):
+    """An answer's body is larger than the client reads."""
+
+
+class ResultTooLargeError(AnswerLimitError):
+    """A job's results would decode to more memory than the client allows."""
+
+
+class TooManyPagesError(AnswerLimitError):
+    """The service kept pointing to a next page of results past the client's limit."""
+
+
 class QoroAPIError(QoroError):
     """The service answered with an error status.
 
     Attributes carry the HTTP status code, the job id (when the request concerned a
-    job) and the server's message, cut short when it is a long page.
+    job) and the server's message, cut short when it is a long page; ``retried`` says
+    whether an earlier attempt of the request may have reached the service (and its
+    answer was lost).
     """
 
-    def __init__(self, message: str, *, status_code: int | None = None, job_id: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        job_id: str | None = None,
+        retried: bool = False,
+    ):
         parts = [message]
         if status_code is not None:
             parts.append(f"HTTP {status_code}")
@@ -132,6 +162,7 @@ class QoroAPIError(QoroError):
         self.message = message
         self.status_code = status_code
         self.job_id = job_id
+        self.retried = retried
 
 
 class AuthenticationError(QoroAPIError):

@@ -51,7 +51,7 @@ def _sample(annotation: Any, name: str, index: int) -> Any:
     if typing.get_origin(annotation) is collections.abc.Mapping:
         key, value = typing.get_args(annotation)
         return {_sample(key, f"{name}-key", index): _sample(value, name, index)}
-    return {str: f"{name}-value", int: 400 + index, float: 2.5 + index}[annotation]
+    return {str: f"{name}-value", int: 400 + index, float: 2.5 + index, bool: True}[annotation]
 
 
 def _arguments(error: type[BaseException]) -> dict[str, Any]:

@@ -170,6 +170,7 @@ class QoroBackend(Reconnecting, BackendV2):
             job_id,
             client=self.client,
             headers=[header for header, _ in exported],
+            shots=settings["shots"],
             memory=settings["memory"],
             polling_interval=settings["polling_interval"],
             timeout=settings["timeout"],

@@ -126,6 +126,8 @@ class QoroJob(Reconnecting, JobV1):
         job_id: the Qoro job id.
         client: the client that reaches the service.
         headers: one per submitted circuit, in submission order (``None``: unknown).
+        shots: the shots asked of every circuit (``None``: unknown); a histogram that
+            counts any other number is corrupt.
         memory: whether results carry per-shot memory (see :meth:`result`).
         polling_interval: first pause between status checks in :meth:`result`.
         timeout: default seconds :meth:`result` waits; ``None`` waits as long as it takes.
@@ -141,6 +143,7 @@ class QoroJob(Reconnecting, JobV1):
         *,
         client: QoroClient,
         headers: Sequence[ExperimentHeader] | None = None,
+        shots: int | None = None,
         memory: bool = False,
         polling_interval: float = 1.0,
         timeout: float | None = None,
@@ -149,6 +152,7 @@ class QoroJob(Reconnecting, JobV1):
         self._client = client
         self._api_url = client.api_url
         self._headers = None if headers is None else tuple(headers)
+        self._shots = shots
         self._memory = memory
         self._polling_interval = polling_interval
         self._timeout = timeout
@@ -188,6 +192,11 @@ class QoroJob(Reconnecting, JobV1):
         With ``memory=True`` each experiment also lists one outcome per shot. The service
         returns histograms, not shot records, so that list holds every counted outcome
         as often as it was counted, in a random order fixed by the job id.
+
+        Each experiment's ``shots`` is the number asked; a histogram that counts another
+        number raises :class:`~qiskit_divi.exceptions.CorruptResultError` (the service
+        runs every shot asked). Only a job rebuilt from its id, whose shots are not known,
+        reports the shots counted.
         """
         if self._result is None:
             self.client.wait_for_job(
@@ -203,7 +212,9 @@ class QoroJob(Reconnecting, JobV1):
         _check_labels(self._job_id, [h.label for h in headers], raw)
         rng = np.random.default_rng(int.from_bytes(hashlib.sha256(self._job_id.encode()).digest()))
         experiments = [
-            _experiment(self._job_id, header, raw[header.label], rng if self._memory else None)
+            _experiment(
+                self._job_id, header, raw[header.label], self._shots, rng if self._memory else None
+            )
             for header in headers
         ]
         return Result(
@@ -225,19 +236,36 @@ def _check_labels(job_id: str, expected: list[str], raw: Mapping[str, CircuitRes
     if missing or stray:
         raise CorruptResultError(
             f"job {job_id}: results do not match the submitted circuits "
-            f"(missing {missing or 'none'}, unexpected {stray or 'none'})"
+            f"(missing {_few(missing)}, unexpected {_few(stray)})"
         )
 
 
+def _few(labels: list[str], shown: int = 5) -> str:
+    """Labels for a message: a handful of them, and how many more."""
+    if not labels:
+        return "none"
+    more = f" and {len(labels) - shown} more" if len(labels) > shown else ""
+    return f"{labels[:shown]}{more}"
+
+
 def _experiment(
-    job_id: str, header: ExperimentHeader, result: CircuitResult, rng: np.random.Generator | None
+    job_id: str,
+    header: ExperimentHeader,
+    result: CircuitResult,
+    shots: int | None,
+    rng: np.random.Generator | None,
 ) -> ExperimentResult:
     """One circuit's result: outcomes become hex counts (and memory), expectation values
-    are kept by term as ``expectation_values``."""
+    are kept by term as ``expectation_values``; counted shots must be the shots asked."""
     if isinstance(result, ExpectationValues):
         data = ExperimentResultData(expectation_values=result.to_dict())
         return ExperimentResult(shots=0, success=True, data=data, header=_header_dict(header, 0))
     width = _outcome_width(job_id, header, result)
+    if shots is not None and result.num_shots != shots:
+        raise CorruptResultError(
+            f"job {job_id}: circuit {header.label!r} counts {result.num_shots} shots, "
+            f"but {shots} were asked"
+        )
     memory = None if rng is None else result.shuffled(rng).hex_memory()
     return ExperimentResult(
         shots=result.num_shots,

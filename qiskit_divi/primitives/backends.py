@@ -19,7 +19,7 @@ from qiskit.primitives.containers.estimator_pub import EstimatorPub
 from qiskit.primitives.containers.sampler_pub import SamplerPub
 
 from ..circuits import to_qasm
-from ..exceptions import CircuitTooWideError, InvalidInputError
+from ..exceptions import CircuitTooWideError, InvalidInputError, InvalidTypeError
 from ..qoro.backend import QoroBackend
 from ..qoro.protocol import JobType
 from ..simulator.backend import ParallelSimulatorBackend
@@ -31,7 +31,7 @@ K = TypeVar("K", bound=Hashable)
 def check_mode(mode: object, primitive: str) -> Mode:
     """``mode`` if a primitive can run on it, else a ``TypeError`` saying what can."""
     if not isinstance(mode, (ParallelSimulatorBackend, QoroBackend)):
-        raise TypeError(
+        raise InvalidTypeError(
             f"{primitive} runs on a ParallelSimulatorBackend or a QoroBackend, "
             f"got {type(mode).__name__}; use DiviProvider().get_backend(...)"
         )

@@ -33,14 +33,14 @@ from qiskit.primitives.containers.estimator_pub import EstimatorPub
 from qiskit.quantum_info import PauliList, SparsePauliOp
 
 from ..exceptions import CorruptResultError, InvalidInputError
+from ..options import check_seed, non_negative_real, options_of
 from ..outcomes import Outcomes
 from ..qoro.backend import QoroBackend
 from ..qoro.codec import CircuitResult, ExpectationValues
 from ..qoro.protocol import JobType
 from ..simulator.dynamic import without_final_measurements
-from ..simulator.engine import ExpectationBatch, SampleBatch, SimulationEngine, check_seed
+from ..simulator.engine import ExpectationBatch, SampleBatch, SimulationEngine
 from ..simulator.runs import SampleResult
-from ..validation import non_negative_real
 from .backends import (
     Mode,
     QoroGroup,
@@ -88,7 +88,7 @@ class EstimatorV2(BaseEstimatorV2):
 
     def __init__(self, mode: Mode, *, options: Options | Mapping[str, Any] | None = None) -> None:
         self._backend = check_mode(mode, "EstimatorV2")
-        self._options = options if isinstance(options, Options) else Options(**(options or {}))
+        self._options = options_of(Options, options, "EstimatorV2")
 
     def __repr__(self) -> str:
         return f"EstimatorV2(mode={self._backend.name!r}, options={self._options})"

@@ -27,12 +27,12 @@ from qiskit.primitives.containers import (
 from qiskit.primitives.containers.sampler_pub import SamplerPub
 
 from ..exceptions import CorruptResultError, DiviWarning, InvalidCircuitError, InvalidInputError
+from ..options import check_seed, options_of, positive_int
 from ..outcomes import Outcomes, num_bytes
 from ..qoro.backend import QoroBackend
 from ..qoro.codec import CircuitResult
 from ..qoro.protocol import JobType
-from ..simulator.engine import SampleBatch, SimulationEngine, check_seed
-from ..validation import positive_int
+from ..simulator.engine import SampleBatch, SimulationEngine
 from .backends import (
     Mode,
     QoroGroup,
@@ -76,7 +76,7 @@ class SamplerV2(BaseSamplerV2):
 
     def __init__(self, mode: Mode, *, options: Options | Mapping[str, Any] | None = None) -> None:
         self._backend = check_mode(mode, "SamplerV2")
-        self._options = options if isinstance(options, Options) else Options(**(options or {}))
+        self._options = options_of(Options, options, "SamplerV2")
 
     def __repr__(self) -> str:
         return f"SamplerV2(mode={self._backend.name!r}, options={self._options})"

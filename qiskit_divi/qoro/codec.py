@@ -22,7 +22,12 @@ from typing import Any
 
 import numpy as np
 
-from ..exceptions import CorruptResultError, InvalidInputError, PayloadTooLargeError
+from ..exceptions import (
+    CorruptResultError,
+    InvalidInputError,
+    InvalidTypeError,
+    PayloadTooLargeError,
+)
 from ..outcomes import Outcomes
 from .protocol import CHUNK_OVERHEAD_BYTES, ENTRY_OVERHEAD_BYTES, MAX_BODY_BYTES
 
@@ -418,14 +423,16 @@ def encode_observables(terms: Sequence[str]) -> str:
     only checks them: non-empty, over ``I X Y Z``, all the same length.
     """
     if isinstance(terms, str):
-        raise TypeError(f"observables must be a sequence of terms, not the string {terms!r}")
+        raise InvalidTypeError(
+            f"observables must be a sequence of terms, not the string {terms!r}"
+        )
     terms = list(terms)
     if not terms:
         raise InvalidInputError("no observables given")
     width = len(terms[0]) if isinstance(terms[0], str) else 0
     for term in terms:
         if not isinstance(term, str):
-            raise TypeError(f"an observable term must be a string, got {term!r}")
+            raise InvalidTypeError(f"an observable term must be a string, got {term!r}")
         if not term or set(term) - set("IXYZ"):
             raise InvalidInputError(f"observable {term!r} is not a Pauli string over I, X, Y, Z")
         if len(term) != width:
@@ -438,7 +445,7 @@ def encode_observables(terms: Sequence[str]) -> str:
 def decode_observables(text: str) -> list[str]:
     """The terms of an ``"XYZ;ZZI"`` string, checked as :func:`encode_observables` does."""
     if not isinstance(text, str):
-        raise TypeError(f"observables must be a string, got {type(text).__name__}")
+        raise InvalidTypeError(f"observables must be a string, got {type(text).__name__}")
     terms = text.split(";")
     encode_observables(terms)
     return terms

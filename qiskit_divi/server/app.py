@@ -31,6 +31,7 @@ from ..exceptions import (
     RequestRefusedError,
     UnknownJobError,
 )
+from ..options import positive_int
 from ..qoro.codec import decode_observables, encode_observables, unpack_circuit
 from ..qoro.protocol import (
     API_ROOT,
@@ -43,7 +44,6 @@ from ..qoro.protocol import (
     JobType,
     QoroJobStatus,
 )
-from ..validation import positive_int
 from .config import DEFAULT_SYSTEMS, SystemConfig, check_systems, check_tokens, token_digest
 from .faults import FaultInjector, FaultPlan
 from .runner import Runner

@@ -15,6 +15,8 @@ from concurrent.futures import CancelledError, Executor, Future
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any
 
+from ..exceptions import InvalidTypeError
+
 if TYPE_CHECKING:
     from distributed import Client
 
@@ -68,7 +70,9 @@ class DaskExecutor(ChunkExecutor):
         from distributed import KilledWorker
 
         if client.asynchronous:
-            raise TypeError("an asynchronous distributed.Client cannot run batches; use a Client")
+            raise InvalidTypeError(
+                "an asynchronous distributed.Client cannot run batches; use a Client"
+            )
         super().__init__(client.get_executor(pure=False), slots or 0)
         self.worker_lost = (KilledWorker,)
         self._client = client
@@ -94,7 +98,7 @@ def chunk_executor(executor: Executor | Client, n_processes: int | None) -> Chun
     distributed = sys.modules.get("distributed")
     if distributed is not None and isinstance(executor, distributed.Client):
         return DaskExecutor(executor, n_processes)
-    raise TypeError(
+    raise InvalidTypeError(
         "executor must be a concurrent.futures.Executor or a distributed.Client, "
         f"got {type(executor).__name__}"
     )

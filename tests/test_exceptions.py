@@ -189,7 +189,7 @@ def _bell() -> QuantumCircuit:
 def test_a_simulator_jobs_timeout_and_cancellation_are_qiskits_job_errors() -> None:
     backend = ParallelSimulatorBackend(n_processes=1)
     release = threading.Event()
-    blocker = backend._runner.submit(release.wait)  # the job waits in the queue
+    blocker = backend.execution.runner.submit(release.wait)  # the job waits in the queue
     try:
         job = backend.run(_bell(), shots=10)
         with pytest.raises(QiskitJobTimeoutError) as timed_out:

@@ -17,16 +17,16 @@ from qiskit.transpiler import Target
 
 from ..configuration import BackendConfiguration, configuration_of
 from ..exceptions import (
-    CircuitTooWideError,
-    InvalidCircuitError,
     InvalidInputError,
     InvalidTypeError,
 )
 from ..options import OptionTable, flag, no_seed, optional_seconds, positive_int, positive_seconds
 from ..version import __version__
 from .client import QoroClient
+from .execution import QoroExecution
 from .job import ExperimentHeader, QoroJob, Reconnecting, submission_label
 from .protocol import QELIB1_GATES, JobType, QPUSystem, SimulatorCluster
+from .rules import check_sampled
 
 #: Job types ``run`` can send: all of them return histograms. Expectation jobs need
 #: observables and go through the estimator.
@@ -95,6 +95,11 @@ class QoroBackend(Reconnecting, BackendV2):
         return configuration_of(self, simulator=self.simulator, local=False)
 
     @property
+    def execution(self) -> QoroExecution:
+        """Where qiskit-divi's primitives submit their work (see :mod:`qiskit_divi.execution`)."""
+        return QoroExecution(self)
+
+    @property
     def system(self) -> QPUSystem | SimulatorCluster:
         """The system as the service lists it."""
         return self._system
@@ -149,7 +154,7 @@ class QoroBackend(Reconnecting, BackendV2):
                 f"a CIRCUIT_CUT job takes one circuit, got {len(circuits)}; submit one per job"
             )
         for index, circuit in enumerate(circuits):
-            self._check_fits(submission_label(index, circuit), circuit)
+            check_sampled(submission_label(index, circuit), circuit, self.name, self.num_qubits)
         exported = [
             ExperimentHeader.export(index, circuit) for index, circuit in enumerate(circuits)
         ]
@@ -169,16 +174,6 @@ class QoroBackend(Reconnecting, BackendV2):
             polling_interval=settings["polling_interval"],
             timeout=settings["timeout"],
         )
-
-    def _check_fits(self, label: str, circuit: QuantumCircuit) -> None:
-        if circuit.num_qubits > self.num_qubits:
-            raise CircuitTooWideError(
-                label, f"{circuit.num_qubits} qubits, but {self.name!r} has {self.num_qubits}"
-            )
-        if not any(instruction.name == "measure" for instruction in circuit.data):
-            raise InvalidCircuitError(
-                label, "measures nothing, so there is nothing to count; add measurements"
-            )
 
 
 def _qelib1_target(num_qubits: int, description: str) -> Target:

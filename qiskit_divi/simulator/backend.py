@@ -13,11 +13,13 @@ from qiskit_aer.noise import NoiseModel
 
 from ..configuration import BackendConfiguration, configuration_of
 from ..copies import SharingCopies
+from ..execution import SampleWork
 from ..options import OptionTable, check_seed, flag, positive_int
 from ..version import __version__
 from .device import QiskitBackend
 from .engine import SimulationEngine
-from .job import JobQueue, ParallelSimulatorJob
+from .execution import JobQueue, SimulatorExecution
+from .job import ParallelSimulatorJob
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -67,7 +69,7 @@ class ParallelSimulatorBackend(SharingCopies, BackendV2):
             description=f"Parallel Aer simulator imitating {self._engine.device_name}",
             backend_version=__version__,
         )
-        self._runner = JobQueue(self.name)
+        self._execution = SimulatorExecution(self._engine, JobQueue(self.name))
         if options:
             self.set_options(**options)
 
@@ -109,6 +111,12 @@ class ParallelSimulatorBackend(SharingCopies, BackendV2):
         return self._engine
 
     @property
+    def execution(self) -> SimulatorExecution:
+        """Where runs and qiskit-divi's primitives submit their work (see
+        :mod:`qiskit_divi.execution`)."""
+        return self._execution
+
+    @property
     def n_processes(self) -> int:
         """The most worker processes a job is spread over."""
         return self._engine.n_processes
@@ -132,15 +140,13 @@ class ParallelSimulatorBackend(SharingCopies, BackendV2):
         """
         settings = {**self.options.__dict__, **_OPTIONS.for_run(options, self.name)}
         circuits = [run_input] if isinstance(run_input, QuantumCircuit) else list(run_input)
-        batch = self._engine.prepare_sample(
-            circuits,
-            shots=settings["shots"],
+        shots = settings["shots"]
+        handle = self._execution.sample(
+            [SampleWork(circuit, shots) for circuit in circuits],
             seed=settings["seed_simulator"],
             memory=settings["memory"],
         )
-        job = ParallelSimulatorJob(self, batch, self._runner)
-        job.submit()
-        return job
+        return ParallelSimulatorJob(self, handle, circuits, shots)
 
     def close(self) -> None:
         """Shut the engine's worker pool down (it also goes at interpreter exit)."""

@@ -16,7 +16,7 @@ broadcast shape picks ``evs`` and ``stds``:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -27,9 +27,9 @@ from qiskit.primitives.containers import DataBin, EstimatorPubLike, PrimitiveRes
 from qiskit.primitives.containers.estimator_pub import EstimatorPub
 
 from ..execution import Estimate, EstimateWork
-from ..options import check_seed, non_negative_real, options_of
+from ..options import check_seed, non_negative_real
 from .job import DiviPrimitiveJob
-from .pubs import Mode, check_mode, estimate_work
+from .pubs import OnBackend, estimate_work
 
 
 @dataclass
@@ -50,33 +50,17 @@ class Options:
         check_seed(self.seed)
 
 
-class EstimatorV2(BaseEstimatorV2):
+class EstimatorV2(OnBackend[Options], BaseEstimatorV2):
     """Estimates expectation values on a ParallelSimulatorBackend or a QoroBackend.
 
     Each PUB ``(circuit, observables, parameter_values, precision)`` gives ``evs`` and
     ``stds`` shaped like the broadcast of its observables and parameter values.
 
-    Args:
-        mode: the backend to run on.
-        options: an :class:`~qiskit_divi.primitives.estimator.Options` or a dict of its fields.
+    Takes the backend to run on (``mode``) and ``options``: an
+    :class:`~qiskit_divi.primitives.estimator.Options` or a dict of its fields.
     """
 
-    def __init__(self, mode: Mode, *, options: Options | Mapping[str, Any] | None = None) -> None:
-        self._backend = check_mode(mode, "EstimatorV2")
-        self._options = options_of(Options, options, "EstimatorV2")
-
-    def __repr__(self) -> str:
-        return f"EstimatorV2(mode={self._backend.name!r}, options={self._options})"
-
-    @property
-    def backend(self) -> Mode:
-        """The backend this estimator runs on."""
-        return self._backend
-
-    @property
-    def options(self) -> Options:
-        """The estimator's options."""
-        return self._options
+    _options_type = Options
 
     def run(
         self, pubs: Iterable[EstimatorPubLike], *, precision: float | None = None
@@ -123,11 +107,6 @@ class EstimatorV2(BaseEstimatorV2):
         if precision is None:
             precision = self._options.default_precision
         return [EstimatorPub.coerce(pub, precision) for pub in pubs]
-
-    def _seed(self) -> int | None:
-        """The estimator's seed, else its backend's ``seed_simulator``."""
-        own = self._options.seed
-        return self._backend.options.seed_simulator if own is None else own
 
 
 def _results(

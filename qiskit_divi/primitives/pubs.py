@@ -7,7 +7,8 @@ work item on either (its circuit, its parameter sets as rows, its shots or obser
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 from qiskit.primitives.containers.estimator_pub import EstimatorPub
@@ -16,10 +17,12 @@ from qiskit.quantum_info import SparsePauliOp
 
 from ..exceptions import InvalidTypeError
 from ..execution import EstimateWork, SampleWork
+from ..options import options_of
 from ..qoro.backend import QoroBackend
 from ..simulator.backend import ParallelSimulatorBackend
 
 Mode = ParallelSimulatorBackend | QoroBackend
+OptionsT = TypeVar("OptionsT")
 
 
 def check_mode(mode: object, primitive: str) -> Mode:
@@ -30,6 +33,42 @@ def check_mode(mode: object, primitive: str) -> Mode:
             f"got {type(mode).__name__}; use DiviProvider().get_backend(...)"
         )
     return mode
+
+
+class OnBackend(Generic[OptionsT]):
+    """What both primitives are: options of their own, and a backend to run on.
+
+    Args:
+        mode: the backend, a ParallelSimulatorBackend or a QoroBackend.
+        options: the primitive's options (a dataclass with a ``seed``), or a dict of them.
+    """
+
+    _options_type: type[OptionsT]
+
+    def __init__(
+        self, mode: object, *, options: OptionsT | Mapping[str, Any] | None = None
+    ) -> None:
+        self._backend = check_mode(mode, type(self).__name__)
+        self._options = options_of(self._options_type, options, type(self).__name__)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(mode={self._backend.name!r}, options={self._options})"
+
+    @property
+    def backend(self) -> Mode:
+        """The backend this primitive runs on."""
+        return self._backend
+
+    @property
+    def options(self) -> OptionsT:
+        """The primitive's options."""
+        return self._options
+
+    def _seed(self) -> int | None:
+        """The primitive's seed, else its backend's ``seed_simulator`` (one idea, the name
+        each face's peers use)."""
+        own: int | None = getattr(self._options, "seed", None)
+        return self._backend.options.seed_simulator if own is None else own
 
 
 def parameter_rows(pub: SamplerPub | EstimatorPub) -> np.ndarray:

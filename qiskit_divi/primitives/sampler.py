@@ -10,7 +10,7 @@ outcomes into ``BitArray`` objects."""
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -28,10 +28,10 @@ from qiskit.primitives.containers.sampler_pub import SamplerPub
 
 from ..exceptions import DiviWarning, InvalidCircuitError
 from ..execution import Sampled
-from ..options import check_seed, options_of, positive_int
+from ..options import check_seed, positive_int
 from ..outcomes import Outcomes, num_bytes
 from .job import DiviPrimitiveJob
-from .pubs import Mode, check_mode, sample_work
+from .pubs import OnBackend, sample_work
 
 
 @dataclass
@@ -51,33 +51,17 @@ class Options:
         check_seed(self.seed)
 
 
-class SamplerV2(BaseSamplerV2):
+class SamplerV2(OnBackend[Options], BaseSamplerV2):
     """Samples circuits on a ParallelSimulatorBackend or a QoroBackend.
 
     Each PUB ``(circuit, parameter_values, shots)`` gives a ``BitArray`` per classical
     register, shaped like its parameter values.
 
-    Args:
-        mode: the backend to run on.
-        options: an :class:`~qiskit_divi.primitives.sampler.Options` or a dict of its fields.
+    Takes the backend to run on (``mode``) and ``options``: an
+    :class:`~qiskit_divi.primitives.sampler.Options` or a dict of its fields.
     """
 
-    def __init__(self, mode: Mode, *, options: Options | Mapping[str, Any] | None = None) -> None:
-        self._backend = check_mode(mode, "SamplerV2")
-        self._options = options_of(Options, options, "SamplerV2")
-
-    def __repr__(self) -> str:
-        return f"SamplerV2(mode={self._backend.name!r}, options={self._options})"
-
-    @property
-    def backend(self) -> Mode:
-        """The backend this sampler runs on."""
-        return self._backend
-
-    @property
-    def options(self) -> Options:
-        """The sampler's options."""
-        return self._options
+    _options_type = Options
 
     def run(
         self, pubs: Iterable[SamplerPubLike], *, shots: int | None = None
@@ -127,11 +111,6 @@ class SamplerV2(BaseSamplerV2):
         coerced = [SamplerPub.coerce(pub, shots) for pub in pubs]
         _check_registers(coerced)
         return coerced
-
-    def _seed(self) -> int | None:
-        """The sampler's seed, else its backend's ``seed_simulator``."""
-        own = self._options.seed
-        return self._backend.options.seed_simulator if own is None else own
 
 
 def _results(

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import multiprocessing
 import secrets
 import threading
 import time
@@ -47,7 +46,7 @@ from .device import (
     fixed_device,
     smallest_fake_backend,
 )
-from .executors import Cancellation, ChunkExecutor, chunk_executor, usable_cores
+from .executors import Cancellation, ChunkExecutor, chunk_executor, process_context, usable_cores
 from .runs import ExpectationTask, ParameterRows, SampleResult, SampleTask
 
 __all__ = ["ExpectationBatch", "SampleBatch", "SampleResult", "SimulationEngine"]
@@ -463,7 +462,7 @@ class SimulationEngine:
             if self._pool is None:
                 self._pool = ProcessPoolExecutor(
                     self._n_processes,
-                    mp_context=_process_context(),
+                    mp_context=process_context(runs.__name__),
                     initializer=runs.exit_with_parent,
                 )
                 self._shutdown_pool = weakref.finalize(
@@ -567,19 +566,6 @@ def _start_workers(
         pass  # closed, broken or stuck meanwhile: the next batch sent to the pool says which
     finally:
         ready.set()
-
-
-def _process_context() -> multiprocessing.context.BaseContext:
-    """Fork-server workers: forked from a clean process that has Aer imported already.
-
-    Plain fork is unsafe once Aer's OpenMP threads exist here; spawning each worker
-    afresh would import Qiskit and Aer again, per worker.
-    """
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([runs.__name__])
-    return context
 
 
 def _batch_seed(seed: int | None) -> int:

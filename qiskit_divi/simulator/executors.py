@@ -7,6 +7,7 @@ once its user has imported it.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import sys
 import threading
@@ -151,6 +152,20 @@ class Cancellation:
             if self._cancelled:
                 raise CancelledError
             self._returned = True
+
+
+def process_context(preload: str) -> multiprocessing.context.BaseContext:
+    """How worker processes start: forked from a fork server that has imported ``preload``
+    (and so Qiskit and Aer) already, else spawned.
+
+    Plain fork is unsafe once Aer's OpenMP threads (or any threads) exist here; spawning
+    each worker afresh imports Qiskit and Aer again, per worker.
+    """
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([preload])
+    return context
 
 
 def usable_cores() -> int:

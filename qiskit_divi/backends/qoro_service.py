@@ -112,16 +112,17 @@ class QoroService(CircuitRunner):
         0) as wide as every circuit; a ``CIRCUIT_CUT`` job takes one circuit.
         """
         circuits = labelled(circuits)
-        qasm = {label: to_qasm(label, circuit) for label, circuit in circuits.items()}
-        terms = None
-        if observables is not None:
-            terms = _terms(observables)
-            for label, text in qasm.items():
-                width = to_circuit(label, text).num_qubits
-                if width != len(terms[0]):
-                    raise InvalidCircuitError(
-                        label, f"has {width} qubits but the observables act on {len(terms[0])}"
-                    )
+        terms = None if observables is None else _terms(observables)
+        qasm = {}
+        for label, circuit in circuits.items():
+            # Text is checked by parsing it, once; a circuit is exported, never read back.
+            parsed = to_circuit(label, circuit)
+            qasm[label] = circuit if isinstance(circuit, str) else to_qasm(label, parsed)
+            if terms is not None and parsed.num_qubits != len(terms[0]):
+                raise InvalidCircuitError(
+                    label,
+                    f"has {parsed.num_qubits} qubits but the observables act on {len(terms[0])}",
+                )
         return self._client.submit_job(
             qasm,
             job_type=job_type,

@@ -56,6 +56,17 @@ class InvalidInputError(DiviError, ValueError):
     """A value the caller passed cannot be used (shots <= 0, n_processes < 1, ...)."""
 
 
+class InvalidTypeError(InvalidInputError, TypeError):
+    """A value of the wrong kind (a string where a circuit goes, ...); a ``TypeError`` too,
+    so ``except TypeError`` catches it as Python users expect."""
+
+
+class UnknownOptionError(InvalidTypeError, AttributeError):
+    """An option a backend or a primitive does not have, the same error on every face: an
+    ``AttributeError`` too, as Qiskit's ``BackendV2.set_options`` raises for one, and a
+    ``TypeError``, as Python raises for an unexpected keyword."""
+
+
 class InvalidCircuitError(InvalidInputError):
     """A circuit cannot be parsed, exported or run; the message names its label."""
 
@@ -71,11 +82,6 @@ class CircuitTooWideError(InvalidCircuitError):
 
 class UnknownBackendError(InvalidInputError):
     """A backend or system name that does not exist."""
-
-
-class UnknownOptionError(InvalidInputError, AttributeError):
-    """An option a backend does not have; an ``AttributeError`` too, as Qiskit's
-    ``BackendV2.set_options`` raises for one."""
 
 
 # -- local simulator ----------------------------------------------------------------------

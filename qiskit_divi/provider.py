@@ -23,6 +23,8 @@ from .simulator.backend import ParallelSimulatorBackend
 LOCAL_SIMULATOR = "parallel_simulator"
 #: An alias of the Qoro Service's default system.
 QORO_ALIAS = "qoro"
+#: A Qoro backend's construction settings: its client's HTTP and retry settings.
+CLIENT_SETTINGS = ("request_timeout", "max_retry_time", "retry", "dialect")
 
 
 class DiviProvider:
@@ -35,6 +37,7 @@ class DiviProvider:
     """
 
     def __init__(self, auth_token: str | None = None, api_url: str | None = None) -> None:
+        self._auth_token = auth_token
         self._api_url = api_url
         try:
             self._client: QoroClient | None = QoroClient(auth_token, api_url)
@@ -83,13 +86,18 @@ class DiviProvider:
     def get_backend(self, name: str, **options: Any) -> BackendV2:
         """The backend called ``name``, with ``options`` as its run options.
 
-        ``"parallel_simulator"`` is the local simulator (its constructor's keywords are
+        ``"parallel_simulator"`` is the local simulator (its construction settings are
         accepted too, e.g. ``n_processes``); ``"qoro"`` is the Qoro Service's default
-        system; any other name is a Qoro system's.
+        system; any other name is a Qoro system's, whose construction settings are its
+        client's: ``request_timeout`` (seconds per HTTP request), ``max_retry_time``,
+        ``retry`` (a :class:`~qiskit_divi.qoro.retry.RetrySettings`) and ``dialect``. Given
+        any, the backend gets a client of its own with them; construction settings and run
+        options never share a name.
 
         Raises:
             MissingCredentialsError: a Qoro system was asked for without a token.
             UnknownBackendError: no backend has that name.
+            UnknownOptionError: an option the backend does not have.
         """
         if name == LOCAL_SIMULATOR:
             return ParallelSimulatorBackend(provider=self, **options)
@@ -134,7 +142,14 @@ class DiviProvider:
         return self._systems
 
     def _qoro_backend(self, system: QPUSystem | SimulatorCluster, **options: Any) -> QoroBackend:
-        return QoroBackend(system, self._require_client(system.name), provider=self, **options)
+        """A backend on the shared client, or on a client of its own when ``options`` has
+        client settings."""
+        settings = {key: options.pop(key) for key in CLIENT_SETTINGS if key in options}
+        client = self._require_client(system.name)
+        if settings:
+            settings["timeout"] = settings.pop("request_timeout", client.timeout)
+            client = QoroClient(self._auth_token, client.api_url, **settings)
+        return QoroBackend(system, client, provider=self, **options)
 
 
 _ABSENT = object()

@@ -32,6 +32,7 @@ from ..exceptions import (
     CorruptResultError,
     InsecureURLError,
     InvalidInputError,
+    InvalidTypeError,
     JobCancelledError,
     JobFailedError,
     JobNotCancellableError,
@@ -42,7 +43,7 @@ from ..exceptions import (
     QoroConnectionError,
     TooManyPagesError,
 )
-from ..validation import positive_int
+from ..options import positive_int, positive_seconds
 from ..version import __version__
 from .codec import (
     MAX_RESULT_BITS,
@@ -54,7 +55,7 @@ from .codec import (
     result_bits,
 )
 from .deadline import Deadline, DeadlineAdapter
-from .polling import positive_seconds, wait_until_final
+from .polling import wait_until_final
 from .protocol import (
     API_KEY_ENV,
     API_URL_ENV,
@@ -559,12 +560,12 @@ def _check_submission(
 ) -> None:
     """Everything a job needs that can be checked before sending anything."""
     if not isinstance(job_type, JobType):
-        raise TypeError(f"job_type must be a JobType, got {job_type!r}")
+        raise InvalidTypeError(f"job_type must be a JobType, got {job_type!r}")
     if not isinstance(circuits, Mapping) or not circuits:
         raise InvalidInputError("a job needs a non-empty mapping of label -> OpenQASM 2 text")
     for label, qasm in circuits.items():
         if not isinstance(label, str) or not isinstance(qasm, str):
-            raise TypeError(f"circuit {label!r}: labels and circuits must be strings")
+            raise InvalidTypeError(f"circuit {label!r}: labels and circuits must be strings")
     if job_type is JobType.CIRCUIT_CUT and len(circuits) != 1:
         raise InvalidInputError(
             f"a CIRCUIT_CUT job takes exactly one circuit, got {len(circuits)}"

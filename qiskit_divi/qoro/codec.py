@@ -25,6 +25,7 @@ import numpy as np
 from ..exceptions import (
     CorruptResultError,
     InvalidInputError,
+    InvalidTypeError,
     PayloadTooLargeError,
     ResultTooLargeError,
 )
@@ -486,14 +487,16 @@ def encode_observables(terms: Sequence[str]) -> str:
     only checks them: non-empty, over ``I X Y Z``, all the same length.
     """
     if isinstance(terms, str):
-        raise TypeError(f"observables must be a sequence of terms, not the string {terms!r}")
+        raise InvalidTypeError(
+            f"observables must be a sequence of terms, not the string {terms!r}"
+        )
     terms = list(terms)
     if not terms:
         raise InvalidInputError("no observables given")
     width = len(terms[0]) if isinstance(terms[0], str) else 0
     for term in terms:
         if not isinstance(term, str):
-            raise TypeError(f"an observable term must be a string, got {term!r}")
+            raise InvalidTypeError(f"an observable term must be a string, got {term!r}")
         if not term or set(term) - set("IXYZ"):
             raise InvalidInputError(f"observable {term!r} is not a Pauli string over I, X, Y, Z")
         if len(term) != width:
@@ -506,7 +509,7 @@ def encode_observables(terms: Sequence[str]) -> str:
 def decode_observables(text: str) -> list[str]:
     """The terms of an ``"XYZ;ZZI"`` string, checked as :func:`encode_observables` does."""
     if not isinstance(text, str):
-        raise TypeError(f"observables must be a string, got {type(text).__name__}")
+        raise InvalidTypeError(f"observables must be a string, got {type(text).__name__}")
     terms = text.split(";")
     encode_observables(terms)
     return terms

@@ -7,13 +7,11 @@ recovers order and names from the labels, and keys counts by flat bitstrings.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from qiskit import QuantumCircuit
 from qiskit.providers import JobError, JobStatus, JobV1
 from qiskit.result import Result
@@ -27,6 +25,7 @@ from ..version import __version__
 from .client import QoroClient
 from .codec import CircuitResult, ExpectationValues
 from .protocol import QoroJobStatus
+from .rules import matched, shot_order
 
 if TYPE_CHECKING:
     from .backend import QoroBackend
@@ -209,13 +208,10 @@ class QoroJob(Reconnecting, JobV1):
 
     def _to_result(self, raw: Mapping[str, CircuitResult]) -> Result:
         headers = ExperimentHeader.unknown(list(raw)) if self._headers is None else self._headers
-        _check_labels(self._job_id, [h.label for h in headers], raw)
-        rng = np.random.default_rng(int.from_bytes(hashlib.sha256(self._job_id.encode()).digest()))
+        results = matched(self._job_id, [h.label for h in headers], raw)
         experiments = [
-            _experiment(
-                self._job_id, header, raw[header.label], self._shots, rng if self._memory else None
-            )
-            for header in headers
+            _experiment(self._job_id, position, header, result, self._shots, self._memory)
+            for position, (header, result) in enumerate(zip(headers, results, strict=True))
         ]
         return Result(
             backend_name=self._backend.name if self._backend is not None else None,
@@ -228,32 +224,13 @@ class QoroJob(Reconnecting, JobV1):
         )
 
 
-def _check_labels(job_id: str, expected: list[str], raw: Mapping[str, CircuitResult]) -> None:
-    """Results are matched to circuits by label: a missing or stray one is corruption."""
-    known = set(expected)
-    missing = [label for label in expected if label not in raw]
-    stray = [label for label in raw if label not in known]
-    if missing or stray:
-        raise CorruptResultError(
-            f"job {job_id}: results do not match the submitted circuits "
-            f"(missing {_few(missing)}, unexpected {_few(stray)})"
-        )
-
-
-def _few(labels: list[str], shown: int = 5) -> str:
-    """Labels for a message: a handful of them, and how many more."""
-    if not labels:
-        return "none"
-    more = f" and {len(labels) - shown} more" if len(labels) > shown else ""
-    return f"{labels[:shown]}{more}"
-
-
 def _experiment(
     job_id: str,
+    position: int,
     header: ExperimentHeader,
     result: CircuitResult,
     shots: int | None,
-    rng: np.random.Generator | None,
+    memory: bool,
 ) -> ExperimentResult:
     """One circuit's result: outcomes become hex counts (and memory), expectation values
     are kept by term as ``expectation_values``; counted shots must be the shots asked."""
@@ -266,11 +243,11 @@ def _experiment(
             f"job {job_id}: circuit {header.label!r} counts {result.num_shots} shots, "
             f"but {shots} were asked"
         )
-    memory = None if rng is None else result.shuffled(rng).hex_memory()
+    layout = result.shuffled(shot_order(job_id, position)).hex_memory() if memory else None
     return ExperimentResult(
         shots=result.num_shots,
         success=True,
-        data=ExperimentResultData(counts=result.hex_counts(), memory=memory),
+        data=ExperimentResultData(counts=result.hex_counts(), memory=layout),
         header=_header_dict(header, width),
     )
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import math
-import numbers
 import sys
 import time
 from collections import Counter
@@ -15,7 +14,8 @@ from collections.abc import Callable, Sequence
 
 from tqdm import tqdm
 
-from ..exceptions import InvalidInputError, JobTimeoutError, QoroConnectionError
+from ..exceptions import JobTimeoutError, QoroConnectionError
+from ..options import positive_seconds
 from .protocol import JobStatusReport
 
 log = logging.getLogger(__name__)
@@ -25,16 +25,6 @@ _GROWTH = 1.25
 _MAX_SLOWDOWN = 10
 
 OnPoll = Callable[[list[JobStatusReport]], None]
-
-
-def positive_seconds(name: str, value: object) -> float:
-    """``value`` as a positive number of seconds, or a clear error naming the option."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number of seconds, got {value!r}")
-    seconds = float(value)
-    if not seconds > 0:
-        raise InvalidInputError(f"{name} must be positive, got {value}")
-    return seconds
 
 
 def wait_until_final(

@@ -31,19 +31,17 @@ from ..exceptions import (
     RequestRefusedError,
     UnknownJobError,
 )
-from ..qoro.codec import decode_observables, encode_observables, unpack_circuit
+from ..options import positive_int
+from ..qoro.codec import chunk_cost, decode_observables, encode_observables, unpack_circuit
 from ..qoro.protocol import (
     API_ROOT,
-    CHUNK_OVERHEAD_BYTES,
     DEFAULT_SYSTEM,
-    ENTRY_OVERHEAD_BYTES,
     MAX_BODY_BYTES,
     RESULTS_PAGE_LIMIT,
     Endpoint,
     JobType,
     QoroJobStatus,
 )
-from ..validation import positive_int
 from .config import DEFAULT_SYSTEMS, SystemConfig, check_systems, check_tokens, token_digest
 from .faults import FaultInjector, FaultPlan
 from .runner import Runner
@@ -190,7 +188,7 @@ class _Api:
         job = self.store.job(owner, request.path_params["job_id"])
         data = _json_object(body)
         circuits = _circuits(data.get("circuits"))
-        if _chunk_cost(circuits) > MAX_BODY_BYTES:
+        if chunk_cost(circuits) > MAX_BODY_BYTES:
             raise _too_large()
         if data.get("mode", "append") != "append":
             raise InvalidInputError(f"mode {data['mode']!r} is not supported; use 'append'")
@@ -288,13 +286,6 @@ async def _read_body(request: Request) -> bytes:
         if len(body) > limit:
             raise _too_large()
     return bytes(body)
-
-
-def _chunk_cost(circuits: Mapping[str, str]) -> int:
-    """A chunk's size as the service counts it against :data:`MAX_BODY_BYTES`."""
-    return CHUNK_OVERHEAD_BYTES + sum(
-        len(label) + len(payload) + ENTRY_OVERHEAD_BYTES for label, payload in circuits.items()
-    )
 
 
 def _too_large() -> RequestRefusedError:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import multiprocessing
 import queue
 import threading
 from collections.abc import Mapping, Sequence
@@ -29,7 +28,9 @@ from ..circuits import parse_qasm
 from ..exceptions import JobRunError
 from ..qoro.codec import decode_observables, encode_histogram, unpack_circuit
 from ..qoro.protocol import JobType
+from ..qoro.rules import wire_term
 from ..simulator.engine import SimulationEngine
+from ..simulator.executors import process_context
 from .config import SystemConfig
 from .store import Job, Store
 
@@ -105,16 +106,7 @@ class Runner:
             thread.join()
 
     def _new_pool(self) -> ProcessPoolExecutor:
-        # Never plain fork: this process runs threads (and Aer's OpenMP) that a fork breaks.
-        # A fork server that has imported this module (so Qiskit and Aer) starts workers
-        # in milliseconds; spawn, where there is no fork server, imports them per worker.
-        if "forkserver" not in multiprocessing.get_all_start_methods():
-            return ProcessPoolExecutor(
-                self._workers, mp_context=multiprocessing.get_context("spawn")
-            )
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([__name__])
-        return ProcessPoolExecutor(self._workers, mp_context=context)
+        return ProcessPoolExecutor(self._workers, mp_context=process_context(__name__))
 
     def _dispatch(self) -> None:
         while (job_id := self._queue.get()) is not None and not self._stopping.is_set():
@@ -209,8 +201,7 @@ def _results(task: _Task) -> list[Any]:
     engine = _engines[task.system]
     if task.job_type is JobType.ESTIMATE:
         terms = decode_observables(task.observables or "")
-        # The wire's leftmost character acts on qubit 0, Qiskit's labels put qubit 0 last.
-        operators = [SparsePauliOp(term[::-1]) for term in terms]
+        operators = [SparsePauliOp(wire_term(term)) for term in terms]
         values = engine.expectation_values(circuits, [operators] * len(circuits))
         return [
             {term: float(value) for term, value in zip(terms, row, strict=True)} for row in values

@@ -49,6 +49,10 @@ class DiviWarning(QiskitWarning):
     """Base class of every qiskit-divi warning."""
 
 
+class JournalWarning(DiviWarning):
+    """A submitted job could not be recorded in the job journal; the job itself is fine."""
+
+
 # -- input errors, raised before any work starts ------------------------------------------
 
 

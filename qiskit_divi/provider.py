@@ -1,8 +1,10 @@
 """DiviProvider: the local parallel simulator and the Qoro systems as Qiskit backends.
 
-The provider is where backends are found by name and where a Qoro job is rebuilt from
-its id. Credentials resolve as in :class:`~qiskit_divi.qoro.client.QoroClient`:
-argument, then ``QORO_API_KEY``, then a ``.env`` file.
+The provider is where backends are found by name, where a Qoro job is rebuilt from its
+id, where accounts are saved, and where the jobs this machine submitted are listed.
+Credentials resolve as :mod:`qiskit_divi.accounts` documents: arguments, then the
+environment, then a ``.env`` file in the working directory, then the saved account
+``"default"``; a token always travels with the URL found beside it.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 
 from qiskit.providers import BackendV2
 
+from . import accounts
 from .exceptions import MissingCredentialsError, UnknownBackendError
 from .qoro.backend import QoroBackend
 from .qoro.client import QoroClient
@@ -29,16 +32,30 @@ class DiviProvider:
     """Finds qiskit-divi's backends by name and rebuilds Qoro jobs from their ids.
 
     Args:
-        auth_token: the Qoro API token; by default ``QORO_API_KEY`` or a ``.env`` file.
-            Without one, only the local simulator is offered, and no request is made.
-        api_url: the Qoro API's base URL; by default ``QORO_API_URL`` or Qoro's own.
+        auth_token: the Qoro API token; by default found in the environment
+            (``QORO_API_KEY``), a ``.env`` file in the working directory or the saved
+            account ``"default"``, with the URL found beside it. Without one, only the
+            local simulator is offered, and no request is made.
+        api_url: the Qoro API's base URL, used with whichever token is found; by default
+            the URL found with the token, else Qoro's own.
+        account: a saved account's name (see :meth:`save_account`), used instead of
+            looking elsewhere.
     """
 
-    def __init__(self, auth_token: str | None = None, api_url: str | None = None) -> None:
+    def __init__(
+        self,
+        auth_token: str | None = None,
+        api_url: str | None = None,
+        *,
+        account: str | None = None,
+    ) -> None:
         self._api_url = api_url
+        self._account = account
         try:
-            self._client: QoroClient | None = QoroClient(auth_token, api_url)
+            self._client: QoroClient | None = QoroClient(auth_token, api_url, account=account)
         except MissingCredentialsError:
+            if account is not None:
+                raise
             self._client = None
         self._systems: list[QPUSystem | SimulatorCluster] | None = None
 
@@ -117,12 +134,43 @@ class DiviProvider:
         client.job_status(job_id)
         return QoroJob(None, job_id, client=client)
 
+    @staticmethod
+    def save_account(
+        token: str,
+        *,
+        name: str = accounts.DEFAULT_ACCOUNT,
+        url: str | None = None,
+        overwrite: bool = False,
+    ) -> str:
+        """Save ``token`` with its URL (the public service by default) as account ``name``.
+
+        The token goes to the OS keyring when one is usable, else into a file only you can
+        read (mode 0600) in your config directory; it is never printed. Returns where it
+        went. A provider made with no token finds the account ``"default"``, or any
+        account by ``DiviProvider(account=name)``.
+
+        Raises:
+            InvalidInputError: a bad token, name or URL, or ``name`` is saved already
+                and ``overwrite`` is false.
+        """
+        return accounts.save_account(token, name=name, url=url, overwrite=overwrite)
+
+    @staticmethod
+    def saved_accounts() -> dict[str, str]:
+        """The saved accounts: each name with its URL (never a token)."""
+        return accounts.saved_accounts()
+
+    @staticmethod
+    def delete_account(name: str = accounts.DEFAULT_ACCOUNT) -> bool:
+        """Forget the saved account ``name``; whether there was one."""
+        return accounts.delete_account(name)
+
     def _require_client(self, purpose: str) -> QoroClient:
         """The Qoro client, made now if a token has appeared since; else an error
         saying what needed one."""
         if self._client is None:
             try:
-                self._client = QoroClient(api_url=self._api_url)
+                self._client = QoroClient(api_url=self._api_url, account=self._account)
             except MissingCredentialsError as err:
                 raise MissingCredentialsError(f"{purpose} needs a Qoro API token: {err}") from err
         return self._client

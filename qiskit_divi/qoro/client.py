@@ -9,31 +9,28 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
-from urllib.parse import urlsplit
 
 import requests
-from dotenv import dotenv_values, find_dotenv
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError
 
+from ..accounts import resolve
 from ..exceptions import (
     AuthenticationError,
     CorruptResultError,
-    InsecureURLError,
     InvalidInputError,
     JobCancelledError,
     JobFailedError,
     JobNotCancellableError,
     JobNotFinishedError,
     JobNotFoundError,
-    MissingCredentialsError,
     QoroAPIError,
     QoroConnectionError,
 )
+from ..journal import JournalEntry, record_submission
 from ..validation import positive_int
 from ..version import __version__
 from .codec import (
@@ -45,9 +42,6 @@ from .codec import (
 )
 from .polling import positive_seconds, wait_until_final
 from .protocol import (
-    API_KEY_ENV,
-    API_URL_ENV,
-    DEFAULT_API_URL,
     DEFAULT_SYSTEM,
     RESULTS_PAGE_LIMIT,
     Dialect,
@@ -57,14 +51,12 @@ from .protocol import (
     QoroJobStatus,
     QPUSystem,
     SimulatorCluster,
-    is_loopback,
 )
 from .retry import RetrySettings
 
 log = logging.getLogger(__name__)
 
 _JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
-_TOKEN = re.compile(r"[\x21-\x7e]+")
 _MESSAGE_LIMIT = 300
 
 
@@ -72,11 +64,15 @@ class QoroClient:
     """A session with the Qoro Service.
 
     Args:
-        auth_token: the API token; else ``QORO_API_KEY`` from the environment, else from
-            a ``.env`` file (found from the working directory up; ``os.environ`` is left
-            untouched).
-        api_url: the service's base URL; else ``QORO_API_URL`` (environment, then
-            ``.env``), else the public service. Plain ``http`` only for loopback hosts.
+        auth_token: the API token; by default the first place that holds one gives the
+            token and its URL: ``QORO_API_KEY`` with ``QORO_API_URL`` (the environment,
+            then a ``.env`` file in the working directory, which leaves ``os.environ``
+            untouched), then the saved account ``"default"``
+            (:mod:`qiskit_divi.accounts`).
+        api_url: the service's base URL, used with whichever token is found; by default
+            the URL found with the token, else the public service. Plain ``http`` only
+            for loopback hosts.
+        account: a saved account's name, to use it instead of looking elsewhere.
         timeout: seconds each request may wait to connect, and then for each read.
         max_retry_time: seconds after a request's first failure past which it is not
             retried again.
@@ -98,13 +94,15 @@ class QoroClient:
         max_retry_time: float = 60.0,
         retry: RetrySettings | None = None,
         dialect: Dialect = Dialect.V2025,
+        account: str | None = None,
     ) -> None:
-        self.api_url = _checked_url(_setting(api_url, API_URL_ENV) or DEFAULT_API_URL)
+        credentials = resolve(auth_token, api_url, account=account)
+        self.api_url = credentials.url
         self.timeout = positive_seconds("timeout", timeout)
         self.dialect = Dialect(dialect)
         max_retry_time = positive_seconds("max_retry_time", max_retry_time)
         settings = retry or RetrySettings()
-        self._auth = _BearerToken(_token(auth_token))
+        self._auth = _BearerToken(credentials.token)
         self._session = requests.Session()
         self._session.auth = self._auth
         self._session.headers.update(
@@ -174,8 +172,10 @@ class QoroClient:
 
         Every check runs and every circuit is packed and chunked before the first
         request; the upload then takes one ``job/init/`` and as many ``add_circuits`` as
-        the body cap needs. Sampling jobs need ``shots``; ``ESTIMATE`` jobs need
-        ``observables`` (``"ZZI;XXY"``, leftmost character on qubit 0).
+        the body cap needs. The job is recorded in the job journal
+        (:mod:`qiskit_divi.journal`) as soon as it has an id. Sampling jobs need
+        ``shots``; ``ESTIMATE`` jobs need ``observables`` (``"ZZI;XXY"``, leftmost
+        character on qubit 0).
 
         Raises:
             PayloadTooLargeError: one circuit is larger than a request may carry.
@@ -190,6 +190,19 @@ class QoroClient:
         job_id = self._json(self._call(Endpoint.INIT_JOB, body=init)).get("job_id")
         if not isinstance(job_id, str) or not _JOB_ID.fullmatch(job_id):
             raise QoroAPIError(f"job/init/ answered without a usable job id: {job_id!r}")
+        record_submission(
+            JournalEntry(
+                job_id=job_id,
+                api_url=self.api_url,
+                system=system_name,
+                job_type=job_type.value,
+                tag=tag,
+                shots=shots,
+                labels=tuple(circuits),
+                observables=observables,
+                dialect=self.dialect.value,
+            )
+        )
         for i, chunk in enumerate(chunks):
             body = self.dialect.add_circuits_body(
                 chunk, last=i == len(chunks) - 1, shots=shots, observables=observables
@@ -385,45 +398,6 @@ class _BearerToken(requests.auth.AuthBase):
     def scrub(self, text: str) -> str:
         """``text`` with the token blanked out (a server may echo it back)."""
         return text.replace(self._token, "***")
-
-
-# -- settings -----------------------------------------------------------------------------
-
-
-def _setting(argument: str | None, env_name: str) -> str | None:
-    """An argument, else the environment variable, else the key in a ``.env`` file."""
-    if argument is not None:
-        return argument
-    if os.environ.get(env_name):
-        return os.environ[env_name]
-    path = find_dotenv(usecwd=True)
-    return (dotenv_values(path).get(env_name) or None) if path else None
-
-
-def _token(auth_token: str | None) -> str:
-    if auth_token is not None and not isinstance(auth_token, str):
-        raise TypeError(f"auth_token must be a string, got {type(auth_token).__name__}")
-    token = _setting(auth_token, API_KEY_ENV)
-    if not token:
-        raise MissingCredentialsError(
-            "no Qoro API token: pass auth_token=..., set the QORO_API_KEY environment "
-            "variable, or add QORO_API_KEY=... to a .env file"
-        )
-    if not _TOKEN.fullmatch(token):
-        raise InvalidInputError("the Qoro API token contains spaces or control characters")
-    return token
-
-
-def _checked_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidInputError(f"the Qoro API URL {url!r} is not an http(s) URL")
-    if parts.scheme == "http" and not is_loopback(parts.hostname):
-        raise InsecureURLError(
-            f"refusing plain http to {parts.hostname!r}: use https (http is only "
-            "allowed for loopback hosts)"
-        )
-    return url.rstrip("/")
 
 
 # -- checks and messages ------------------------------------------------------------------

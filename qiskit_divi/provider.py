@@ -9,23 +9,62 @@ environment, then a ``.env`` file in the working directory, then the saved accou
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
 
 from qiskit.providers import BackendV2
 
 from . import accounts
-from .exceptions import MissingCredentialsError, UnknownBackendError
+from .exceptions import (
+    InvalidInputError,
+    JobNotFoundError,
+    MissingCredentialsError,
+    QoroError,
+    UnknownBackendError,
+)
+from .journal import Journal, JournalEntry
 from .qoro.backend import QoroBackend
 from .qoro.client import QoroClient
 from .qoro.job import QoroJob
-from .qoro.protocol import DEFAULT_SYSTEM, QPUSystem, SimulatorCluster
+from .qoro.protocol import (
+    DEFAULT_SYSTEM,
+    JobStatusReport,
+    QoroJobStatus,
+    QPUSystem,
+    SimulatorCluster,
+)
 from .simulator.backend import ParallelSimulatorBackend
+from .validation import positive_int
 
 #: The local simulator's name.
 LOCAL_SIMULATOR = "parallel_simulator"
 #: An alias of the Qoro Service's default system.
 QORO_ALIAS = "qoro"
+#: Requests in flight at once when many jobs are asked about (the service has no bulk
+#: endpoint, so each job is one request).
+MAX_CONCURRENT_REQUESTS = 8
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """A job from the journal with its status as the service reports it now.
+
+    ``status`` is ``None`` when the service no longer knows the job (it was deleted);
+    ``message`` is the service's explanation of a failure.
+    """
+
+    entry: JournalEntry
+    status: QoroJobStatus | None
+    message: str | None = None
+
+    @property
+    def job_id(self) -> str:
+        return self.entry.job_id
 
 
 class DiviProvider:
@@ -134,6 +173,58 @@ class DiviProvider:
         client.job_status(job_id)
         return QoroJob(None, job_id, client=client)
 
+    def jobs(
+        self,
+        limit: int = 10,
+        status: QoroJobStatus | str | None = None,
+        tag: str | None = None,
+        backend: str | None = None,
+        since: datetime | None = None,
+    ) -> list[JobRecord]:
+        """The Qoro jobs this machine submitted to this provider's service, newest first.
+
+        They come from the job journal (:mod:`qiskit_divi.journal`; the service itself
+        lists no jobs), each with its status asked of the service now, a few requests at
+        a time.
+
+        Args:
+            limit: at most this many jobs.
+            status: only jobs in this state (``"COMPLETED"`` or a ``QoroJobStatus``).
+            tag: only jobs submitted with this tag.
+            backend: only jobs sent to this system (``"qoro"`` for the default one).
+            since: only jobs submitted at or after this time (local time if naive).
+
+        Raises:
+            MissingCredentialsError: no token is configured.
+        """
+        limit = positive_int("limit", limit)
+        wanted = None if status is None else _status(status)
+        client = self._require_client("listing jobs")
+        system = DEFAULT_SYSTEM if backend == QORO_ALIAS else backend
+        page_size = limit if wanted is None else max(limit, 50)
+        found: list[JobRecord] = []
+        offset = 0
+        while len(found) < limit:
+            page = Journal().entries(
+                api_url=client.api_url,
+                tag=tag,
+                system=system,
+                since=since,
+                limit=page_size,
+                offset=offset,
+            )
+            offset += len(page)
+            reports = for_each(lambda job_id: _report(client, job_id), [e.job_id for e in page])
+            for entry, report in zip(page, reports, strict=True):
+                if isinstance(report, QoroError):
+                    raise report
+                record = JobRecord(entry, *(report or (None, None)))
+                if wanted is None or record.status is wanted:
+                    found.append(record)
+            if len(page) < page_size:
+                break
+        return found[:limit]
+
     @staticmethod
     def save_account(
         token: str,
@@ -186,6 +277,40 @@ class DiviProvider:
 
 
 _ABSENT = object()
+
+
+def for_each(function: Callable[[str], T], job_ids: Sequence[str]) -> list[T | QoroError]:
+    """``function(job_id)`` for every id, at most :data:`MAX_CONCURRENT_REQUESTS` at once,
+    in order; a job's ``QoroError`` takes the place of its result."""
+
+    def guarded(job_id: str) -> T | QoroError:
+        try:
+            return function(job_id)
+        except QoroError as err:
+            return err
+
+    if len(job_ids) <= 1:
+        return [guarded(job_id) for job_id in job_ids]
+    with ThreadPoolExecutor(min(MAX_CONCURRENT_REQUESTS, len(job_ids))) as pool:
+        return list(pool.map(guarded, job_ids))
+
+
+def _report(client: QoroClient, job_id: str) -> tuple[QoroJobStatus, str | None] | None:
+    try:
+        report: JobStatusReport = client.job_status(job_id)
+    except JobNotFoundError:
+        return None
+    return report.status, report.message
+
+
+def _status(status: QoroJobStatus | str) -> QoroJobStatus:
+    if isinstance(status, QoroJobStatus):
+        return status
+    try:
+        return QoroJobStatus(str(status).upper())
+    except ValueError:
+        names = ", ".join(s.value for s in QoroJobStatus)
+        raise InvalidInputError(f"unknown job status {status!r}; one of {names}") from None
 
 
 def _is_simulator(backend: BackendV2) -> bool:

@@ -100,7 +100,8 @@ class QoroError(DiviError):
 
 
 class MissingCredentialsError(QoroError, ValueError):
-    """No API token was found in the argument, the environment or a ``.env`` file."""
+    """No API token was found in the arguments, the environment, a ``.env`` file or a
+    saved account (or a saved account cannot be read)."""
 
 
 class InsecureURLError(QoroError, ValueError):

@@ -1,5 +1,10 @@
 """What every test shares: no test reads or writes the user's own saved accounts, OS
-keyring or job journal, in this process or in any process it starts."""
+keyring or job journal, in this process or in any process it starts.
+
+At the repository's root rather than in ``tests/``: tests/dask's workers import their
+own ``conftest`` by name, and ``tests/`` comes before ``tests/dask`` on ``sys.path``
+once the top-level test modules are collected.
+"""
 
 from __future__ import annotations
 

@@ -25,13 +25,13 @@ from qiskit_divi.journal import JOURNAL_ENV
 _KEYRING_ENV = "PYTHON_KEYRING_BACKEND"
 
 
-_SCRATCH = Path(tempfile.mkdtemp(prefix="qiskit-divi-tests-"))
+_SCRATCH = pytest.StashKey[Path]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
     """Point accounts and journal at a session folder before any fixture submits a job,
     and take the OS keyring away."""
-    scratch = _SCRATCH
+    scratch = config.stash[_SCRATCH] = Path(tempfile.mkdtemp(prefix="qiskit-divi-tests-"))
     os.environ[ACCOUNTS_ENV] = str(scratch / "accounts.json")
     os.environ[JOURNAL_ENV] = str(scratch / "jobs.sqlite3")
     os.environ[_KEYRING_ENV] = "keyring.backends.fail.Keyring"
@@ -39,7 +39,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    shutil.rmtree(_SCRATCH, ignore_errors=True)
+    shutil.rmtree(config.stash[_SCRATCH], ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

@@ -49,6 +49,10 @@ class DiviWarning(QiskitWarning):
     """Base class of every qiskit-divi warning."""
 
 
+class JournalWarning(DiviWarning):
+    """A submitted job could not be recorded in the job journal; the job itself is fine."""
+
+
 # -- input errors, raised before any work starts ------------------------------------------
 
 
@@ -102,7 +106,8 @@ class QoroError(DiviError):
 
 
 class MissingCredentialsError(QoroError, ValueError):
-    """No API token was found in the argument, the environment or a ``.env`` file."""
+    """No API token was found in the arguments, the environment, a ``.env`` file or a
+    saved account (or a saved account cannot be read)."""
 
 
 class InsecureURLError(QoroError, ValueError):

@@ -36,12 +36,14 @@ class QoroService(CircuitRunner):
     """Runs circuits on Qoro Quantum's cloud: simulator clusters and QPUs.
 
     Args:
-        auth_token: the API token; else ``QORO_API_KEY`` from the environment or a
-            ``.env`` file.
+        auth_token: the API token; else, with its URL, ``QORO_API_KEY`` from the
+            environment or a ``.env`` file in the working directory, else the saved
+            account ``"default"`` (:mod:`qiskit_divi.accounts`).
         shots: measurements per circuit.
         polling_interval: seconds between the first status polls while waiting; later
             polls slow down gently.
-        api_url: the service's base URL; else ``QORO_API_URL``, else the public service.
+        api_url: the service's base URL; else the URL found with the token, else the
+            public service.
         system_name: the system jobs run on unless ``submit_circuits`` names another.
         request_timeout: seconds each HTTP request may wait.
         max_retry_time: seconds a failing request keeps being retried.

@@ -15,22 +15,19 @@ import dataclasses
 import json
 import logging
 import math
-import os
 import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
-from urllib.parse import urlsplit
 
 import requests
-from dotenv import dotenv_values, find_dotenv
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError
 
+from ..accounts import resolve
 from ..exceptions import (
     AnswerTooLargeError,
     AuthenticationError,
     CorruptResultError,
-    InsecureURLError,
     InvalidInputError,
     InvalidTypeError,
     JobCancelledError,
@@ -38,11 +35,11 @@ from ..exceptions import (
     JobNotCancellableError,
     JobNotFinishedError,
     JobNotFoundError,
-    MissingCredentialsError,
     QoroAPIError,
     QoroConnectionError,
     TooManyPagesError,
 )
+from ..journal import JournalEntry, record_submission
 from ..options import positive_int, positive_seconds
 from ..version import __version__
 from .codec import (
@@ -57,9 +54,6 @@ from .codec import (
 from .deadline import Deadline, DeadlineAdapter
 from .polling import wait_until_final
 from .protocol import (
-    API_KEY_ENV,
-    API_URL_ENV,
-    DEFAULT_API_URL,
     DEFAULT_SYSTEM,
     RESULTS_PAGE_LIMIT,
     Dialect,
@@ -69,14 +63,12 @@ from .protocol import (
     QoroJobStatus,
     QPUSystem,
     SimulatorCluster,
-    is_loopback,
 )
 from .retry import RetrySettings
 
 log = logging.getLogger(__name__)
 
 _JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
-_TOKEN = re.compile(r"[\x21-\x7e]+")
 _MESSAGE_LIMIT = 300
 #: Tokens this long or longer are scrubbed wherever they appear, shorter ones only
 #: where they stand alone (see ``_BearerToken.scrub``).
@@ -97,11 +89,15 @@ class QoroClient:
     """A session with the Qoro Service.
 
     Args:
-        auth_token: the API token; else ``QORO_API_KEY`` from the environment, else from
-            a ``.env`` file (found from the working directory up; ``os.environ`` is left
-            untouched).
-        api_url: the service's base URL; else ``QORO_API_URL`` (environment, then
-            ``.env``), else the public service. Plain ``http`` only for loopback hosts.
+        auth_token: the API token; by default the first place that holds one gives the
+            token and its URL: ``QORO_API_KEY`` with ``QORO_API_URL`` (the environment,
+            then a ``.env`` file in the working directory, which leaves ``os.environ``
+            untouched), then the saved account ``"default"``
+            (:mod:`qiskit_divi.accounts`).
+        api_url: the service's base URL, used with whichever token is found; by default
+            the URL found with the token, else the public service. Plain ``http`` only
+            for loopback hosts.
+        account: a saved account's name, to use it instead of looking elsewhere.
         timeout: seconds each attempt of a request may take to connect, and then to send
             the request and receive the whole answer (however slowly it trickles in).
         max_retry_time: seconds after a request's first failure past which it is not
@@ -125,13 +121,15 @@ class QoroClient:
         max_retry_time: float = 60.0,
         retry: RetrySettings | None = None,
         dialect: Dialect = Dialect.V2025,
+        account: str | None = None,
     ) -> None:
-        self.api_url = _checked_url(_setting(api_url, API_URL_ENV) or DEFAULT_API_URL)
+        credentials = resolve(auth_token, api_url, account=account)
+        self.api_url = credentials.url
         self.timeout = positive_seconds("timeout", timeout)
         self.dialect = Dialect(dialect)
         max_retry_time = positive_seconds("max_retry_time", max_retry_time)
         settings = retry or RetrySettings()
-        self._auth = _BearerToken(_token(auth_token))
+        self._auth = _BearerToken(credentials.token)
         self._session = requests.Session()
         self._session.auth = self._auth
         self._session.headers.update(
@@ -201,8 +199,10 @@ class QoroClient:
 
         Every check runs and every circuit is packed and chunked before the first
         request; the upload then takes one ``job/init/`` and as many ``add_circuits`` as
-        the body cap needs. Sampling jobs need ``shots``; ``ESTIMATE`` jobs need
-        ``observables`` (``"ZZI;XXY"``, leftmost character on qubit 0).
+        the body cap needs. The job is recorded in the job journal
+        (:mod:`qiskit_divi.journal`) as soon as it has an id. Sampling jobs need
+        ``shots``; ``ESTIMATE`` jobs need ``observables`` (``"ZZI;XXY"``, leftmost
+        character on qubit 0).
 
         Raises:
             PayloadTooLargeError: one circuit is larger than a request may carry.
@@ -219,6 +219,19 @@ class QoroClient:
         job_id = data.get("job_id") if isinstance(data, dict) else None
         if not isinstance(job_id, str) or not _JOB_ID.fullmatch(self._auth.scrub(job_id)):
             raise self._unreadable("job/init/ answer without a usable job id", response)
+        record_submission(
+            JournalEntry(
+                job_id=job_id,
+                api_url=self.api_url,
+                system=system_name,
+                job_type=job_type.value,
+                tag=tag,
+                shots=shots,
+                labels=tuple(circuits),
+                observables=observables,
+                dialect=self.dialect.value,
+            )
+        )
         for i, chunk in enumerate(chunks):
             body = self.dialect.add_circuits_body(
                 chunk, last=i == len(chunks) - 1, shots=shots, observables=observables
@@ -506,45 +519,6 @@ class _BearerToken(requests.auth.AuthBase):
         """Text taken from an answer, fit to show: scrubbed, then cut short. Every error
         message that quotes the service goes through here."""
         return _cut(self.scrub(text))
-
-
-# -- settings -----------------------------------------------------------------------------
-
-
-def _setting(argument: str | None, env_name: str) -> str | None:
-    """An argument, else the environment variable, else the key in a ``.env`` file."""
-    if argument is not None:
-        return argument
-    if os.environ.get(env_name):
-        return os.environ[env_name]
-    path = find_dotenv(usecwd=True)
-    return (dotenv_values(path).get(env_name) or None) if path else None
-
-
-def _token(auth_token: str | None) -> str:
-    if auth_token is not None and not isinstance(auth_token, str):
-        raise TypeError(f"auth_token must be a string, got {type(auth_token).__name__}")
-    token = _setting(auth_token, API_KEY_ENV)
-    if not token:
-        raise MissingCredentialsError(
-            "no Qoro API token: pass auth_token=..., set the QORO_API_KEY environment "
-            "variable, or add QORO_API_KEY=... to a .env file"
-        )
-    if not _TOKEN.fullmatch(token):
-        raise InvalidInputError("the Qoro API token contains spaces or control characters")
-    return token
-
-
-def _checked_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidInputError(f"the Qoro API URL {url!r} is not an http(s) URL")
-    if parts.scheme == "http" and not is_loopback(parts.hostname):
-        raise InsecureURLError(
-            f"refusing plain http to {parts.hostname!r}: use https (http is only "
-            "allowed for loopback hosts)"
-        )
-    return url.rstrip("/")
 
 
 # -- checks and messages ------------------------------------------------------------------

@@ -99,7 +99,7 @@ class Reconnecting(SharingCopies):
     """Pickles without its client, which holds the token and refuses to be pickled.
 
     The unpickled object keeps the API URL and makes a new client there on first use,
-    taking the token from ``QORO_API_KEY`` or a ``.env`` file, as a new client would.
+    finding the token as a new client would (:mod:`qiskit_divi.accounts`).
     Copies made in this process (``copy.deepcopy``) share the client, token included.
     """
 

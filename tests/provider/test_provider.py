@@ -147,7 +147,8 @@ def test_bad_options_fail_when_the_backend_is_made(service):
 
 
 def test_the_argument_token_wins_over_the_environment(service):
-    DiviProvider(auth_token="argument-token").backends()
+    # With its own URL: a token passed as an argument never goes to the environment's.
+    DiviProvider(auth_token="argument-token", api_url=API).backends()
     assert service.last_request.headers["Authorization"] == "Bearer argument-token"
 
 

@@ -204,6 +204,11 @@ class RequestRefusedError(LocalServerError):
         self.headers = dict(headers or {})
 
 
+class ServerDatabaseError(LocalServerError, InvalidInputError):
+    """The server cannot use its database file (named): an unusable path, a file that is
+    not its database, or one another server holds."""
+
+
 class UnknownJobError(LocalServerError, LookupError):
     """No such job for this owner: HTTP 404 (another owner's job is no different)."""
 

@@ -49,6 +49,7 @@ from ..qoro.protocol import API_ROOT
 from .app import create_app
 from .config import DEFAULT_SYSTEMS, TOKENS_ENV, SystemConfig
 from .faults import Fault, FaultPlan
+from .limits import Limits
 from .local import LocalServer
 
 __all__ = [
@@ -57,6 +58,7 @@ __all__ = [
     "TOKENS_ENV",
     "Fault",
     "FaultPlan",
+    "Limits",
     "LocalServer",
     "SystemConfig",
     "create_app",

@@ -47,6 +47,16 @@ def wait_for(store: Store, job_id: str, status: QoroJobStatus, timeout: float = 
         time.sleep(0.01)
 
 
+def busy_worker(runner: Runner, timeout: float = 60) -> int:
+    """The pid of the one worker process (started when its first job is handed over)."""
+    deadline = time.monotonic() + timeout
+    while not runner.worker_pids:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    (pid,) = runner.worker_pids
+    return pid
+
+
 def attempts(store: Store, job_id: str) -> int:
     return store.job(OWNER, job_id).attempts
 
@@ -58,12 +68,7 @@ def test_a_job_whose_worker_process_dies_runs_again(store):
         job_id = busy_job(store)
         runner.submit(job_id)
         wait_for(store, job_id, QoroJobStatus.RUNNING)
-        deadline = time.monotonic() + 60
-        while not runner._pool._processes:  # the worker is started when the job is handed over
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
-        (worker,) = runner._pool._processes.values()
-        os.kill(worker.pid, signal.SIGKILL)
+        os.kill(busy_worker(runner), signal.SIGKILL)
         wait_for(store, job_id, QoroJobStatus.COMPLETED)
         assert attempts(store, job_id) == 2
         assert len(store.results(OWNER, job_id, limit=10, offset=0)[1]) == 3

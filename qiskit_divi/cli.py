@@ -99,6 +99,7 @@ _LIMITS = {
     "max_outcomes": (int, "shots times circuits per job"),
     "job_memory_mb": (int, "memory a job (or a chunk's check) may take, in MiB"),
     "job_seconds": (float, "seconds a job (or a chunk's check) may run"),
+    "body_seconds": (float, "seconds a client has to send a request's body"),
 }
 
 
@@ -147,7 +148,9 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         log_level=args.log_level,
-        timeout_graceful_shutdown=10,
+        # Never cut a request short: its answer could then differ from what it stored.
+        # Every request ends by itself (body_seconds, job_seconds), so stopping does too.
+        timeout_graceful_shutdown=None,
     )
     return 0
 

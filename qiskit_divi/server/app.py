@@ -55,9 +55,6 @@ from .workers import Checker
 #: circuits (the other keys, JSON spacing): the cap itself applies to the circuits, by
 #: the service's own accounting, so a client that fills a chunk to it is not refused.
 ENVELOPE_BYTES = 64 * 1024
-#: Seconds a client has to send a request's body: a slower one gets 408, so that it
-#: cannot hold a connection and a request for ever.
-BODY_SECONDS = 60.0
 #: Worker processes that check chunks of circuits (parse them) for the request threads.
 CHECKERS = 2
 #: The largest integer SQLite stores (shots, ``limit`` and ``offset`` must fit).
@@ -98,7 +95,12 @@ def create_app(
     store = Store(db_path)
     digests = frozenset(store.owner(token) for token in tokens)
     runner = Runner(store, by_name, workers=workers, seed=seed, limits=limits)
-    checker = Checker(workers=CHECKERS, memory_mb=limits.job_memory_mb, seconds=limits.job_seconds)
+    checker = Checker(
+        workers=CHECKERS,
+        memory_mb=limits.job_memory_mb,
+        seconds=limits.job_seconds,
+        preload=check_circuits.__module__,
+    )
     api = _Api(store, runner, checker, by_name, digests, limits)
 
     @asynccontextmanager
@@ -166,7 +168,7 @@ class _Api:
 
         async def endpoint(request: Request) -> Response:
             owner = self._owner(request)
-            body = await _read_body(request)
+            body = await _read_body(request, self.limits.body_seconds)
             return await run_in_threadpool(handler, owner, request, body)
 
         return endpoint
@@ -320,21 +322,23 @@ class _Api:
 # -- request parsing ------------------------------------------------------------------------
 
 
-async def _read_body(request: Request) -> bytes:
-    """The body, refused with 413 unread when Content-Length or the bytes sent pass the cap."""
+async def _read_body(request: Request, seconds: float) -> bytes:
+    """The body, refused with 413 unread when Content-Length or the bytes sent pass the cap,
+    and with 408 when it takes longer than ``seconds`` to arrive (nothing is stored)."""
     limit = MAX_BODY_BYTES + ENVELOPE_BYTES
     declared = request.headers.get("content-length")  # a number: uvicorn checked it
     if declared is not None and int(declared) > limit:
         raise _too_large()
     body = bytearray()
-    with anyio.move_on_after(BODY_SECONDS) as waited:
+    with anyio.move_on_after(seconds) as waited:
         async for chunk in request.stream():
             body += chunk
             if len(body) > limit:
                 raise _too_large()
     if waited.cancelled_caught:
         raise RequestRefusedError(
-            408, f"the request body did not arrive within {BODY_SECONDS:g} s; send it faster"
+            408,
+            f"the request body did not arrive within {seconds:g} s (the server's body_seconds)",
         )
     return bytes(body)
 

@@ -38,6 +38,7 @@ class Limits:
         job_memory_mb: memory (address space) a job may add to its worker process, in MiB;
             checking a chunk's circuits has the same budget.
         job_seconds: wall time a job may run; checking a chunk's circuits has the same.
+        body_seconds: time a client has to send a request's body (HTTP 408 past it).
     """
 
     max_qubits: int = 64
@@ -48,11 +49,12 @@ class Limits:
     max_outcomes: int = 10_000_000
     job_memory_mb: int = 4096
     job_seconds: float = 600.0
+    body_seconds: float = 60.0
 
     def __post_init__(self) -> None:
         for field in fields(self):
             value = getattr(self, field.name)
-            kinds = (int, float) if field.name == "job_seconds" else (int,)
+            kinds = (int, float) if field.name.endswith("_seconds") else (int,)
             if isinstance(value, bool) or not isinstance(value, kinds):
                 kind = "a number" if float in kinds else "an integer"
                 raise InvalidInputError(f"limit {field.name} must be {kind}, got {value!r}")

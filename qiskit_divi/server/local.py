@@ -132,7 +132,7 @@ class LocalServer:
         sock.bind((_HOST, 0))
         self._port = sock.getsockname()[1]
         config = uvicorn.Config(
-            self._app, log_level="warning", lifespan="on", timeout_graceful_shutdown=5
+            self._app, log_level="warning", lifespan="on", timeout_graceful_shutdown=None
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(

@@ -84,7 +84,7 @@ class Runner:
         self._stopping = threading.Event()  # take no more jobs
         self._aborting = threading.Event()  # end the running ones too
         self._workers = [
-            Worker(self._limits.job_memory_mb, f"qoro-server-worker-{index}")
+            Worker(self._limits.job_memory_mb, f"qoro-server-worker-{index}", __name__)
             for index in range(workers)
         ]
         self._threads = [

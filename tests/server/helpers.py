@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -197,3 +198,11 @@ def wait_until(condition: Callable[[], bool], timeout: float = 60, what: str = "
 def qasm_job(text: str) -> dict[str, str]:
     """One circuit given as OpenQASM text, as the wire carries it."""
     return {"c": pack_circuit(text)}
+
+
+def read_answer(client: socket.socket) -> str:
+    """An HTTP answer with a JSON body, however many reads it arrives in."""
+    answer = b""
+    while not answer.endswith(b"}") and (part := client.recv(65536)):
+        answer += part
+    return answer.decode()

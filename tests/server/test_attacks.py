@@ -18,7 +18,17 @@ from qiskit_divi.cli import main
 from qiskit_divi.exceptions import ServerDatabaseError
 from qiskit_divi.server import Limits, LocalServer
 
-from .helpers import Api, alive, bell, descendants, heavy, packed, serve, wait_until
+from .helpers import (
+    Api,
+    alive,
+    bell,
+    descendants,
+    heavy,
+    packed,
+    read_answer,
+    serve,
+    wait_until,
+)
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -110,7 +120,7 @@ def test_sigterm_during_a_slow_upload_answers_what_was_stored(tmp_path, finishes
             process.send_signal(signal.SIGTERM)
             if finishes:
                 client.sendall(body[10:])
-            answer = client.recv(65536).decode()
+            answer = read_answer(client)
             process.wait(120)
     finally:
         stop(process)

@@ -13,7 +13,7 @@ from qiskit_divi.qoro.codec import decode_histogram
 from qiskit_divi.server import Limits, LocalServer
 from qiskit_divi.server.limits import measure_program
 
-from .helpers import Api, bell, qasm_job
+from .helpers import Api, bell, qasm_job, read_answer
 
 HEADER = 'OPENQASM 2.0;\ninclude "qelib1.inc";\n'
 
@@ -163,7 +163,7 @@ def test_a_client_too_slow_to_send_its_body_gets_408_and_stores_nothing():
                 f"Authorization: Bearer {server.token}\r\nContent-Type: application/json\r\n"
                 "Content-Length: 1000\r\n\r\n{".encode()
             )
-            answer = client.recv(65536).decode()
+            answer = read_answer(client)
         assert answer.startswith("HTTP/1.1 408")
         assert "body_seconds" in answer
         assert api.status(job_id)["circuits"] == 0

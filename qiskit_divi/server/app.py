@@ -86,7 +86,7 @@ def create_app(
         limits: what one job may ask (:class:`~.limits.Limits`); its defaults when ``None``.
 
     Raises:
-        StorageError: ``db_path`` cannot be used, or another server holds it.
+        ServerDatabaseError: ``db_path`` cannot be used, or another server holds it.
     """
     tokens = check_tokens(tokens)
     by_name = check_systems(DEFAULT_SYSTEMS if systems is None else systems)

@@ -156,20 +156,21 @@ def test_a_job_past_its_memory_budget_fails_and_the_next_runs():
 
 @pytest.mark.slow
 def test_cancel_over_http_ends_the_worker_process():
+    def workers() -> set[int]:
+        """Job workers of every server in this process (other tests' may still run)."""
+        return {
+            child.pid
+            for child in multiprocessing.active_children()
+            if child.name.startswith("qoro-server-worker") and child.pid is not None
+        }
+
+    others = workers()
     with LocalServer(workers=1) as server:
         api = Api(server.url, server.token)
         job_id = api.submit(heavy(3, seed=4), shots=10)
         wait_until(lambda: api.status(job_id)["status"] == "RUNNING", what="running")
-
-        def worker() -> list[int]:
-            return [
-                child.pid
-                for child in multiprocessing.active_children()
-                if child.name.startswith("qoro-server-worker") and child.pid is not None
-            ]
-
-        wait_until(lambda: bool(worker()), what="a worker")
-        (pid,) = worker()
+        wait_until(lambda: bool(workers() - others), what="a worker")
+        (pid,) = workers() - others
         assert api.post(f"job/{job_id}/cancel/").status_code == 200
         wait_until(lambda: not alive(pid), what=f"worker {pid} ended")
         assert api.status(job_id)["status"] == "CANCELLED"

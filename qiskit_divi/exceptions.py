@@ -217,6 +217,23 @@ class JobConflictError(LocalServerError):
     """The request does not fit the job's state (finalized, finished, ...): HTTP 409."""
 
 
+class WorkerLostError(LocalServerError):
+    """A local server's worker process died during a call (killed, or crashed)."""
+
+
+class WorkerTimeoutError(LocalServerError):
+    """A call in a local server's worker process ran past its deadline; the process was
+    killed."""
+
+
+class WorkerCancelledError(LocalServerError):
+    """A call in a local server's worker process was cancelled; the process was killed."""
+
+
+class ServerStoppingError(LocalServerError):
+    """The local server stops while a write waits for its storage to come back."""
+
+
 class JobRunError(LocalServerError):
     """A job cannot run; the message says why, naming the circuit when one is at fault.
 

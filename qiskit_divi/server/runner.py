@@ -27,14 +27,20 @@ from typing import Any, TypeVar
 
 from qiskit.quantum_info import SparsePauliOp
 
-from ..exceptions import JobRunError
+from ..exceptions import (
+    JobRunError,
+    ServerStoppingError,
+    WorkerCancelledError,
+    WorkerLostError,
+    WorkerTimeoutError,
+)
 from ..qoro.codec import decode_observables, encode_histogram
 from ..qoro.protocol import JobType, QoroJobStatus
 from ..simulator.engine import SimulationEngine
 from .config import SystemConfig
 from .limits import Limits, load_program, system_width
 from .store import Job, Store
-from .workers import CallCancelled, CallTimedOut, Worker, WorkerLost
+from .workers import Worker
 
 logger = logging.getLogger(__name__)
 
@@ -45,10 +51,6 @@ MAX_ATTEMPTS = 3
 STORAGE_RETRY_SECONDS = 1.0
 
 _T = TypeVar("_T")
-
-
-class _Stopping(Exception):
-    """The runner stops while a write waits for storage to come back."""
 
 
 @dataclass(frozen=True)
@@ -134,7 +136,7 @@ class Runner:
             while (job_id := self._queue.get()) is not None and not self._stopping.is_set():
                 try:
                     self._take(worker, job_id)
-                except _Stopping:
+                except ServerStoppingError:
                     return
                 except Exception:  # a bug here must not stop dispatching
                     logger.exception("job %s: internal error", job_id)
@@ -147,7 +149,7 @@ class Runner:
             return
         try:
             self._run(worker, job)
-        except _Stopping:
+        except ServerStoppingError:
             raise
         except Exception as err:  # a bug here must fail the job, not stop dispatching
             logger.exception("job %s: internal error", job.id)
@@ -176,16 +178,16 @@ class Runner:
         except JobRunError as err:
             logger.info("job %s failed: %s", job.id, err)
             self._persist(self._store.fail, job.id, str(err))
-        except CallTimedOut:
+        except WorkerTimeoutError:
             self._persist(
                 self._store.fail,
                 job.id,
                 f"it ran longer than {seconds:g} s, the server's limit (job_seconds)",
             )
-        except CallCancelled:  # cancelled or deleted, or the server stops
+        except WorkerCancelledError:  # cancelled or deleted, or the server stops
             if self._aborting.is_set():
                 self._persist(self._store.release, job.id, count_attempt=False)
-        except WorkerLost as err:
+        except WorkerLostError as err:
             counted = not self._aborting.is_set()
             self._persist(self._store.release, job.id, count_attempt=counted)
             if counted:
@@ -211,7 +213,7 @@ class Runner:
         """``write(*args, **kwargs)``, tried again while the storage refuses it.
 
         Raises:
-            _Stopping: the runner aborts before the storage took the write.
+            ServerStoppingError: the runner aborts before the storage took the write.
         """
         while True:
             try:
@@ -219,7 +221,7 @@ class Runner:
             except sqlite3.Error as err:
                 logger.error("storage error (%s); trying %s again", err, write.__name__)
             if self._aborting.wait(STORAGE_RETRY_SECONDS):
-                raise _Stopping
+                raise ServerStoppingError
 
 
 # -- in the worker processes -------------------------------------------------------------

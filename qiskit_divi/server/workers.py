@@ -32,7 +32,13 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from ..exceptions import InvalidInputError, JobRunError
+from ..exceptions import (
+    InvalidInputError,
+    JobRunError,
+    WorkerCancelledError,
+    WorkerLostError,
+    WorkerTimeoutError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -42,18 +48,6 @@ _POLL_SECONDS = 0.1
 _START_SECONDS = 300.0
 _READY = "ready"
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
-
-
-class WorkerLost(Exception):
-    """The worker process died during a call (killed, or crashed)."""
-
-
-class CallTimedOut(Exception):
-    """A call ran past its deadline; its process was killed."""
-
-
-class CallCancelled(Exception):
-    """A call was cancelled; its process was killed."""
 
 
 def _never() -> bool:
@@ -93,9 +87,9 @@ class Worker:
 
         Raises:
             JobRunError: the function raised; the message is its error's.
-            CallTimedOut: it ran past ``seconds``.
-            CallCancelled: ``cancelled()`` turned true while it ran.
-            WorkerLost: the process died.
+            WorkerTimeoutError: it ran past ``seconds``.
+            WorkerCancelledError: ``cancelled()`` turned true while it ran.
+            WorkerLostError: the process died.
         """
         connection = self._start()
         connection.send((function, args))
@@ -103,16 +97,16 @@ class Worker:
         while not connection.poll(_POLL_SECONDS):
             if cancelled():
                 self.close()
-                raise CallCancelled
+                raise WorkerCancelledError
             if time.monotonic() > deadline:
                 self.close()
-                raise CallTimedOut
+                raise WorkerTimeoutError
         try:
             succeeded, value = connection.recv()
         except (EOFError, OSError):
             exitcode = self._process.exitcode if self._process is not None else None
             self.close()
-            raise WorkerLost(f"the worker process died (exit code {exitcode})") from None
+            raise WorkerLostError(f"the worker process died (exit code {exitcode})") from None
         if not succeeded:
             raise JobRunError(value)
         return value
@@ -149,7 +143,7 @@ class Worker:
                 raise EOFError
         except (EOFError, OSError):
             self.close()
-            raise WorkerLost("a worker process did not start") from None
+            raise WorkerLostError("a worker process did not start") from None
         return ours
 
 
@@ -204,14 +198,14 @@ class Checker:
                     future.set_result(worker.call(function, *args, seconds=self._seconds))
                 except JobRunError as err:
                     future.set_exception(InvalidInputError(str(err)))
-                except CallTimedOut:
+                except WorkerTimeoutError:
                     future.set_exception(
                         InvalidInputError(
                             f"checking the circuits took longer than {self._seconds:g} s "
                             "(the server's job_seconds)"
                         )
                     )
-                except Exception as err:  # WorkerLost, or a bug: answer, keep serving
+                except Exception as err:  # WorkerLostError, or a bug: answer, keep serving
                     future.set_exception(InvalidInputError(f"checking the circuits failed: {err}"))
         finally:
             worker.close()

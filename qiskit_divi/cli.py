@@ -24,6 +24,7 @@ import getpass
 import json
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
@@ -129,7 +130,19 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"]
     )
-    serve.set_defaults(run=_serve)
+    limits = serve.add_argument_group(
+        "limits",
+        "what one job may ask: a request past a limit is refused (HTTP 400); "
+        "a job past its memory or time fails",
+    )
+    for option, (kind, text) in _LIMITS.items():
+        limits.add_argument(
+            f"--{option.replace('_', '-')}",
+            type=kind,
+            metavar="N",
+            help=f"{text} (default: %(default)s)",
+        )
+    serve.set_defaults(run=_serve, **_limit_defaults())
     demo = commands.add_parser(
         "demo",
         help="run a batch on the parallel simulator and through a local Qoro server",
@@ -458,6 +471,26 @@ def _show(
     console.print(table if readable else "nothing to show")
 
 
+#: ``serve``'s limit options: the fields of :class:`~qiskit_divi.server.Limits`.
+_LIMITS = {
+    "max_qubits": (int, "widest circuit on a simulator system"),
+    "max_clbits": (int, "classical bits per circuit"),
+    "max_gates": (int, "gates per circuit, gate definitions expanded"),
+    "max_gate_depth": (int, "how deeply gate definitions may nest"),
+    "max_shots": (int, "shots per circuit"),
+    "max_outcomes": (int, "shots times circuits per job"),
+    "job_memory_mb": (int, "memory a job (or a chunk's check) may take, in MiB"),
+    "job_seconds": (float, "seconds a job (or a chunk's check) may run"),
+    "body_seconds": (float, "seconds a client has to send a request's body"),
+}
+
+
+def _limit_defaults() -> dict[str, object]:
+    from .server.limits import Limits
+
+    return {field.name: field.default for field in fields(Limits)}
+
+
 def _demo(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -469,7 +502,7 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     try:
         import uvicorn
 
-        from .server import FaultPlan, create_app
+        from .server import FaultPlan, Limits, create_app
         from .server.config import tokens_from_env
     except ImportError as err:
         parser.error(f"the server needs its extra: pip install 'qiskit-divi[server]' ({err})")
@@ -487,6 +520,7 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             workers=args.workers,
             faults=None if args.faults is None else FaultPlan(args.faults, args.fault_seed),
             seed=args.seed,
+            limits=Limits(**{name: getattr(args, name) for name in _LIMITS}),
         )
     except (ValueError, TypeError) as err:
         parser.error(str(err))
@@ -496,7 +530,9 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         log_level=args.log_level,
-        timeout_graceful_shutdown=10,
+        # Never cut a request short: its answer could then differ from what it stored.
+        # Every request ends by itself (body_seconds, job_seconds), so stopping does too.
+        timeout_graceful_shutdown=None,
     )
     return 0
 

@@ -246,12 +246,34 @@ class RequestRefusedError(LocalServerError):
         self.headers = dict(headers or {})
 
 
+class ServerDatabaseError(LocalServerError, InvalidInputError):
+    """The server cannot use its database file (named): an unusable path, a file that is
+    not its database, or one another server holds."""
+
+
 class UnknownJobError(LocalServerError, LookupError):
     """No such job for this owner: HTTP 404 (another owner's job is no different)."""
 
 
 class JobConflictError(LocalServerError):
     """The request does not fit the job's state (finalized, finished, ...): HTTP 409."""
+
+
+class WorkerLostError(LocalServerError):
+    """A local server's worker process died during a call (killed, or crashed)."""
+
+
+class WorkerTimeoutError(LocalServerError):
+    """A call in a local server's worker process ran past its deadline; the process was
+    killed."""
+
+
+class WorkerCancelledError(LocalServerError):
+    """A call in a local server's worker process was cancelled; the process was killed."""
+
+
+class ServerStoppingError(LocalServerError):
+    """The local server stops while a write waits for its storage to come back."""
 
 
 class JobRunError(LocalServerError):

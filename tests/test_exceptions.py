@@ -145,6 +145,11 @@ def test_str_is_the_message_as_python_prints_it() -> None:
         (exceptions.JobConflictError, (exceptions.LocalServerError,)),
         (exceptions.RequestRefusedError, (exceptions.LocalServerError,)),
         (exceptions.JobRunError, (exceptions.LocalServerError,)),
+        (exceptions.ServerDatabaseError, (exceptions.LocalServerError, ValueError)),
+        (exceptions.WorkerLostError, (exceptions.LocalServerError,)),
+        (exceptions.WorkerTimeoutError, (exceptions.LocalServerError,)),
+        (exceptions.WorkerCancelledError, (exceptions.LocalServerError,)),
+        (exceptions.ServerStoppingError, (exceptions.LocalServerError,)),
     ],
     ids=lambda value: value.__name__ if inspect.isclass(value) else "",
 )

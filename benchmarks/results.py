@@ -30,8 +30,11 @@ from qiskit.primitives.containers import BitArray
 from qiskit.primitives.containers.sampler_pub import SamplerPub
 
 from qiskit_divi.outcomes import Outcomes
-from qiskit_divi.primitives.sampler import _qoro_finish
+from qiskit_divi.primitives.pubs import sample_work
+from qiskit_divi.primitives.sampler import _results
 from qiskit_divi.qoro.codec import decode_histogram, encode_histogram
+from qiskit_divi.qoro.execution import _Sampling, wire_jobs
+from qiskit_divi.qoro.protocol import JobType
 
 SEED = 2024
 BITS = 40
@@ -51,10 +54,12 @@ def bit_array_row(counts: dict[str, int], repeats: int) -> None:
     circuit = QuantumCircuit(BITS)
     circuit.measure_all()
     shots = sum(counts.values())
-    finish = _qoro_finish([SamplerPub.coerce(circuit, shots)])
+    pubs = [SamplerPub.coerce(circuit, shots)]
+    work = sample_work(pubs)
+    jobs, sampling = wire_jobs(work, JobType.SIMULATE), _Sampling(work, memory=True)
 
     def ours() -> BitArray:
-        return finish(["benchmark-job"], [[decoded]])[0].data.meas
+        return _results(pubs, {}, sampling(["benchmark-job"], jobs, [[decoded]]))[0].data.meas
 
     assert ours().get_counts() == counts
     ours_time, qiskit_time = best_of(repeats, ours, lambda: BitArray.from_counts(counts, BITS))

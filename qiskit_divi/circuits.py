@@ -17,7 +17,7 @@ from qiskit import QuantumCircuit, qasm2
 from qiskit.circuit import Gate, Operation
 from qiskit.circuit.library import get_standard_gate_name_mapping
 
-from .exceptions import InvalidCircuitError, InvalidInputError
+from .exceptions import InvalidCircuitError, InvalidInputError, InvalidTypeError
 
 CircuitLike: TypeAlias = str | QuantumCircuit
 
@@ -50,8 +50,8 @@ def parse_qasm(label: str, qasm: str) -> QuantumCircuit:
     return circuit
 
 
-def _wrong_kind(label: str, circuit: object) -> TypeError:
-    return TypeError(
+def _wrong_kind(label: str, circuit: object) -> InvalidTypeError:
+    return InvalidTypeError(
         f"circuit {label!r}: expected an OpenQASM 2 string or a QuantumCircuit, "
         f"got {type(circuit).__name__}"
     )
@@ -216,12 +216,12 @@ def _first_unexportable(circuit: QuantumCircuit) -> str:
 def labelled(circuits: Mapping[str, CircuitLike]) -> dict[str, CircuitLike]:
     """Check a label -> circuit mapping: a non-empty dict with string labels."""
     if not isinstance(circuits, Mapping):
-        raise TypeError(
+        raise InvalidTypeError(
             f"circuits must be a mapping of label -> circuit, got {type(circuits).__name__}"
         )
     if not circuits:
         raise InvalidInputError("no circuits given: the mapping is empty")
     for label in circuits:
         if not isinstance(label, str):
-            raise TypeError(f"circuit labels must be strings, got {label!r}")
+            raise InvalidTypeError(f"circuit labels must be strings, got {label!r}")
     return dict(circuits)

@@ -49,11 +49,26 @@ class DiviWarning(QiskitWarning):
     """Base class of every qiskit-divi warning."""
 
 
+class JournalWarning(DiviWarning):
+    """A submitted job could not be recorded in the job journal; the job itself is fine."""
+
+
 # -- input errors, raised before any work starts ------------------------------------------
 
 
 class InvalidInputError(DiviError, ValueError):
     """A value the caller passed cannot be used (shots <= 0, n_processes < 1, ...)."""
+
+
+class InvalidTypeError(InvalidInputError, TypeError):
+    """A value of the wrong kind (a string where a circuit goes, ...); a ``TypeError`` too,
+    so ``except TypeError`` catches it as Python users expect."""
+
+
+class UnknownOptionError(InvalidTypeError, AttributeError):
+    """An option a backend or a primitive does not have, the same error on every face: an
+    ``AttributeError`` too, as Qiskit's ``BackendV2.set_options`` raises for one, and a
+    ``TypeError``, as Python raises for an unexpected keyword."""
 
 
 class InvalidCircuitError(InvalidInputError):
@@ -71,11 +86,6 @@ class CircuitTooWideError(InvalidCircuitError):
 
 class UnknownBackendError(InvalidInputError):
     """A backend or system name that does not exist."""
-
-
-class UnknownOptionError(InvalidInputError, AttributeError):
-    """An option a backend does not have; an ``AttributeError`` too, as Qiskit's
-    ``BackendV2.set_options`` raises for one."""
 
 
 # -- local simulator ----------------------------------------------------------------------
@@ -96,7 +106,8 @@ class QoroError(DiviError):
 
 
 class MissingCredentialsError(QoroError, ValueError):
-    """No API token was found in the argument, the environment or a ``.env`` file."""
+    """No API token was found in the arguments, the environment, a ``.env`` file or a
+    saved account (or a saved account cannot be read)."""
 
 
 class InsecureURLError(QoroError, ValueError):
@@ -115,14 +126,44 @@ class CorruptResultError(QoroError, ValueError):
     """A result payload from the service failed its integrity checks."""
 
 
+class AnswerLimitError(QoroError):
+    """An answer from the service passed one of the client's limits (``limit``, named in
+    the message); nothing of it is kept. The limits are in ``docs/backends.rst``."""
+
+    def __init__(self, message: str, limit: int) -> None:
+        super().__init__(message)
+        self.limit = limit
+
+
+class AnswerTooLargeError(AnswerLimitError):
+    """An answer's body is larger than the client reads."""
+
+
+class ResultTooLargeError(AnswerLimitError):
+    """A job's results would decode to more memory than the client allows."""
+
+
+class TooManyPagesError(AnswerLimitError):
+    """The service kept pointing to a next page of results past the client's limit."""
+
+
 class QoroAPIError(QoroError):
     """The service answered with an error status.
 
     Attributes carry the HTTP status code, the job id (when the request concerned a
-    job) and the server's message, cut short when it is a long page.
+    job) and the server's message, cut short when it is a long page; ``retried`` says
+    whether an earlier attempt of the request may have reached the service (and its
+    answer was lost).
     """
 
-    def __init__(self, message: str, *, status_code: int | None = None, job_id: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        job_id: str | None = None,
+        retried: bool = False,
+    ):
         parts = [message]
         if status_code is not None:
             parts.append(f"HTTP {status_code}")
@@ -132,6 +173,7 @@ class QoroAPIError(QoroError):
         self.message = message
         self.status_code = status_code
         self.job_id = job_id
+        self.retried = retried
 
 
 class AuthenticationError(QoroAPIError):
@@ -204,12 +246,34 @@ class RequestRefusedError(LocalServerError):
         self.headers = dict(headers or {})
 
 
+class ServerDatabaseError(LocalServerError, InvalidInputError):
+    """The server cannot use its database file (named): an unusable path, a file that is
+    not its database, or one another server holds."""
+
+
 class UnknownJobError(LocalServerError, LookupError):
     """No such job for this owner: HTTP 404 (another owner's job is no different)."""
 
 
 class JobConflictError(LocalServerError):
     """The request does not fit the job's state (finalized, finished, ...): HTTP 409."""
+
+
+class WorkerLostError(LocalServerError):
+    """A local server's worker process died during a call (killed, or crashed)."""
+
+
+class WorkerTimeoutError(LocalServerError):
+    """A call in a local server's worker process ran past its deadline; the process was
+    killed."""
+
+
+class WorkerCancelledError(LocalServerError):
+    """A call in a local server's worker process was cancelled; the process was killed."""
+
+
+class ServerStoppingError(LocalServerError):
+    """The local server stops while a write waits for its storage to come back."""
 
 
 class JobRunError(LocalServerError):

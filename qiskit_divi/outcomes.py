@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .exceptions import InvalidInputError
+from .exceptions import InvalidInputError, InvalidTypeError
 
 _BYTE_BITS = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1)
 #: Each byte's eight bits as ASCII ``0``/``1``, most significant first, held as one
@@ -297,13 +297,13 @@ def _sorted_runs(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _checked_counts(counts: Mapping[str, int]) -> tuple[list[str], np.ndarray]:
     """The keys with a positive count, and those counts."""
     if not isinstance(counts, Mapping):
-        raise TypeError(f"counts must be a mapping, got {type(counts).__name__}")
+        raise InvalidTypeError(f"counts must be a mapping, got {type(counts).__name__}")
     keys = list(counts)
     values = np.asarray(list(counts.values()))
     if values.size and values.dtype.kind not in "iu":
         for key, value in counts.items():
             if isinstance(value, bool) or not isinstance(value, int | np.integer):
-                raise TypeError(f"outcome {key!r}: count {value!r} is not an integer")
+                raise InvalidTypeError(f"outcome {key!r}: count {value!r} is not an integer")
         raise InvalidInputError("counts must be below 2**63")
     if values.size and values.min() < 0:
         key = keys[int(values.argmin())]
@@ -330,7 +330,7 @@ def _bit_matrix(keys: list[str], num_bits: int) -> np.ndarray | None:
 
 def _outcome(key: str, num_bits: int) -> int:
     if not isinstance(key, str):
-        raise TypeError(f"outcomes must be strings, got {key!r}")
+        raise InvalidTypeError(f"outcomes must be strings, got {key!r}")
     digits = key.replace(" ", "")
     try:
         value = int(digits, 16) if digits.startswith("0x") else int(digits, 2)

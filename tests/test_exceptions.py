@@ -51,7 +51,7 @@ def _sample(annotation: Any, name: str, index: int) -> Any:
     if typing.get_origin(annotation) is collections.abc.Mapping:
         key, value = typing.get_args(annotation)
         return {_sample(key, f"{name}-key", index): _sample(value, name, index)}
-    return {str: f"{name}-value", int: 400 + index, float: 2.5 + index}[annotation]
+    return {str: f"{name}-value", int: 400 + index, float: 2.5 + index, bool: True}[annotation]
 
 
 def _arguments(error: type[BaseException]) -> dict[str, Any]:
@@ -130,9 +130,10 @@ def test_str_is_the_message_as_python_prints_it() -> None:
         # ... and every error keeps the builtin base it had.
         (exceptions.InvalidInputError, (ValueError,)),
         (exceptions.InvalidCircuitError, (ValueError,)),
+        (exceptions.InvalidTypeError, (exceptions.InvalidInputError, TypeError)),
         (exceptions.CircuitTooWideError, (exceptions.InvalidCircuitError, ValueError)),
         (exceptions.UnknownBackendError, (ValueError,)),
-        (exceptions.UnknownOptionError, (ValueError, AttributeError)),
+        (exceptions.UnknownOptionError, (ValueError, AttributeError, TypeError)),
         (exceptions.MissingCredentialsError, (ValueError,)),
         (exceptions.InsecureURLError, (ValueError,)),
         (exceptions.PayloadTooLargeError, (ValueError,)),
@@ -144,6 +145,11 @@ def test_str_is_the_message_as_python_prints_it() -> None:
         (exceptions.JobConflictError, (exceptions.LocalServerError,)),
         (exceptions.RequestRefusedError, (exceptions.LocalServerError,)),
         (exceptions.JobRunError, (exceptions.LocalServerError,)),
+        (exceptions.ServerDatabaseError, (exceptions.LocalServerError, ValueError)),
+        (exceptions.WorkerLostError, (exceptions.LocalServerError,)),
+        (exceptions.WorkerTimeoutError, (exceptions.LocalServerError,)),
+        (exceptions.WorkerCancelledError, (exceptions.LocalServerError,)),
+        (exceptions.ServerStoppingError, (exceptions.LocalServerError,)),
     ],
     ids=lambda value: value.__name__ if inspect.isclass(value) else "",
 )
@@ -188,7 +194,7 @@ def _bell() -> QuantumCircuit:
 def test_a_simulator_jobs_timeout_and_cancellation_are_qiskits_job_errors() -> None:
     backend = ParallelSimulatorBackend(n_processes=1)
     release = threading.Event()
-    blocker = backend._runner.submit(release.wait)  # the job waits in the queue
+    blocker = backend.execution.runner.submit(release.wait)  # the job waits in the queue
     try:
         job = backend.run(_bell(), shots=10)
         with pytest.raises(QiskitJobTimeoutError) as timed_out:
@@ -227,3 +233,18 @@ def test_a_qoro_jobs_failure_is_a_qiskit_job_error(server: LocalServer) -> None:
     assert error.job_id == job.job_id() and "40 qubits" in (error.reason or "")
     again = pickle.loads(pickle.dumps(error))
     assert (str(again), again.job_id, again.reason) == (str(error), error.job_id, error.reason)
+
+
+def test_input_of_the_wrong_kind_is_an_input_error_and_a_type_error() -> None:
+    """Every face refuses a value of the wrong kind the same way, naming it."""
+    from qiskit_divi.backends import ParallelSimulator
+
+    simulator = ParallelSimulator(n_processes=1)
+    for call in (
+        lambda: ParallelSimulator(shots="many"),
+        lambda: simulator.submit_circuits(["OPENQASM 2.0;"]),
+        lambda: ParallelSimulatorBackend(n_processes=1).run(["not a circuit"]),
+    ):
+        with pytest.raises(exceptions.InvalidTypeError) as caught:
+            call()
+        assert isinstance(caught.value, TypeError)

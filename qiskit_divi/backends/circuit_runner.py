@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..circuits import CircuitLike
-from ..validation import positive_int
+from ..options import positive_int
 
 
 class CircuitRunner(ABC):

@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING, Any
 from qiskit_aer.noise import NoiseModel
 
 from ..circuits import CircuitLike, labelled, to_circuit
+from ..exceptions import InvalidTypeError
+from ..options import check_seed
 from ..simulator.device import QiskitBackend
-from ..simulator.engine import SimulationEngine, check_seed
+from ..simulator.engine import SimulationEngine
 from .circuit_runner import CircuitRunner
 
 if TYPE_CHECKING:
@@ -85,7 +87,7 @@ class ParallelSimulator(CircuitRunner):
             CircuitTooWideError: a circuit is wider than the imitated device.
         """
         if args or kwargs:
-            raise TypeError("submit_circuits takes only the mapping of label -> circuit")
+            raise InvalidTypeError("submit_circuits takes only the mapping of label -> circuit")
         batch = labelled(circuits)
         parsed = [to_circuit(label, circuit) for label, circuit in batch.items()]
         samples = self._engine.sample(parsed, shots=self.shots, seed=self.seed, labels=list(batch))

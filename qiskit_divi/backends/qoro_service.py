@@ -14,8 +14,10 @@ from ..exceptions import (
     AuthenticationError,
     InvalidCircuitError,
     InvalidInputError,
+    InvalidTypeError,
     QoroConnectionError,
 )
+from ..options import positive_seconds
 from ..qoro.client import QoroClient
 from ..qoro.codec import (
     CircuitResult,
@@ -23,7 +25,7 @@ from ..qoro.codec import (
     decode_observables,
     encode_observables,
 )
-from ..qoro.polling import ProgressBar, positive_seconds, wait_until_final
+from ..qoro.polling import ProgressBar, wait_until_final
 from ..qoro.protocol import DEFAULT_SYSTEM, JobStatusReport, JobType, QoroJobStatus, QPUSystem
 from .circuit_runner import CircuitRunner
 
@@ -34,14 +36,16 @@ class QoroService(CircuitRunner):
     """Runs circuits on Qoro Quantum's cloud: simulator clusters and QPUs.
 
     Args:
-        auth_token: the API token; else ``QORO_API_KEY`` from the environment or a
-            ``.env`` file.
+        auth_token: the API token; else, with its URL, ``QORO_API_KEY`` from the
+            environment or a ``.env`` file in the working directory, else the saved
+            account ``"default"`` (:mod:`qiskit_divi.accounts`).
         shots: measurements per circuit.
         polling_interval: seconds between the first status polls while waiting; later
             polls slow down gently.
-        api_url: the service's base URL; else ``QORO_API_URL``, else the public service.
+        api_url: the service's base URL; else the URL found with the token, else the
+            public service.
         system_name: the system jobs run on unless ``submit_circuits`` names another.
-        timeout: seconds each HTTP request may wait.
+        request_timeout: seconds each HTTP request may wait.
         max_retry_time: seconds a failing request keeps being retried.
     """
 
@@ -53,14 +57,14 @@ class QoroService(CircuitRunner):
         api_url: str | None = None,
         *,
         system_name: str = DEFAULT_SYSTEM,
-        timeout: float = 30.0,
+        request_timeout: float = 30.0,
         max_retry_time: float = 60.0,
     ) -> None:
         super().__init__(shots)
         self.polling_interval = positive_seconds("polling_interval", polling_interval)
         self.system_name = system_name
         self._client = QoroClient(
-            auth_token, api_url, timeout=timeout, max_retry_time=max_retry_time
+            auth_token, api_url, timeout=request_timeout, max_retry_time=max_retry_time
         )
 
     def __repr__(self) -> str:
@@ -110,16 +114,17 @@ class QoroService(CircuitRunner):
         0) as wide as every circuit; a ``CIRCUIT_CUT`` job takes one circuit.
         """
         circuits = labelled(circuits)
-        qasm = {label: to_qasm(label, circuit) for label, circuit in circuits.items()}
-        terms = None
-        if observables is not None:
-            terms = _terms(observables)
-            for label, text in qasm.items():
-                width = to_circuit(label, text).num_qubits
-                if width != len(terms[0]):
-                    raise InvalidCircuitError(
-                        label, f"has {width} qubits but the observables act on {len(terms[0])}"
-                    )
+        terms = None if observables is None else _terms(observables)
+        qasm = {}
+        for label, circuit in circuits.items():
+            # Text is checked by parsing it, once; a circuit is exported, never read back.
+            parsed = to_circuit(label, circuit)
+            qasm[label] = circuit if isinstance(circuit, str) else to_qasm(label, parsed)
+            if terms is not None and parsed.num_qubits != len(terms[0]):
+                raise InvalidCircuitError(
+                    label,
+                    f"has {parsed.num_qubits} qubits but the observables act on {len(terms[0])}",
+                )
         return self._client.submit_job(
             qasm,
             job_type=job_type,
@@ -207,13 +212,13 @@ def _rendered(results: CircuitResult) -> dict[str, Any]:
 def _ids(job_ids: JobIds) -> list[str]:
     """One id or many, as a list; a string is one id."""
     if not isinstance(job_ids, str | Iterable):
-        raise TypeError(f"job ids must be a string or a list of strings, got {job_ids!r}")
+        raise InvalidTypeError(f"job ids must be a string or a list of strings, got {job_ids!r}")
     ids = [job_ids] if isinstance(job_ids, str) else list(job_ids)
     if not ids:
         raise InvalidInputError("no job ids given")
     for job_id in ids:
         if not isinstance(job_id, str):
-            raise TypeError(f"job ids must be strings, got {job_id!r}")
+            raise InvalidTypeError(f"job ids must be strings, got {job_id!r}")
     return ids
 
 

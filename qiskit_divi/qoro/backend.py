@@ -6,7 +6,7 @@ every qubit (the service publishes no coupling map) and ``run`` submits one Qoro
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from qiskit import QuantumCircuit
@@ -16,14 +16,17 @@ from qiskit.providers import BackendV2, Options
 from qiskit.transpiler import Target
 
 from ..configuration import BackendConfiguration, configuration_of
-from ..exceptions import CircuitTooWideError, InvalidCircuitError, InvalidInputError
-from ..run_options import checked_options, run_options
-from ..validation import flag, positive_int
+from ..exceptions import (
+    InvalidInputError,
+    InvalidTypeError,
+)
+from ..options import OptionTable, flag, no_seed, optional_seconds, positive_int, positive_seconds
 from ..version import __version__
 from .client import QoroClient
+from .execution import QoroExecution
 from .job import ExperimentHeader, QoroJob, Reconnecting, submission_label
-from .polling import positive_seconds
 from .protocol import QELIB1_GATES, JobType, QPUSystem, SimulatorCluster
+from .rules import check_sampled
 
 #: Job types ``run`` can send: all of them return histograms. Expectation jobs need
 #: observables and go through the estimator.
@@ -75,15 +78,7 @@ class QoroBackend(Reconnecting, BackendV2):
     @classmethod
     def _default_options(cls) -> Options:
         """Run options; ``job_type`` is set to the system's default when a backend is made."""
-        return Options(
-            shots=1024,
-            job_type=None,
-            tag="default",
-            memory=False,
-            seed_simulator=None,
-            polling_interval=1.0,
-            timeout=None,
-        )
+        return _OPTIONS.defaults()
 
     @property
     def target(self) -> Target:
@@ -98,6 +93,11 @@ class QoroBackend(Reconnecting, BackendV2):
     def configuration(self) -> BackendConfiguration:
         """The legacy description some libraries still read (mthree), from the target."""
         return configuration_of(self, simulator=self.simulator, local=False)
+
+    @property
+    def execution(self) -> QoroExecution:
+        """Where qiskit-divi's primitives submit their work (see :mod:`qiskit_divi.execution`)."""
+        return QoroExecution(self)
 
     @property
     def system(self) -> QPUSystem | SimulatorCluster:
@@ -126,7 +126,7 @@ class QoroBackend(Reconnecting, BackendV2):
         Raises:
             UnknownOptionError: an option this backend does not have (an ``AttributeError``).
         """
-        super().set_options(**checked_options(_CHECKS, fields, self.name))
+        super().set_options(**_OPTIONS.checked(fields, self.name))
 
     def run(self, run_input: QuantumCircuit | Sequence[QuantumCircuit], **options: Any) -> QoroJob:
         """Submit circuits as ONE Qoro job and return it at once.
@@ -148,13 +148,13 @@ class QoroBackend(Reconnecting, BackendV2):
                 ``init_qubits=False``, a ``noise_model``).
         """
         circuits = _circuit_list(run_input)
-        settings = {**dict(self.options.items()), **run_options(_CHECKS, options, self.name)}
+        settings = {**dict(self.options.items()), **_OPTIONS.for_run(options, self.name)}
         if settings["job_type"] is JobType.CIRCUIT_CUT and len(circuits) > 1:
             raise InvalidInputError(
                 f"a CIRCUIT_CUT job takes one circuit, got {len(circuits)}; submit one per job"
             )
         for index, circuit in enumerate(circuits):
-            self._check_fits(submission_label(index, circuit), circuit)
+            check_sampled(submission_label(index, circuit), circuit, self.name, self.num_qubits)
         exported = [
             ExperimentHeader.export(index, circuit) for index, circuit in enumerate(circuits)
         ]
@@ -170,20 +170,11 @@ class QoroBackend(Reconnecting, BackendV2):
             job_id,
             client=self.client,
             headers=[header for header, _ in exported],
+            shots=settings["shots"],
             memory=settings["memory"],
             polling_interval=settings["polling_interval"],
             timeout=settings["timeout"],
         )
-
-    def _check_fits(self, label: str, circuit: QuantumCircuit) -> None:
-        if circuit.num_qubits > self.num_qubits:
-            raise CircuitTooWideError(
-                label, f"{circuit.num_qubits} qubits, but {self.name!r} has {self.num_qubits}"
-            )
-        if not any(instruction.name == "measure" for instruction in circuit.data):
-            raise InvalidCircuitError(
-                label, "measures nothing, so there is nothing to count; add measurements"
-            )
 
 
 def _qelib1_target(num_qubits: int, description: str) -> Target:
@@ -200,14 +191,14 @@ def _qelib1_target(num_qubits: int, description: str) -> Target:
 def _circuit_list(run_input: object) -> list[QuantumCircuit]:
     circuits = [run_input] if isinstance(run_input, QuantumCircuit) else run_input
     if not isinstance(circuits, Sequence) or isinstance(circuits, str):
-        raise TypeError(
+        raise InvalidTypeError(
             f"run() takes a QuantumCircuit or a list of them, got {type(run_input).__name__}"
         )
     if not circuits:
         raise InvalidInputError("run() got no circuits")
     for index, circuit in enumerate(circuits):
         if not isinstance(circuit, QuantumCircuit):
-            raise TypeError(
+            raise InvalidTypeError(
                 f"run() input #{index} is a {type(circuit).__name__}, not a QuantumCircuit"
             )
     return list(circuits)
@@ -221,7 +212,7 @@ def _job_type(value: object) -> JobType:
         by_name = JobType.__members__.get(value.upper())
         value = by_name if by_name is not None else JobType.from_wire(value)
     if not isinstance(value, JobType):
-        raise TypeError(f"job_type must be a JobType, got {value!r}")
+        raise InvalidTypeError(f"job_type must be a JobType, got {value!r}")
     if value not in _SAMPLING_JOB_TYPES:
         raise InvalidInputError(
             f"job_type {value.name} returns no counts, so run() cannot send it; "
@@ -236,20 +227,14 @@ def _tag(value: object) -> str:
     return value
 
 
-def _no_seed(value: object) -> None:
-    if value is not None:
-        raise InvalidInputError(
-            f"seed_simulator={value!r}: the Qoro service takes no seed, so results "
-            "cannot be made reproducible; leave it None"
-        )
-
-
-_CHECKS: dict[str, Callable[[Any], Any]] = {
-    "shots": lambda value: positive_int("shots", value),
-    "job_type": _job_type,
-    "tag": _tag,
-    "memory": lambda value: flag("memory", value),
-    "seed_simulator": _no_seed,
-    "polling_interval": lambda value: positive_seconds("polling_interval", value),
-    "timeout": lambda value: None if value is None else positive_seconds("timeout", value),
-}
+#: Each run option, its default and the check of its values; ``job_type`` is set to the
+#: system's default when a backend is made.
+_OPTIONS = OptionTable(
+    shots=(1024, lambda value: positive_int("shots", value)),
+    job_type=(None, _job_type),
+    tag=("default", _tag),
+    memory=(False, lambda value: flag("memory", value)),
+    seed_simulator=(None, no_seed),
+    polling_interval=(1.0, lambda value: positive_seconds("polling_interval", value)),
+    timeout=(None, lambda value: optional_seconds("timeout", value)),
+)

@@ -2,52 +2,58 @@
 
 A :class:`QoroClient` owns a ``requests`` session carrying the bearer token and the
 retry policies of :mod:`.retry`, and offers one method per endpoint. Every failure is a
-:class:`~qiskit_divi.exceptions.QoroError`; the token never leaves the session.
+:class:`~qiskit_divi.exceptions.QoroError`; the token never leaves the session: plain
+``http`` goes only to loopback and never through a proxy, and every text taken from an
+answer is scrubbed of it before it is cut short or shown. Each answer is read within a
+total deadline (:mod:`.deadline`) and up to a size limit, and results decode within a
+memory budget, so a hostile or broken server can neither hang nor exhaust the client.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
-import os
+import math
 import re
+import time
 from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
-from urllib.parse import urlsplit
 
 import requests
-from dotenv import dotenv_values, find_dotenv
-from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError
 
+from ..accounts import resolve
 from ..exceptions import (
+    AnswerTooLargeError,
     AuthenticationError,
     CorruptResultError,
-    InsecureURLError,
     InvalidInputError,
+    InvalidTypeError,
     JobCancelledError,
     JobFailedError,
     JobNotCancellableError,
     JobNotFinishedError,
     JobNotFoundError,
-    MissingCredentialsError,
     QoroAPIError,
     QoroConnectionError,
+    TooManyPagesError,
 )
-from ..validation import positive_int
+from ..journal import JournalEntry, record_submission
+from ..options import positive_int, positive_seconds
 from ..version import __version__
 from .codec import (
+    MAX_RESULT_BITS,
     CircuitResult,
     chunk_circuits,
     decode_observables,
     decode_result,
     pack_circuit,
+    result_bits,
 )
-from .polling import positive_seconds, wait_until_final
+from .deadline import Deadline, DeadlineAdapter
+from .polling import wait_until_final
 from .protocol import (
-    API_KEY_ENV,
-    API_URL_ENV,
-    DEFAULT_API_URL,
     DEFAULT_SYSTEM,
     RESULTS_PAGE_LIMIT,
     Dialect,
@@ -57,29 +63,46 @@ from .protocol import (
     QoroJobStatus,
     QPUSystem,
     SimulatorCluster,
-    is_loopback,
 )
 from .retry import RetrySettings
 
 log = logging.getLogger(__name__)
 
-_JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
-_TOKEN = re.compile(r"[\x21-\x7e]+")
+_JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 _MESSAGE_LIMIT = 300
+#: Tokens this long or longer are scrubbed wherever they appear, shorter ones only
+#: where they stand alone (see ``_BearerToken.scrub``).
+_WORDLIKE_TOKEN = 8
+#: Largest answer body the client reads, but for results pages.
+MAX_ANSWER_BYTES = 4 * 1024 * 1024
+#: Largest results page the client reads (a page holds up to ``RESULTS_PAGE_LIMIT``
+#: circuits' histograms).
+MAX_RESULTS_PAGE_BYTES = 64 * 1024 * 1024
+#: Most results pages one job's results are read from.
+MAX_RESULT_PAGES = 1000
+_READ_CHUNK_BYTES = 64 * 1024
+#: What reading an answer's fields can raise when the answer is not what it should be.
+_UNREADABLE = (KeyError, TypeError, ValueError, AttributeError, OverflowError, RecursionError)
 
 
 class QoroClient:
     """A session with the Qoro Service.
 
     Args:
-        auth_token: the API token; else ``QORO_API_KEY`` from the environment, else from
-            a ``.env`` file (found from the working directory up; ``os.environ`` is left
-            untouched).
-        api_url: the service's base URL; else ``QORO_API_URL`` (environment, then
-            ``.env``), else the public service. Plain ``http`` only for loopback hosts.
-        timeout: seconds each request may wait to connect, and then for each read.
+        auth_token: the API token; by default the first place that holds one gives the
+            token and its URL: ``QORO_API_KEY`` with ``QORO_API_URL`` (the environment,
+            then a ``.env`` file in the working directory, which leaves ``os.environ``
+            untouched), then the saved account ``"default"``
+            (:mod:`qiskit_divi.accounts`).
+        api_url: the service's base URL, used with whichever token is found; by default
+            the URL found with the token, else the public service. Plain ``http`` only
+            for loopback hosts.
+        account: a saved account's name, to use it instead of looking elsewhere.
+        timeout: seconds each attempt of a request may take to connect, and then to send
+            the request and receive the whole answer (however slowly it trickles in).
         max_retry_time: seconds after a request's first failure past which it is not
-            retried again.
+            retried again; so one call takes at most about ``max_retry_time`` plus
+            twice ``timeout``.
         retry: the rest of the retry policy (counts, backoff): see
             :class:`~qiskit_divi.qoro.retry.RetrySettings`.
         dialect: the wire dialect the service speaks.
@@ -98,20 +121,22 @@ class QoroClient:
         max_retry_time: float = 60.0,
         retry: RetrySettings | None = None,
         dialect: Dialect = Dialect.V2025,
+        account: str | None = None,
     ) -> None:
-        self.api_url = _checked_url(_setting(api_url, API_URL_ENV) or DEFAULT_API_URL)
+        credentials = resolve(auth_token, api_url, account=account)
+        self.api_url = credentials.url
         self.timeout = positive_seconds("timeout", timeout)
         self.dialect = Dialect(dialect)
         max_retry_time = positive_seconds("max_retry_time", max_retry_time)
         settings = retry or RetrySettings()
-        self._auth = _BearerToken(_token(auth_token))
+        self._auth = _BearerToken(credentials.token)
         self._session = requests.Session()
         self._session.auth = self._auth
         self._session.headers.update(
             {"Accept": "application/json", "User-Agent": f"qiskit-divi/{__version__}"}
         )
-        everything = HTTPAdapter(max_retries=settings.policy(max_retry_time))
-        init = HTTPAdapter(max_retries=settings.init_policy(max_retry_time))
+        everything = DeadlineAdapter(max_retries=settings.policy(max_retry_time))
+        init = DeadlineAdapter(max_retries=settings.init_policy(max_retry_time))
         self._session.mount("https://", everything)
         self._session.mount("http://", everything)
         self._session.mount(self._url(Endpoint.INIT_JOB.path()), init)
@@ -174,8 +199,10 @@ class QoroClient:
 
         Every check runs and every circuit is packed and chunked before the first
         request; the upload then takes one ``job/init/`` and as many ``add_circuits`` as
-        the body cap needs. Sampling jobs need ``shots``; ``ESTIMATE`` jobs need
-        ``observables`` (``"ZZI;XXY"``, leftmost character on qubit 0).
+        the body cap needs. The job is recorded in the job journal
+        (:mod:`qiskit_divi.journal`) as soon as it has an id. Sampling jobs need
+        ``shots``; ``ESTIMATE`` jobs need ``observables`` (``"ZZI;XXY"``, leftmost
+        character on qubit 0).
 
         Raises:
             PayloadTooLargeError: one circuit is larger than a request may carry.
@@ -187,9 +214,24 @@ class QoroClient:
         init = self.dialect.init_job_body(
             job_type=job_type, system_name=system_name, tag=tag, shots=shots
         )
-        job_id = self._json(self._call(Endpoint.INIT_JOB, body=init)).get("job_id")
-        if not isinstance(job_id, str) or not _JOB_ID.fullmatch(job_id):
-            raise QoroAPIError(f"job/init/ answered without a usable job id: {job_id!r}")
+        response = self._call(Endpoint.INIT_JOB, body=init)
+        data = self._json(response)
+        job_id = data.get("job_id") if isinstance(data, dict) else None
+        if not isinstance(job_id, str) or not _JOB_ID.fullmatch(self._auth.scrub(job_id)):
+            raise self._unreadable("job/init/ answer without a usable job id", response)
+        record_submission(
+            JournalEntry(
+                job_id=job_id,
+                api_url=self.api_url,
+                system=system_name,
+                job_type=job_type.value,
+                tag=tag,
+                shots=shots,
+                labels=tuple(circuits),
+                observables=observables,
+                dialect=self.dialect.value,
+            )
+        )
         for i, chunk in enumerate(chunks):
             body = self.dialect.add_circuits_body(
                 chunk, last=i == len(chunks) - 1, shots=shots, observables=observables
@@ -200,27 +242,38 @@ class QoroClient:
         )
         return job_id
 
-    def job_status(self, job_id: str) -> JobStatusReport:
-        """The job's status, with the server's explanation when it failed."""
-        data = self._json(self._call(Endpoint.STATUS, job_id=job_id))
+    def job_status(self, job_id: str, timeout: float | None = None) -> JobStatusReport:
+        """The job's status, with the server's explanation when it failed.
+
+        Args:
+            job_id: the job.
+            timeout: seconds the whole call may take, retries included (a wait passes
+                what is left of its own timeout); ``None``: the client's limits alone.
+        """
+        response = self._call(Endpoint.STATUS, job_id=job_id, timeout=timeout)
         try:
-            return JobStatusReport.from_wire(data)
-        except (KeyError, TypeError, ValueError, AttributeError) as err:
-            raise QoroAPIError(
-                f"unreadable status answer: {_cut(str(data))}", job_id=job_id
-            ) from err
+            report = JobStatusReport.from_wire(self._json(response))
+        except _UNREADABLE:
+            raise self._unreadable("status answer", response, job_id) from None
+        if report.message is None:
+            return report
+        return dataclasses.replace(report, message=self._auth.redact(report.message))
 
     def job_results(self, job_id: str) -> dict[str, CircuitResult]:
         """Each circuit's results by label: its outcomes, or its expectation values.
 
         Every page is fetched; pages are asked for by offset, never by following the
-        server's ``next`` URL, so the token only ever goes to :attr:`api_url`.
+        server's ``next`` URL, so the token only ever goes to :attr:`api_url`. At most
+        :data:`MAX_RESULT_PAGES` pages are read, and the results decode to at most
+        :data:`~qiskit_divi.qoro.codec.MAX_RESULT_BITS` outcome bits in all.
 
         Raises:
             JobFailedError: the job FAILED (with the server's reason).
             JobCancelledError: the job was cancelled.
             JobNotFinishedError: the job is still pending or running.
             CorruptResultError: a result failed its integrity checks, or a label repeats.
+            ResultTooLargeError, TooManyPagesError, AnswerTooLargeError: the results
+                passed one of the limits above.
         """
         report = self.job_status(job_id)
         if report.status is QoroJobStatus.FAILED:
@@ -230,30 +283,64 @@ class QoroClient:
         if report.status is not QoroJobStatus.COMPLETED:
             raise JobNotFinishedError(job_id, report.status.value)
         results: dict[str, CircuitResult] = {}
-        while True:
+        budget = MAX_RESULT_BITS
+        for _ in range(MAX_RESULT_PAGES):
             page = self._results_page(job_id, offset=len(results))
             for entry in page["results"]:
-                label = entry.get("label") if isinstance(entry, dict) else None
-                if not isinstance(label, str) or label in results:
-                    raise CorruptResultError(f"job {job_id}: missing or repeated label {label!r}")
-                results[label] = decode_result(entry.get("results"))
+                label, result = self._decoded(job_id, entry, results, budget)
+                budget -= result_bits(result)
+                results[label] = result
             if not page.get("next"):
                 return results
             if not page["results"]:
                 raise QoroAPIError("an empty results page points to a next one", job_id=job_id)
+        raise TooManyPagesError(
+            f"job {job_id}: results still point to a next page after {MAX_RESULT_PAGES} pages",
+            MAX_RESULT_PAGES,
+        )
+
+    def _decoded(
+        self, job_id: str, entry: Any, seen: Mapping[str, CircuitResult], budget: int
+    ) -> tuple[str, CircuitResult]:
+        """One page entry's label and result, checked; the label must be new and carry
+        no token, and the result decode within ``budget`` bits."""
+        label = entry.get("label") if isinstance(entry, dict) else None
+        if not isinstance(label, str) or label in seen or self._auth.scrub(label) != label:
+            shown = self._auth.redact(repr(label)) if isinstance(label, str) else "none"
+            raise CorruptResultError(f"job {job_id}: missing or repeated label {shown}")
+        try:
+            return label, decode_result(entry.get("results"), max_bits=budget)
+        except CorruptResultError as err:
+            text = self._auth.redact(f"circuit {label!r}: {err}")
+            raise CorruptResultError(f"job {job_id}: {text}") from None
 
     def cancel_job(self, job_id: str) -> dict:
         """Cancel a pending or running job; the answer counts the circuits cancelled.
+
+        A retried cancel whose earlier attempt's answer was lost finds the job already
+        cancelled: that is success, answered as ``{"status": "CANCELLED", "job_id": ...}``.
 
         Raises:
             JobNotCancellableError: the job already finished (409).
         """
         errors = {409: JobNotCancellableError}
-        return self._json(self._call(Endpoint.CANCEL, job_id=job_id, errors=errors))
+        try:
+            return self._json(self._call(Endpoint.CANCEL, job_id=job_id, errors=errors))
+        except JobNotCancellableError as err:
+            if not err.retried or self.job_status(job_id).status is not QoroJobStatus.CANCELLED:
+                raise
+        log.info("Qoro job %s was cancelled by an attempt whose answer was lost", job_id)
+        return {"status": QoroJobStatus.CANCELLED.value, "job_id": job_id}
 
     def delete_job(self, job_id: str) -> None:
-        """Delete a job and its results from the service."""
-        self._call(Endpoint.DELETE, job_id=job_id)
+        """Delete a job and its results from the service (a retried delete that finds the
+        job gone has succeeded: its earlier attempt's answer was lost)."""
+        try:
+            self._call(Endpoint.DELETE, job_id=job_id)
+        except JobNotFoundError as err:
+            if not err.retried:
+                raise
+            log.info("Qoro job %s was deleted by an attempt whose answer was lost", job_id)
 
     def wait_for_job(
         self,
@@ -295,8 +382,14 @@ class QoroClient:
         body: dict[str, Any] | None = None,
         params: dict[str, Any] | None = None,
         errors: Mapping[int, type[QoroAPIError]] | None = None,
+        timeout: float | None = None,
     ) -> requests.Response:
-        """One request, retried by the session's policy; any failure becomes a QoroError."""
+        """One request, retried by the session's policy, its answer read whole within the
+        deadlines and the size limit; any failure becomes a QoroError.
+
+        ``timeout`` bounds the whole call, retries included (``None``: only the
+        client's own limits do).
+        """
         method = endpoint.method
         path = endpoint.path(None if job_id is None else _job_id(job_id))
         headers, data = {}, None
@@ -307,62 +400,88 @@ class QoroClient:
             # A fresh connection: one the server closed while it sat idle in the pool
             # would fail like a drop after sending, which job/init/ must not retry.
             headers["Connection"] = "close"
+        at = math.inf if timeout is None else time.monotonic() + timeout
+        deadline = Deadline(self.timeout, at)
         try:
-            response = self._session.request(
-                method,
-                self._url(path),
-                params=params,
-                data=data,
-                headers=headers,
-                timeout=self.timeout,
-            )
+            with deadline:
+                response = self._session.request(
+                    method,
+                    self._url(path),
+                    params=params,
+                    data=data,
+                    headers=headers,
+                    timeout=self.timeout,
+                    stream=True,
+                )
+                with response:
+                    _read_whole(response, _answer_limit(endpoint), f"{method} {path or '/'}")
+                if deadline.expired:  # cut in the headers: what was read is no answer
+                    raise requests.ConnectionError("the answer was cut short at its deadline")
         except requests.RequestException as err:
-            raise self._transport_error(err, endpoint, job_id) from err
+            raise self._transport_error(err, endpoint, job_id, deadline) from err
         log.debug("Qoro %s %s -> HTTP %d", method, path or "/", response.status_code)
         if response.status_code >= 400:
-            message = f"{method} {path or '/'}: {self._auth.scrub(_server_message(response))}"
+            message = f"{method} {path or '/'}: {self._auth.redact(_server_message(response))}"
             status = response.status_code
             error = (errors or {}).get(status) or _error_class(status, job_id)
-            raise error(message, status_code=status, job_id=job_id)
+            raise error(message, status_code=status, job_id=job_id, retried=_retried(response))
         return response
 
     def _transport_error(
-        self, err: requests.RequestException, endpoint: Endpoint, job_id: str | None
+        self,
+        err: requests.RequestException,
+        endpoint: Endpoint,
+        job_id: str | None,
+        deadline: Deadline,
     ) -> QoroConnectionError:
-        if isinstance(err, requests.Timeout) and not isinstance(err, requests.ConnectTimeout):
+        if deadline.expired and time.monotonic() >= deadline.at:
+            text = "no complete answer from the Qoro Service before the call's deadline"
+        elif deadline.expired:
+            text = f"no complete answer from the Qoro Service within {self.timeout:g} s"
+        elif isinstance(err, requests.Timeout) and not isinstance(err, requests.ConnectTimeout):
             text = f"no answer from the Qoro Service within {self.timeout:g} s"
         else:
-            text = f"cannot reach the Qoro Service at {self.api_url}: {_reason(err)}"
+            reason = self._auth.redact(_reason(err))
+            text = f"cannot reach the Qoro Service at {self.api_url}: {reason}"
         text = f"{endpoint.method} {endpoint.path(job_id) or '/'}: {text}"
         if job_id is not None:
             text += f" (job {job_id})"
         if endpoint is Endpoint.INIT_JOB and not _never_sent(err):
             text += "; the job may have been created: check your jobs before submitting again"
-        return QoroConnectionError(self._auth.scrub(text))
+        return QoroConnectionError(text)
 
     def _json(self, response: requests.Response) -> Any:
         try:
-            return response.json()
+            return _loads(response.text)
         except ValueError:
             raise QoroAPIError(
-                f"the service answered with a body that is not JSON: {_cut(response.text)}",
+                "the service answered with a body that is not JSON (or is nested too "
+                f"deeply): {self._auth.redact(response.text)}",
                 status_code=response.status_code,
             ) from None
 
+    def _unreadable(
+        self, what: str, response: requests.Response, job_id: str | None = None
+    ) -> QoroAPIError:
+        """An answer that is JSON but not what the endpoint answers, shown as it came."""
+        return QoroAPIError(
+            f"unreadable {what}: {self._auth.redact(response.text)}", job_id=job_id
+        )
+
     def _records(self, endpoint: Endpoint, parse: Callable[[dict[str, Any]], Any]) -> list:
-        data = self._json(self._call(endpoint))
+        response = self._call(endpoint)
+        data = self._json(response)
         try:
             return [parse(item) for item in data]
-        except (KeyError, TypeError, ValueError, AttributeError) as err:
-            raise QoroAPIError(
-                f"unreadable answer from {endpoint.path()}: {_cut(str(data))}"
-            ) from err
+        except _UNREADABLE:
+            raise self._unreadable(f"answer from {endpoint.path()}", response) from None
 
     def _results_page(self, job_id: str, *, offset: int) -> dict[str, Any]:
         params = {"limit": RESULTS_PAGE_LIMIT, "offset": offset}
-        page = self._json(self._call(Endpoint.RESULTS, params=params, job_id=job_id))
+        response = self._call(Endpoint.RESULTS, params=params, job_id=job_id)
+        page = self._json(response)
         if not isinstance(page, dict) or not isinstance(page.get("results"), list):
-            raise QoroAPIError(f"unreadable results page: {_cut(str(page))}", job_id=job_id)
+            raise self._unreadable("results page", response, job_id)
         return page
 
 
@@ -371,6 +490,12 @@ class _BearerToken(requests.auth.AuthBase):
 
     def __init__(self, token: str) -> None:
         self._token = token
+        forms = {token, json.dumps(token)[1:-1], repr(token)[1:-1]}
+        alternatives = "|".join(map(re.escape, sorted(forms, key=len, reverse=True)))
+        alone = len(token) < _WORDLIKE_TOKEN
+        self._pattern = re.compile(
+            rf"(?<!\w)(?:{alternatives})(?!\w)" if alone else f"(?:{alternatives})"
+        )
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         request.headers["Authorization"] = f"Bearer {self._token}"
@@ -383,47 +508,17 @@ class _BearerToken(requests.auth.AuthBase):
         raise TypeError("an API token cannot be pickled")
 
     def scrub(self, text: str) -> str:
-        """``text`` with the token blanked out (a server may echo it back)."""
-        return text.replace(self._token, "***")
+        """``text`` with the token blanked out (a server may echo it back, also JSON- or
+        repr-escaped). A token shorter than :data:`_WORDLIKE_TOKEN` characters could be
+        part of ordinary words, which it must not garble: it is blanked only where it
+        stands alone. A longer one is blanked wherever it appears, glued to other
+        characters too (``x<token>``), as nothing but the token itself contains it."""
+        return self._pattern.sub("***", text)
 
-
-# -- settings -----------------------------------------------------------------------------
-
-
-def _setting(argument: str | None, env_name: str) -> str | None:
-    """An argument, else the environment variable, else the key in a ``.env`` file."""
-    if argument is not None:
-        return argument
-    if os.environ.get(env_name):
-        return os.environ[env_name]
-    path = find_dotenv(usecwd=True)
-    return (dotenv_values(path).get(env_name) or None) if path else None
-
-
-def _token(auth_token: str | None) -> str:
-    if auth_token is not None and not isinstance(auth_token, str):
-        raise TypeError(f"auth_token must be a string, got {type(auth_token).__name__}")
-    token = _setting(auth_token, API_KEY_ENV)
-    if not token:
-        raise MissingCredentialsError(
-            "no Qoro API token: pass auth_token=..., set the QORO_API_KEY environment "
-            "variable, or add QORO_API_KEY=... to a .env file"
-        )
-    if not _TOKEN.fullmatch(token):
-        raise InvalidInputError("the Qoro API token contains spaces or control characters")
-    return token
-
-
-def _checked_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidInputError(f"the Qoro API URL {url!r} is not an http(s) URL")
-    if parts.scheme == "http" and not is_loopback(parts.hostname):
-        raise InsecureURLError(
-            f"refusing plain http to {parts.hostname!r}: use https (http is only "
-            "allowed for loopback hosts)"
-        )
-    return url.rstrip("/")
+    def redact(self, text: str) -> str:
+        """Text taken from an answer, fit to show: scrubbed, then cut short. Every error
+        message that quotes the service goes through here."""
+        return _cut(self.scrub(text))
 
 
 # -- checks and messages ------------------------------------------------------------------
@@ -439,12 +534,12 @@ def _check_submission(
 ) -> None:
     """Everything a job needs that can be checked before sending anything."""
     if not isinstance(job_type, JobType):
-        raise TypeError(f"job_type must be a JobType, got {job_type!r}")
+        raise InvalidTypeError(f"job_type must be a JobType, got {job_type!r}")
     if not isinstance(circuits, Mapping) or not circuits:
         raise InvalidInputError("a job needs a non-empty mapping of label -> OpenQASM 2 text")
     for label, qasm in circuits.items():
         if not isinstance(label, str) or not isinstance(qasm, str):
-            raise TypeError(f"circuit {label!r}: labels and circuits must be strings")
+            raise InvalidTypeError(f"circuit {label!r}: labels and circuits must be strings")
     if job_type is JobType.CIRCUIT_CUT and len(circuits) != 1:
         raise InvalidInputError(
             f"a CIRCUIT_CUT job takes exactly one circuit, got {len(circuits)}"
@@ -477,19 +572,61 @@ def _error_class(status: int, job_id: str | None) -> type[QoroAPIError]:
 
 
 def _server_message(response: requests.Response) -> str:
-    """The server's explanation: a JSON error field, else the body's text, cut short."""
+    """The server's explanation, whole (to be redacted): a JSON error field, else the
+    body's text, stripped of markup."""
     try:
-        data = response.json()
+        data = _loads(response.text)
     except ValueError:
         data = None
-    if isinstance(data, dict):
-        fields = (data.get(key) for key in ("detail", "error", "message"))
-        text = next((f for f in fields if isinstance(f, str)), json.dumps(data))
-    else:
-        text = response.text
+    fields = (
+        (data.get(key) for key in ("detail", "error", "message")) if isinstance(data, dict) else ()
+    )
+    text = next((f for f in fields if isinstance(f, str)), response.text)
     if "<html" in text[:500].lower():
         text = re.sub(r"<(script|style).*?</\1>|<[^>]+>", " ", text, flags=re.S | re.I)
-    return _cut(text) or response.reason or "no explanation given"
+    return text if text.strip() else response.reason or "no explanation given"
+
+
+def _loads(text: str) -> Any:
+    """The JSON value of an answer's text; ValueError when it is not JSON, or is nested
+    past what the parser can follow."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
+def _answer_limit(endpoint: Endpoint) -> int:
+    return MAX_RESULTS_PAGE_BYTES if endpoint is Endpoint.RESULTS else MAX_ANSWER_BYTES
+
+
+def _read_whole(response: requests.Response, limit: int, request: str) -> None:
+    """Read a streamed answer's body into it, refusing one past ``limit`` bytes (one
+    that declares a larger length before reading any of it)."""
+
+    def too_large() -> AnswerTooLargeError:
+        return AnswerTooLargeError(
+            f"{request}: the answer is larger than the {limit} bytes the client reads", limit
+        )
+
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large()
+    body = bytearray()
+    for chunk in response.iter_content(_READ_CHUNK_BYTES):
+        body += chunk
+        if len(body) > limit:
+            raise too_large()
+    response._content = bytes(body)
+    response.encoding = response.encoding or "utf-8"
+
+
+def _retried(response: requests.Response) -> bool:
+    """Whether an earlier attempt of this request may have reached the service: its
+    answer was lost, or it was answered with a status that is retried."""
+    retries = getattr(response.raw, "retries", None)
+    history = retries.history if retries is not None else ()
+    return any(not isinstance(attempt.error, ConnectTimeoutError) for attempt in history)
 
 
 def _cut(text: str) -> str:
@@ -509,4 +646,4 @@ def _reason(err: requests.RequestException) -> str:
     cause = err.args[0] if err.args else err
     if isinstance(cause, MaxRetryError) and cause.reason is not None:
         cause = cause.reason
-    return _cut(str(cause))
+    return str(cause)

@@ -22,7 +22,13 @@ from typing import Any
 
 import numpy as np
 
-from ..exceptions import CorruptResultError, InvalidInputError, PayloadTooLargeError
+from ..exceptions import (
+    CorruptResultError,
+    InvalidInputError,
+    InvalidTypeError,
+    PayloadTooLargeError,
+    ResultTooLargeError,
+)
 from ..outcomes import Outcomes
 from .protocol import CHUNK_OVERHEAD_BYTES, ENTRY_OVERHEAD_BYTES, MAX_BODY_BYTES
 
@@ -38,6 +44,14 @@ _FAST_BITS = 63
 _MAX_VARINT_BYTES = 9
 #: Largest circuit text :func:`unpack_circuit` inflates to: a guard against gzip bombs.
 MAX_CIRCUIT_BYTES = 64 * 1024 * 1024
+#: Most outcome bits results may decode to (distinct outcomes times their width; an
+#: expectation value counts 64): one histogram alone, and all of one job's results
+#: together (the client's budget). 2**30 bits are 128 MiB packed and 1 GiB as
+#: bitstrings; a few hundred bytes of QH2 could otherwise claim gigabytes.
+MAX_RESULT_BITS = 1 << 30
+#: Wide values are assembled this many bytes of payload rows at a time, so that the
+#: bit-level work stays a small multiple of the result itself.
+_WIDE_BLOCK_BYTES = 4 * 1024 * 1024
 
 Integers = np.ndarray | list[int]
 
@@ -140,6 +154,18 @@ class _Reader:
 
 
 def _wide_values(septets: np.ndarray, column: np.ndarray, lengths: np.ndarray) -> list[int]:
+    """Integers of any width from their ULEB128 payload bits, a block of rows at a time."""
+    per_block = max(1, _WIDE_BLOCK_BYTES // int(lengths.max()))
+    ends = np.cumsum(lengths)
+    values: list[int] = []
+    for first in range(0, len(lengths), per_block):
+        last = min(first + per_block, len(lengths))
+        span = slice(int(ends[first] - lengths[first]), int(ends[last - 1]))
+        values += _wide_block(septets[span], column[span], lengths[first:last])
+    return values
+
+
+def _wide_block(septets: np.ndarray, column: np.ndarray, lengths: np.ndarray) -> list[int]:
     """Integers of any width from their ULEB128 payload bits, one row per value."""
     rows = np.zeros((len(lengths), int(lengths.max())), np.uint8)
     rows[np.repeat(np.arange(len(lengths)), lengths), column] = septets
@@ -185,13 +211,15 @@ def encode_histogram(outcomes: Outcomes) -> dict[str, Any]:
     return {"encoding": encoding, "n_bits": n_bits, "payload": base64.b64encode(payload).decode()}
 
 
-def decode_histogram(result: Mapping[str, Any]) -> Outcomes:
+def decode_histogram(result: Mapping[str, Any], *, max_bits: int = MAX_RESULT_BITS) -> Outcomes:
     """The outcomes a ``{"encoding", "n_bits", "payload"}`` result holds, in ascending
     order (a result without a payload holds none).
 
     Raises:
         CorruptResultError: the payload fails any integrity check (magic, truncation,
             widths, distinct outcomes, shot total, trailing bytes).
+        ResultTooLargeError: the outcomes would hold more than ``max_bits`` bits
+            (checked before they are decoded).
     """
     if not result.get("payload"):
         return Outcomes.empty(0)
@@ -202,6 +230,14 @@ def decode_histogram(result: Mapping[str, Any]) -> Outcomes:
     reader = _Reader(data)
     encoding, n_bits = _header(reader, result)
     unique = reader.uint("the outcome count")
+    if unique > len(data) - reader.pos:  # every outcome takes a byte at least
+        raise CorruptResultError(f"{encoding} payload truncated: too short for {unique} outcomes")
+    if unique * n_bits > max_bits:
+        raise ResultTooLargeError(
+            f"{encoding} payload claims {unique} outcomes of {n_bits} bits, past the "
+            f"{max_bits} bits left of the results limit",
+            max_bits,
+        )
     total = reader.uint("the shot total")
     if reader.uint("the gap count") != unique:
         raise CorruptResultError(f"{encoding} payload: gap count differs from {unique} outcomes")
@@ -229,12 +265,13 @@ def _header(reader: _Reader, result: Mapping[str, Any]) -> tuple[str, int]:
         raise CorruptResultError(f"histogram payload starts with {magic!r}, not QH1 or QH2")
     if result.get("encoding", encoding) != encoding:
         raise CorruptResultError(
-            f"result says {result['encoding']!r} but the payload is {encoding}"
+            f"result says {_shown(result['encoding'])} but the payload is {encoding}"
         )
     n_bits = reader.take(1, "the width")[0] if encoding == "qh1" else reader.uint("the width")
     if not 1 <= n_bits <= _MAX_BITS or result.get("n_bits", n_bits) != n_bits:
         raise CorruptResultError(
-            f"{encoding} payload is {n_bits} bits wide but the result says {result.get('n_bits')}"
+            f"{encoding} payload is {n_bits} bits wide but the result says "
+            f"{_shown(result.get('n_bits'))}"
         )
     return encoding, n_bits
 
@@ -316,20 +353,52 @@ class ExpectationValues:
 CircuitResult = Outcomes | ExpectationValues
 
 
-def decode_result(results: Any) -> CircuitResult:
+def decode_result(results: Any, *, max_bits: int = MAX_RESULT_BITS) -> CircuitResult:
     """One circuit's ``results`` value: a histogram, or expectation values by term.
 
     Raises:
         CorruptResultError: it is neither, or a histogram fails its integrity checks.
+        ResultTooLargeError: it would hold more than ``max_bits`` bits (see
+            :func:`result_bits`).
     """
     if not isinstance(results, Mapping):
         raise CorruptResultError(f"a result must be an object, got {type(results).__name__}")
     if not results or "payload" in results or "encoding" in results:
-        return decode_histogram(results)
-    for term, value in results.items():
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise CorruptResultError(f"expectation value of {term!r} is {value!r}, not a number")
-    return ExpectationValues(tuple(results), np.array(list(results.values()), float))
+        return decode_histogram(results, max_bits=max_bits)
+    if 64 * len(results) > max_bits:
+        raise ResultTooLargeError(
+            f"{len(results)} expectation values, past the {max_bits} bits left of the "
+            "results limit",
+            max_bits,
+        )
+    values = np.array([_expectation_value(term, v) for term, v in results.items()], float)
+    return ExpectationValues(tuple(results), values)
+
+
+def result_bits(result: CircuitResult) -> int:
+    """What a decoded result counts against :data:`MAX_RESULT_BITS`."""
+    if isinstance(result, ExpectationValues):
+        return 64 * len(result.values)
+    return len(result.values) * result.num_bits
+
+
+def _expectation_value(term: Any, value: Any) -> float:
+    number = None if isinstance(value, bool) or not isinstance(value, int | float) else value
+    try:
+        finite = number is not None and math.isfinite(number)
+    except OverflowError:  # an integer past the float range
+        finite = False
+    if not finite:
+        raise CorruptResultError(f"expectation value of {term!r} is {_shown(value)}, not a number")
+    return float(value)
+
+
+def _shown(value: Any) -> str:
+    """A value from an answer, for a message: scalars as they are, else only their type
+    (a structure could be nested too deeply to print)."""
+    if value is None or isinstance(value, str | int | float):
+        return repr(value)
+    return f"a {type(value).__name__}"
 
 
 # -- circuits -----------------------------------------------------------------------------
@@ -418,14 +487,16 @@ def encode_observables(terms: Sequence[str]) -> str:
     only checks them: non-empty, over ``I X Y Z``, all the same length.
     """
     if isinstance(terms, str):
-        raise TypeError(f"observables must be a sequence of terms, not the string {terms!r}")
+        raise InvalidTypeError(
+            f"observables must be a sequence of terms, not the string {terms!r}"
+        )
     terms = list(terms)
     if not terms:
         raise InvalidInputError("no observables given")
     width = len(terms[0]) if isinstance(terms[0], str) else 0
     for term in terms:
         if not isinstance(term, str):
-            raise TypeError(f"an observable term must be a string, got {term!r}")
+            raise InvalidTypeError(f"an observable term must be a string, got {term!r}")
         if not term or set(term) - set("IXYZ"):
             raise InvalidInputError(f"observable {term!r} is not a Pauli string over I, X, Y, Z")
         if len(term) != width:
@@ -438,7 +509,7 @@ def encode_observables(terms: Sequence[str]) -> str:
 def decode_observables(text: str) -> list[str]:
     """The terms of an ``"XYZ;ZZI"`` string, checked as :func:`encode_observables` does."""
     if not isinstance(text, str):
-        raise TypeError(f"observables must be a string, got {type(text).__name__}")
+        raise InvalidTypeError(f"observables must be a string, got {type(text).__name__}")
     terms = text.split(";")
     encode_observables(terms)
     return terms

@@ -7,13 +7,11 @@ recovers order and names from the labels, and keys counts by flat bitstrings.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from qiskit import QuantumCircuit
 from qiskit.providers import JobError, JobStatus, JobV1
 from qiskit.result import Result
@@ -27,6 +25,7 @@ from ..version import __version__
 from .client import QoroClient
 from .codec import CircuitResult, ExpectationValues
 from .protocol import QoroJobStatus
+from .rules import matched, shot_order
 
 if TYPE_CHECKING:
     from .backend import QoroBackend
@@ -100,7 +99,7 @@ class Reconnecting(SharingCopies):
     """Pickles without its client, which holds the token and refuses to be pickled.
 
     The unpickled object keeps the API URL and makes a new client there on first use,
-    taking the token from ``QORO_API_KEY`` or a ``.env`` file, as a new client would.
+    finding the token as a new client would (:mod:`qiskit_divi.accounts`).
     Copies made in this process (``copy.deepcopy``) share the client, token included.
     """
 
@@ -126,6 +125,8 @@ class QoroJob(Reconnecting, JobV1):
         job_id: the Qoro job id.
         client: the client that reaches the service.
         headers: one per submitted circuit, in submission order (``None``: unknown).
+        shots: the shots asked of every circuit (``None``: unknown); a histogram that
+            counts any other number is corrupt.
         memory: whether results carry per-shot memory (see :meth:`result`).
         polling_interval: first pause between status checks in :meth:`result`.
         timeout: default seconds :meth:`result` waits; ``None`` waits as long as it takes.
@@ -141,6 +142,7 @@ class QoroJob(Reconnecting, JobV1):
         *,
         client: QoroClient,
         headers: Sequence[ExperimentHeader] | None = None,
+        shots: int | None = None,
         memory: bool = False,
         polling_interval: float = 1.0,
         timeout: float | None = None,
@@ -149,6 +151,7 @@ class QoroJob(Reconnecting, JobV1):
         self._client = client
         self._api_url = client.api_url
         self._headers = None if headers is None else tuple(headers)
+        self._shots = shots
         self._memory = memory
         self._polling_interval = polling_interval
         self._timeout = timeout
@@ -188,6 +191,11 @@ class QoroJob(Reconnecting, JobV1):
         With ``memory=True`` each experiment also lists one outcome per shot. The service
         returns histograms, not shot records, so that list holds every counted outcome
         as often as it was counted, in a random order fixed by the job id.
+
+        Each experiment's ``shots`` is the number asked; a histogram that counts another
+        number raises :class:`~qiskit_divi.exceptions.CorruptResultError` (the service
+        runs every shot asked). Only a job rebuilt from its id, whose shots are not known,
+        reports the shots counted.
         """
         if self._result is None:
             self.client.wait_for_job(
@@ -200,11 +208,10 @@ class QoroJob(Reconnecting, JobV1):
 
     def _to_result(self, raw: Mapping[str, CircuitResult]) -> Result:
         headers = ExperimentHeader.unknown(list(raw)) if self._headers is None else self._headers
-        _check_labels(self._job_id, [h.label for h in headers], raw)
-        rng = np.random.default_rng(int.from_bytes(hashlib.sha256(self._job_id.encode()).digest()))
+        results = matched(self._job_id, [h.label for h in headers], raw)
         experiments = [
-            _experiment(self._job_id, header, raw[header.label], rng if self._memory else None)
-            for header in headers
+            _experiment(self._job_id, position, header, result, self._shots, self._memory)
+            for position, (header, result) in enumerate(zip(headers, results, strict=True))
         ]
         return Result(
             backend_name=self._backend.name if self._backend is not None else None,
@@ -217,32 +224,30 @@ class QoroJob(Reconnecting, JobV1):
         )
 
 
-def _check_labels(job_id: str, expected: list[str], raw: Mapping[str, CircuitResult]) -> None:
-    """Results are matched to circuits by label: a missing or stray one is corruption."""
-    known = set(expected)
-    missing = [label for label in expected if label not in raw]
-    stray = [label for label in raw if label not in known]
-    if missing or stray:
-        raise CorruptResultError(
-            f"job {job_id}: results do not match the submitted circuits "
-            f"(missing {missing or 'none'}, unexpected {stray or 'none'})"
-        )
-
-
 def _experiment(
-    job_id: str, header: ExperimentHeader, result: CircuitResult, rng: np.random.Generator | None
+    job_id: str,
+    position: int,
+    header: ExperimentHeader,
+    result: CircuitResult,
+    shots: int | None,
+    memory: bool,
 ) -> ExperimentResult:
     """One circuit's result: outcomes become hex counts (and memory), expectation values
-    are kept by term as ``expectation_values``."""
+    are kept by term as ``expectation_values``; counted shots must be the shots asked."""
     if isinstance(result, ExpectationValues):
         data = ExperimentResultData(expectation_values=result.to_dict())
         return ExperimentResult(shots=0, success=True, data=data, header=_header_dict(header, 0))
     width = _outcome_width(job_id, header, result)
-    memory = None if rng is None else result.shuffled(rng).hex_memory()
+    if shots is not None and result.num_shots != shots:
+        raise CorruptResultError(
+            f"job {job_id}: circuit {header.label!r} counts {result.num_shots} shots, "
+            f"but {shots} were asked"
+        )
+    layout = result.shuffled(shot_order(job_id, position)).hex_memory() if memory else None
     return ExperimentResult(
         shots=result.num_shots,
         success=True,
-        data=ExperimentResultData(counts=result.hex_counts(), memory=memory),
+        data=ExperimentResultData(counts=result.hex_counts(), memory=layout),
         header=_header_dict(header, width),
     )
 

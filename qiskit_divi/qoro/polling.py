@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import math
-import numbers
 import sys
 import time
 from collections import Counter
@@ -15,7 +14,8 @@ from collections.abc import Callable, Sequence
 
 from tqdm import tqdm
 
-from ..exceptions import InvalidInputError, JobTimeoutError
+from ..exceptions import JobTimeoutError, QoroConnectionError
+from ..options import positive_seconds
 from .protocol import JobStatusReport
 
 log = logging.getLogger(__name__)
@@ -27,19 +27,9 @@ _MAX_SLOWDOWN = 10
 OnPoll = Callable[[list[JobStatusReport]], None]
 
 
-def positive_seconds(name: str, value: object) -> float:
-    """``value`` as a positive number of seconds, or a clear error naming the option."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number of seconds, got {value!r}")
-    seconds = float(value)
-    if not seconds > 0:
-        raise InvalidInputError(f"{name} must be positive, got {value}")
-    return seconds
-
-
 def wait_until_final(
     job_ids: Sequence[str],
-    fetch: Callable[[str], JobStatusReport],
+    fetch: Callable[[str, float | None], JobStatusReport],
     *,
     timeout: float | None = None,
     polling_interval: float = 1.0,
@@ -47,8 +37,11 @@ def wait_until_final(
 ) -> list[JobStatusReport]:
     """The final status of every job, polling only those not final yet.
 
-    ``on_poll`` sees every job's latest report after each round. Interrupting the wait
-    (Ctrl+C) logs the ids of the jobs still running, so their results can be fetched later.
+    ``fetch(job_id, seconds)`` asks for one job's status within ``seconds`` (``None``:
+    no limit), what is left of ``timeout``: a server that answers slowly cannot stretch
+    the wait past it. ``on_poll`` sees every job's latest report after each round.
+    Interrupting the wait (Ctrl+C) logs the ids of the jobs still running, so their
+    results can be fetched later.
 
     Raises:
         JobTimeoutError: some job is not final after ``timeout`` seconds.
@@ -60,7 +53,8 @@ def wait_until_final(
     pending = list(dict.fromkeys(job_ids))
     try:
         while True:
-            reports.update((job_id, fetch(job_id)) for job_id in pending)
+            for job_id in pending:
+                reports[job_id] = _fetch(fetch, job_id, deadline, pending, limit)
             if on_poll is not None:
                 on_poll([reports[job_id] for job_id in job_ids])
             pending = [job_id for job_id in pending if not reports[job_id].status.is_final]
@@ -77,6 +71,24 @@ def wait_until_final(
             ", ".join(pending),
         )
         raise
+
+
+def _fetch(
+    fetch: Callable[[str, float | None], JobStatusReport],
+    job_id: str,
+    deadline: float,
+    pending: list[str],
+    limit: float,
+) -> JobStatusReport:
+    """One status within what is left of the wait; a call cut short by the wait's
+    deadline is the wait timing out."""
+    remaining = deadline - time.monotonic()
+    try:
+        return fetch(job_id, None if math.isinf(remaining) else max(remaining, 0.0))
+    except QoroConnectionError as err:
+        if time.monotonic() < deadline:
+            raise
+        raise JobTimeoutError(pending, limit) from err
 
 
 class ProgressBar:

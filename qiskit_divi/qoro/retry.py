@@ -9,6 +9,7 @@ after a read timeout, a dropped connection or a 502/504, when a job may exist.
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from urllib3.connectionpool import ConnectionPool
 from urllib3.exceptions import InvalidHeader, MaxRetryError, ResponseError
 from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
+
+from .deadline import call_deadline
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 #: Statuses that say the service refused ``job/init/`` before creating anything.
@@ -89,6 +92,8 @@ class BoundedRetry(Retry):
 
     The deadline is set at a request's first failure; waits are cut short to meet it,
     and no attempt starts after it (a retried status then returns its last response).
+    The current call's own deadline (:func:`~.deadline.call_deadline`, set by a wait
+    with a timeout) bounds them too.
     """
 
     def __init__(
@@ -124,7 +129,7 @@ class BoundedRetry(Retry):
         retry = super(BoundedRetry, started).increment(
             method, url, response, error, _pool, _stacktrace
         )
-        if time.monotonic() >= deadline:
+        if time.monotonic() >= min(deadline, call_deadline()):
             reason = error or ResponseError(f"still failing after {self.max_retry_time:g} s")
             raise MaxRetryError(_pool, url, reason) from reason  # type: ignore[arg-type]
         return retry
@@ -144,8 +149,8 @@ class BoundedRetry(Retry):
         wait = self._retry_after(response)
         if wait is None:
             wait = self.get_backoff_time()
-        if self.deadline is not None:
-            wait = min(wait, self.deadline - time.monotonic())
+        deadline = min(math.inf if self.deadline is None else self.deadline, call_deadline())
+        wait = min(wait, deadline - time.monotonic())
         if wait > 0:
             time.sleep(wait)
 

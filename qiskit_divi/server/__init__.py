@@ -17,8 +17,9 @@ URL), ``cancel/`` and ``DELETE``. By default it offers
 :data:`DEFAULT_SYSTEMS`: the noiseless simulator cluster ``qoro_maestro`` and the noisy
 5-qubit QPU ``fake_manila``.
 
-**How jobs run.** A job runs once its ``finalized: "true"`` chunk arrives, on ``workers``
-background threads through :class:`~qiskit_divi.simulator.SimulationEngine`. ``SIMULATE``,
+**How jobs run.** A job runs once its ``finalized: "true"`` chunk arrives, in one of
+``workers`` worker processes through :class:`~qiskit_divi.simulator.SimulationEngine`,
+within the memory and time budget of :class:`Limits`. ``SIMULATE``,
 ``EXECUTE`` and ``CIRCUIT_CUT`` sample their circuits and return QH1/QH2 histograms;
 ``CIRCUIT_CUT`` takes exactly one circuit and runs it whole, as a sampling job (no cutting
 happens locally). ``EXPECTATION`` (``JobType.ESTIMATE``) jobs return exact expectation
@@ -31,12 +32,14 @@ queued ones run, ones cut off mid-run run again (a job that was cut off three ti
 marked FAILED instead), unfinalized ones still take chunks, finished results stay.
 
 **What it refuses.** A missing or unknown bearer token (401; tokens are kept only as
-SHA-256 digests, and a token never sees another's jobs: 404), a chunk of circuits over
+digests keyed per database, and a token never sees another's jobs: 404), a chunk of circuits over
 ``MAX_BODY_BYTES`` by the service's own accounting, or any body past that plus 64 KiB of
 envelope, checked on ``Content-Length`` and on the bytes received (413), and malformed
-JSON, bad base64 or gzip, invalid OpenQASM 2, circuits wider than a QPU, unknown job
-types or systems, missing shots or observables (400, with ``{"detail": ...}`` naming the
-problem). A repeated chunk (a retry after a lost answer) is stored once.
+JSON, bad base64 or gzip, invalid OpenQASM 2, circuits past a :class:`Limits` (wider than
+the system, too many gates...), unknown job types or systems, missing shots or
+observables (400, with ``{"detail": ...}`` naming the problem), a body sent too slowly
+(408). A repeated chunk (a retry after a lost answer) is stored once. Circuits are
+parsed in worker processes, never in the server's own.
 
 **Fault injection.** ``faults=`` (``--faults RATE --fault-seed S``) makes a seeded share of
 requests fail as :class:`Fault` says, choosing only faults a correct client can recover
@@ -49,6 +52,7 @@ from ..qoro.protocol import API_ROOT
 from .app import create_app
 from .config import DEFAULT_SYSTEMS, TOKENS_ENV, SystemConfig
 from .faults import Fault, FaultPlan
+from .limits import Limits
 from .local import LocalServer
 
 __all__ = [
@@ -57,6 +61,7 @@ __all__ = [
     "TOKENS_ENV",
     "Fault",
     "FaultPlan",
+    "Limits",
     "LocalServer",
     "SystemConfig",
     "create_app",

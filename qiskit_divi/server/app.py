@@ -1,20 +1,23 @@
 """The local server's HTTP face: every protocol :class:`~qiskit_divi.qoro.protocol.Endpoint`
 as a Starlette app (``docs/protocol.rst`` describes them).
 
-Requests are checked here (token, body size, JSON, circuits, observables) before
+Requests are checked here (token, body size, JSON, circuits, observables, limits) before
 anything is stored; errors become JSON ``{"detail": ...}`` answers with the status the
-protocol gives them. Work that blocks (parsing, SQLite) runs in Starlette's thread pool.
+protocol gives them. Work that blocks (SQLite) runs in Starlette's thread pool; circuits
+are parsed in worker processes (:class:`~.workers.Checker`), never in this one.
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import anyio
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -22,37 +25,38 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..circuits import parse_qasm
 from ..exceptions import (
-    CircuitTooWideError,
-    InvalidCircuitError,
     InvalidInputError,
     JobConflictError,
     RequestRefusedError,
     UnknownJobError,
 )
-from ..qoro.codec import decode_observables, encode_observables, unpack_circuit
+from ..options import positive_int
+from ..qoro.codec import chunk_cost, decode_observables, encode_observables
 from ..qoro.protocol import (
     API_ROOT,
-    CHUNK_OVERHEAD_BYTES,
     DEFAULT_SYSTEM,
-    ENTRY_OVERHEAD_BYTES,
     MAX_BODY_BYTES,
     RESULTS_PAGE_LIMIT,
     Endpoint,
     JobType,
     QoroJobStatus,
 )
-from ..validation import positive_int
-from .config import DEFAULT_SYSTEMS, SystemConfig, check_systems, check_tokens, token_digest
+from .config import DEFAULT_SYSTEMS, SystemConfig, check_systems, check_tokens
 from .faults import FaultInjector, FaultPlan
+from .limits import Limits, check_circuits, system_width
 from .runner import Runner
 from .store import Store
+from .workers import Checker
 
 #: Room a request body may take beyond :data:`MAX_BODY_BYTES` for everything besides the
 #: circuits (the other keys, JSON spacing): the cap itself applies to the circuits, by
 #: the service's own accounting, so a client that fills a chunk to it is not refused.
 ENVELOPE_BYTES = 64 * 1024
+#: Worker processes that check chunks of circuits (parse them) for the request threads.
+CHECKERS = 2
+#: The largest integer SQLite stores (shots, ``limit`` and ``offset`` must fit).
+_SQL_MAX_INT = 2**63 - 1
 
 Handler = Callable[[str, Request, bytes], Response]
 
@@ -65,6 +69,7 @@ def create_app(
     workers: int = 2,
     faults: FaultPlan | None = None,
     seed: int | None = None,
+    limits: Limits | None = None,
 ) -> Any:
     """The server as an ASGI app; its job runner starts and stops with the app's lifespan.
 
@@ -76,20 +81,34 @@ def create_app(
         faults: a fault plan, to test clients against a misbehaving server.
         seed: makes sampling reproducible: a job's seed derives from it and the job's
             content, so the same submission gets the same counts.
+        limits: what one job may ask (:class:`~.limits.Limits`); its defaults when ``None``.
+
+    Raises:
+        ServerDatabaseError: ``db_path`` cannot be used, or another server holds it.
     """
-    digests = frozenset(token_digest(token) for token in check_tokens(tokens))
+    tokens = check_tokens(tokens)
     by_name = check_systems(DEFAULT_SYSTEMS if systems is None else systems)
     workers = positive_int("workers", workers)
+    limits = Limits() if limits is None else limits
     store = Store(db_path)
-    runner = Runner(store, by_name, workers=workers, seed=seed)
-    api = _Api(store, runner, by_name, digests)
+    digests = frozenset(store.owner(token) for token in tokens)
+    runner = Runner(store, by_name, workers=workers, seed=seed, limits=limits)
+    checker = Checker(
+        workers=CHECKERS,
+        memory_mb=limits.job_memory_mb,
+        seconds=limits.job_seconds,
+        preload=check_circuits.__module__,
+    )
+    api = _Api(store, runner, checker, by_name, digests, limits)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         runner.start()
+        checker.start()
         try:
             yield
         finally:
+            await run_in_threadpool(checker.stop)
             await run_in_threadpool(runner.stop)
             store.close()
 
@@ -111,13 +130,17 @@ class _Api:
         self,
         store: Store,
         runner: Runner,
+        checker: Checker,
         systems: Mapping[str, SystemConfig],
         digests: frozenset[str],
+        limits: Limits,
     ) -> None:
         self.store = store
         self.runner = runner
+        self.checker = checker
         self.systems = systems
         self.digests = digests
+        self.limits = limits
 
     def routes(self) -> list[Route]:
         """A route per protocol endpoint; the ping also answers at the root without a slash."""
@@ -143,14 +166,14 @@ class _Api:
 
         async def endpoint(request: Request) -> Response:
             owner = self._owner(request)
-            body = await _read_body(request)
+            body = await _read_body(request, self.limits.body_seconds)
             return await run_in_threadpool(handler, owner, request, body)
 
         return endpoint
 
     def _owner(self, request: Request) -> str:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        digest = token_digest(token.strip())
+        digest = self.store.owner(token.strip())
         if scheme.lower() != "bearer" or digest not in self.digests:
             raise RequestRefusedError(
                 401, "missing or invalid bearer token", headers={"WWW-Authenticate": "Bearer"}
@@ -182,7 +205,7 @@ class _Api:
                 f"use_packing must be true or false, got {data['use_packing']!r}"
             )
         job_id = self.store.create_job(
-            owner, tag=tag, job_type=job_type, system=system.name, shots=_shots(data)
+            owner, tag=tag, job_type=job_type, system=system.name, shots=self._shots(data)
         )
         return JSONResponse({"job_id": job_id}, status_code=201)
 
@@ -190,15 +213,16 @@ class _Api:
         job = self.store.job(owner, request.path_params["job_id"])
         data = _json_object(body)
         circuits = _circuits(data.get("circuits"))
-        if _chunk_cost(circuits) > MAX_BODY_BYTES:
+        if chunk_cost(circuits) > MAX_BODY_BYTES:
             raise _too_large()
         if data.get("mode", "append") != "append":
             raise InvalidInputError(f"mode {data['mode']!r} is not supported; use 'append'")
         finalize = _flag("finalized", data.get("finalized", "false"))
-        options = _run_options(job.job_type, job.shots, job.observables, data)
-        system = self.systems[job.system]
-        for label, payload in circuits.items():
-            _check_circuit(label, payload, system, options)
+        options = _run_options(job.job_type, job.shots, job.observables, self._shots(data), data)
+        width, system = system_width(self.systems[job.system], self.limits)
+        self.checker(
+            check_circuits, circuits, self.limits, width, system, options.observable_width
+        )
         added = self.store.add_circuits(
             owner,
             job.id,
@@ -206,7 +230,7 @@ class _Api:
             shots=options.shots,
             observables=options.observables,
             finalize=finalize,
-            max_circuits=1 if job.job_type is JobType.CIRCUIT_CUT else None,
+            max_circuits=self._max_circuits(job.job_type, options.shots or job.shots),
         )
         if finalize:
             self.runner.submit(job.id)
@@ -259,6 +283,26 @@ class _Api:
         self.store.delete(owner, request.path_params["job_id"])
         return Response(status_code=204)
 
+    def _shots(self, data: Mapping[str, Any]) -> int | None:
+        if data.get("shots") is None:
+            return None
+        try:
+            shots = positive_int("shots", data["shots"])
+        except TypeError as err:
+            raise InvalidInputError(str(err)) from err
+        if shots > self.limits.max_shots:
+            raise InvalidInputError(
+                f"shots must be at most {self.limits.max_shots} (the server's max_shots), "
+                f"got {shots}"
+            )
+        return shots
+
+    def _max_circuits(self, job_type: JobType, shots: int | None) -> int | None:
+        """How many circuits a job may hold: one to cut, and shots x circuits outcomes."""
+        if job_type is JobType.CIRCUIT_CUT:
+            return 1
+        return None if shots is None else self.limits.max_outcomes // shots
+
     def _target(self, data: Mapping[str, Any]) -> SystemConfig:
         """The system ``job/init/`` names, by either dialect's key."""
         names = [data[key] for key in ("qpu_system_name", "simulator_cluster") if data.get(key)]
@@ -276,25 +320,25 @@ class _Api:
 # -- request parsing ------------------------------------------------------------------------
 
 
-async def _read_body(request: Request) -> bytes:
-    """The body, refused with 413 unread when Content-Length or the bytes sent pass the cap."""
+async def _read_body(request: Request, seconds: float) -> bytes:
+    """The body, refused with 413 unread when Content-Length or the bytes sent pass the cap,
+    and with 408 when it takes longer than ``seconds`` to arrive (nothing is stored)."""
     limit = MAX_BODY_BYTES + ENVELOPE_BYTES
     declared = request.headers.get("content-length")  # a number: uvicorn checked it
     if declared is not None and int(declared) > limit:
         raise _too_large()
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise _too_large()
+    with anyio.move_on_after(seconds) as waited:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise _too_large()
+    if waited.cancelled_caught:
+        raise RequestRefusedError(
+            408,
+            f"the request body did not arrive within {seconds:g} s (the server's body_seconds)",
+        )
     return bytes(body)
-
-
-def _chunk_cost(circuits: Mapping[str, str]) -> int:
-    """A chunk's size as the service counts it against :data:`MAX_BODY_BYTES`."""
-    return CHUNK_OVERHEAD_BYTES + sum(
-        len(label) + len(payload) + ENTRY_OVERHEAD_BYTES for label, payload in circuits.items()
-    )
 
 
 def _too_large() -> RequestRefusedError:
@@ -324,15 +368,6 @@ def _job_type(value: object) -> JobType:
         raise InvalidInputError(str(err)) from err
 
 
-def _shots(data: Mapping[str, Any]) -> int | None:
-    if data.get("shots") is None:
-        return None
-    try:
-        return positive_int("shots", data["shots"])
-    except TypeError as err:
-        raise InvalidInputError(str(err)) from err
-
-
 def _flag(name: str, value: object) -> bool:
     """The wire's ``"true"``/``"false"`` strings (JSON booleans are taken too)."""
     if isinstance(value, bool):
@@ -357,21 +392,29 @@ def _query_int(request: Request, name: str, default: int, *, minimum: int) -> in
     if raw is None:
         return default
     value = _natural(raw)
-    if value is None or value < minimum:
-        raise InvalidInputError(f"{name} must be an integer >= {minimum}, got {raw!r}")
+    if value is None or not minimum <= value <= _SQL_MAX_INT:
+        raise InvalidInputError(
+            f"{name} must be an integer from {minimum} to {_SQL_MAX_INT}, got {raw[:40]!r}"
+        )
     return value
 
 
 def _natural(text: str) -> int | None:
-    """A decimal of ASCII digits as an int (``str.isdigit`` also takes "²")."""
-    return int(text) if text.isascii() and text.isdigit() else None
+    """A decimal of ASCII digits as an int (``str.isdigit`` also takes "²"); ``None`` for
+    other text and for more digits than any valid value has (``int()`` is never asked)."""
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(_SQL_MAX_INT)):
+        return None
+    return int(text)
 
 
 def _run_options(
-    job_type: JobType, shots: int | None, observables: str | None, data: Mapping[str, Any]
+    job_type: JobType,
+    shots: int | None,
+    observables: str | None,
+    given_shots: int | None,
+    data: Mapping[str, Any],
 ) -> _RunOptions:
     """Shots for sampling jobs, observables for expectation jobs: given now or before."""
-    given_shots = _shots(data)
     given_observables = data.get("observables")
     if job_type is not JobType.ESTIMATE:
         if given_observables is not None:
@@ -389,31 +432,6 @@ def _run_options(
     except ValueError as err:
         raise InvalidInputError(f"observables: {err}") from err
     return _RunOptions(given_shots, encode_observables(terms), len(terms[0]))
-
-
-def _check_circuit(label: str, payload: str, system: SystemConfig, options: _RunOptions) -> None:
-    """Refuse a circuit the job could not run, naming it.
-
-    The runner parses the circuit again when the job runs, possibly after a restart:
-    a ``QuantumCircuit`` does not go into the database, its OpenQASM does.
-    """
-    try:
-        qasm = unpack_circuit(payload)
-    except ValueError as err:
-        raise InvalidCircuitError(label, str(err)) from err
-    circuit = parse_qasm(label, qasm)
-    limit = system.num_qubits
-    if limit is not None and circuit.num_qubits > limit:
-        raise CircuitTooWideError(
-            label, f"{circuit.num_qubits} qubits, but {system.name!r} has {limit}"
-        )
-    width = options.observable_width
-    if width is None and "measure" not in circuit.count_ops():
-        raise InvalidCircuitError(label, "measures nothing: a sampling job would count nothing")
-    if width is not None and width != circuit.num_qubits:
-        raise InvalidCircuitError(
-            label, f"{circuit.num_qubits} qubits, but the observables act on {width}"
-        )
 
 
 # -- errors as answers --------------------------------------------------------------------
@@ -440,6 +458,14 @@ def _status(status: int) -> Callable[[Request, Exception], Awaitable[Response]]:
     return handler
 
 
+async def _storage_error(request: Request, exc: Exception) -> Response:
+    return _answer(
+        503,
+        f"the server cannot write its database now ({exc}); nothing was stored, try again",
+        {"Retry-After": "5"},
+    )
+
+
 async def _internal_error(request: Request, exc: Exception) -> Response:
     return _answer(500, f"internal server error ({type(exc).__name__}); the server keeps running")
 
@@ -450,5 +476,6 @@ _EXCEPTION_HANDLERS: Mapping[Any, Callable[[Request, Exception], Awaitable[Respo
     InvalidInputError: _status(400),
     UnknownJobError: _status(404),
     JobConflictError: _status(409),
+    sqlite3.Error: _storage_error,
     Exception: _internal_error,
 }

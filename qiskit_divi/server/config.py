@@ -7,7 +7,6 @@ them (``protocol.QPUSystem`` / ``protocol.SimulatorCluster``).
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -114,11 +113,6 @@ def check_systems(systems: Iterable[SystemConfig]) -> dict[str, SystemConfig]:
     if not by_name:
         raise InvalidInputError("a server needs at least one system")
     return by_name
-
-
-def token_digest(token: str) -> str:
-    """What the server keeps of a token: its SHA-256, so the database never holds one."""
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def check_tokens(tokens: Sequence[str]) -> tuple[str, ...]:

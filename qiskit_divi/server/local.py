@@ -25,6 +25,7 @@ from ..qoro.protocol import API_ROOT
 from .app import create_app
 from .config import SystemConfig, check_tokens
 from .faults import Fault, FaultInjector, FaultPlan
+from .limits import Limits
 
 _HOST = "127.0.0.1"
 _START_TIMEOUT = 60.0
@@ -43,6 +44,8 @@ class LocalServer:
         faults: a :class:`FaultPlan`, or a bare rate (seeded by ``seed``), to test a
             client's retries.
         seed: seeds sampling (per job, from the job's content) and a bare fault rate.
+        limits: what one job may ask; :class:`~qiskit_divi.server.Limits`' defaults when
+            ``None``.
     """
 
     def __init__(
@@ -53,6 +56,7 @@ class LocalServer:
         workers: int = 2,
         faults: FaultPlan | float | None = None,
         seed: int | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self._tokens = check_tokens(tokens)
         self._db_path = None if db_path is None else Path(db_path)
@@ -60,6 +64,7 @@ class LocalServer:
         self._workers = workers
         self._faults = FaultPlan(faults, seed) if isinstance(faults, (int, float)) else faults
         self._seed = seed
+        self._limits = limits
         self._tmpdir: tempfile.TemporaryDirectory[str] | None = None
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -111,6 +116,7 @@ class LocalServer:
                 workers=self._workers,
                 faults=self._faults,
                 seed=self._seed,
+                limits=self._limits,
             )
             self._serve_in_thread()
         except BaseException:
@@ -126,7 +132,7 @@ class LocalServer:
         sock.bind((_HOST, 0))
         self._port = sock.getsockname()[1]
         config = uvicorn.Config(
-            self._app, log_level="warning", lifespan="on", timeout_graceful_shutdown=5
+            self._app, log_level="warning", lifespan="on", timeout_graceful_shutdown=None
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(

@@ -1,43 +1,57 @@
 """Background execution of a local server's jobs, in worker processes.
 
-Jobs run in a pool of ``workers`` processes, each with one simulation engine per system,
-because Aer holds the GIL for a whole run: in the server's own process a job would
-freeze the HTTP server, and jobs could not run side by side. One dispatcher thread per
-worker takes finalized jobs from a queue, claims each in the store (so a cancelled or
-deleted job is skipped), hands it to the pool and stores what comes back.
+Each of ``workers`` dispatcher threads owns one :class:`~.workers.Worker` process (Aer
+holds the GIL for a whole run: in the server's own process a job would freeze the HTTP
+server, and jobs could not run side by side). A dispatcher takes finalized jobs from a
+queue, claims each in the store (so a cancelled or deleted job is skipped), runs it in
+its process within the job's memory and time budget, and stores what comes back. Ending
+a run (cancelled, deleted, past its time, or the server stopping) kills that process
+only; a process that dies costs only the job it was running.
 
 A job cut short is run again: after a restart (the store finds it RUNNING), or when its
-worker process dies; the store fails a job that has been started too often.
+worker process dies; the store fails a job that has been started too often. A storage
+error (a full disk) never ends a dispatcher: it waits and tries the same write again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import multiprocessing
 import queue
+import sqlite3
 import threading
-from collections.abc import Mapping, Sequence
-from concurrent.futures import CancelledError, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from qiskit.quantum_info import SparsePauliOp
 
-from ..circuits import parse_qasm
-from ..exceptions import JobRunError
-from ..qoro.codec import decode_observables, encode_histogram, unpack_circuit
-from ..qoro.protocol import JobType
+from ..exceptions import (
+    JobRunError,
+    ServerStoppingError,
+    WorkerCancelledError,
+    WorkerLostError,
+    WorkerTimeoutError,
+)
+from ..qoro.codec import decode_observables, encode_histogram
+from ..qoro.protocol import JobType, QoroJobStatus
+from ..qoro.rules import wire_term
 from ..simulator.engine import SimulationEngine
 from .config import SystemConfig
+from .limits import Limits, load_program, system_width
 from .store import Job, Store
+from .workers import Worker
 
 logger = logging.getLogger(__name__)
 
 #: A job is started at most this many times; a job whose runs keep being cut short (its
 #: process dies, or the server stops) is then marked FAILED rather than run again.
 MAX_ATTEMPTS = 3
+#: Seconds between tries of a write the storage refused (a full disk, say).
+STORAGE_RETRY_SECONDS = 1.0
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -49,6 +63,7 @@ class _Task:
     shots: int | None
     observables: str | None
     server_seed: int | None
+    limits: Limits
     circuits: list[tuple[str, str]]  # (label, packed OpenQASM), in order
 
 
@@ -62,27 +77,40 @@ class Runner:
         *,
         workers: int = 2,
         seed: int | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self._store = store
         self._systems = systems
-        self._workers = workers
         self._seed = seed
+        self._limits = Limits() if limits is None else limits
         self._queue: queue.SimpleQueue[str | None] = queue.SimpleQueue()
-        self._threads: list[threading.Thread] = []
-        self._stopping = threading.Event()
-        self._pool_lock = threading.Lock()
-        self._pool = self._new_pool()
+        self._stopping = threading.Event()  # take no more jobs
+        self._aborting = threading.Event()  # end the running ones too
+        self._workers = [
+            Worker(self._limits.job_memory_mb, f"qoro-server-worker-{index}", __name__)
+            for index in range(workers)
+        ]
+        self._threads = [
+            threading.Thread(
+                target=self._dispatch,
+                args=(worker,),
+                name=f"qoro-server-dispatch-{i}",
+                daemon=True,
+            )
+            for i, worker in enumerate(self._workers)
+        ]
+
+    @property
+    def worker_pids(self) -> list[int]:
+        """Ids of the worker processes now running (each is started by its first job)."""
+        return [pid for worker in self._workers if (pid := worker.pid) is not None]
 
     def start(self) -> None:
         """Queue the jobs a previous run left unfinished, then start dispatching."""
         for job_id in self._store.recover():
             self._queue.put(job_id)
-        for index in range(self._workers):
-            thread = threading.Thread(
-                target=self._dispatch, name=f"qoro-server-dispatch-{index}", daemon=True
-            )
+        for thread in self._threads:
             thread.start()
-            self._threads.append(thread)
 
     def submit(self, job_id: str) -> None:
         """Queue a finalized job (queuing one twice runs it once)."""
@@ -97,39 +125,44 @@ class Runner:
         self._stopping.set()
         for _ in self._threads:
             self._queue.put(None)
+        deadline = time.monotonic() + grace
         for thread in self._threads:
-            thread.join(grace)
-        with self._pool_lock:
-            _terminate(self._pool)
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self._aborting.set()
         for thread in self._threads:
             thread.join()
 
-    def _new_pool(self) -> ProcessPoolExecutor:
-        # Never plain fork: this process runs threads (and Aer's OpenMP) that a fork breaks.
-        # A fork server that has imported this module (so Qiskit and Aer) starts workers
-        # in milliseconds; spawn, where there is no fork server, imports them per worker.
-        if "forkserver" not in multiprocessing.get_all_start_methods():
-            return ProcessPoolExecutor(
-                self._workers, mp_context=multiprocessing.get_context("spawn")
+    def _dispatch(self, worker: Worker) -> None:
+        try:
+            while (job_id := self._queue.get()) is not None and not self._stopping.is_set():
+                try:
+                    self._take(worker, job_id)
+                except ServerStoppingError:
+                    return
+                except Exception:  # a bug here must not stop dispatching
+                    logger.exception("job %s: internal error", job_id)
+        finally:
+            worker.close()
+
+    def _take(self, worker: Worker, job_id: str) -> None:
+        job = self._persist(self._store.claim, job_id, MAX_ATTEMPTS)
+        if job is None:
+            return
+        try:
+            self._run(worker, job)
+        except ServerStoppingError:
+            raise
+        except Exception as err:  # a bug here must fail the job, not stop dispatching
+            logger.exception("job %s: internal error", job.id)
+            self._persist(
+                self._store.fail, job.id, f"internal server error: {type(err).__name__}: {err}"
             )
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([__name__])
-        return ProcessPoolExecutor(self._workers, mp_context=context)
 
-    def _dispatch(self) -> None:
-        while (job_id := self._queue.get()) is not None and not self._stopping.is_set():
-            job = self._store.claim(job_id, MAX_ATTEMPTS)
-            if job is None:
-                continue
-            try:
-                self._run(job)
-            except Exception as err:  # a bug here must fail the job, not stop dispatching
-                logger.exception("job %s: internal error", job.id)
-                self._store.fail(job.id, f"internal server error: {type(err).__name__}: {err}")
-
-    def _run(self, job: Job) -> None:
+    def _run(self, worker: Worker, job: Job) -> None:
         if job.system not in self._systems:
-            self._store.fail(job.id, f"this server no longer offers system {job.system!r}")
+            self._persist(
+                self._store.fail, job.id, f"this server no longer offers system {job.system!r}"
+            )
             return
         task = _Task(
             job_type=job.job_type,
@@ -137,47 +170,59 @@ class Runner:
             shots=job.shots,
             observables=job.observables,
             server_seed=self._seed,
-            circuits=self._store.circuits(job.id),
+            limits=self._limits,
+            circuits=self._persist(self._store.circuits, job.id),
         )
-        with self._pool_lock:  # stop() ends the pool under this lock too
-            if self._stopping.is_set():
-                self._store.release(job.id, count_attempt=False)
-                return
-            pool = self._pool
-            future = pool.submit(execute, task)
+        seconds = self._limits.job_seconds
         try:
-            results = future.result()
+            results = worker.call(execute, task, seconds=seconds, cancelled=self._ended(job.id))
         except JobRunError as err:
             logger.info("job %s failed: %s", job.id, err)
-            self._store.fail(job.id, str(err))
-        except (BrokenProcessPool, CancelledError):
-            self._store.release(job.id, count_attempt=not self._stopping.is_set())
-            if not self._stopping.is_set():
-                logger.warning("a worker process died running job %s; it runs again", job.id)
-                self._replace(pool)
+            self._persist(self._store.fail, job.id, str(err))
+        except WorkerTimeoutError:
+            self._persist(
+                self._store.fail,
+                job.id,
+                f"it ran longer than {seconds:g} s, the server's limit (job_seconds)",
+            )
+        except WorkerCancelledError:  # cancelled or deleted, or the server stops
+            if self._aborting.is_set():
+                self._persist(self._store.release, job.id, count_attempt=False)
+        except WorkerLostError as err:
+            counted = not self._aborting.is_set()
+            self._persist(self._store.release, job.id, count_attempt=counted)
+            if counted:
+                logger.warning("job %s: %s; it runs again", job.id, err)
                 self.submit(job.id)
         else:
-            self._store.complete(job.id, results)
+            self._persist(self._store.complete, job.id, results)
 
-    def _replace(self, broken: ProcessPoolExecutor) -> None:
-        """A new pool for a broken one (once, however many dispatchers saw it break)."""
-        with self._pool_lock:
-            if self._pool is broken:
-                self._pool = self._new_pool()
+    def _ended(self, job_id: str) -> Callable[[], bool]:
+        """Whether a running job's run should end: it no longer is RUNNING, or we abort."""
 
+        def ended() -> bool:
+            if self._aborting.is_set():
+                return True
+            try:
+                return self._store.status(job_id) is not QoroJobStatus.RUNNING
+            except sqlite3.Error:  # storage trouble is no reason to end a run
+                return False
 
-def _terminate(pool: ProcessPoolExecutor) -> None:
-    """Cancel queued work and end the worker processes, running jobs included.
+        return ended
 
-    ``ProcessPoolExecutor`` offers no public way to end busy workers before Python 3.14
-    (``terminate_workers``); its ``_processes`` map has held them since 3.2.
-    """
-    processes = list(getattr(pool, "_processes", {}).values())
-    pool.shutdown(wait=False, cancel_futures=True)
-    for process in processes:
-        process.terminate()
-    for process in processes:
-        process.join()
+    def _persist(self, write: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+        """``write(*args, **kwargs)``, tried again while the storage refuses it.
+
+        Raises:
+            ServerStoppingError: the runner aborts before the storage took the write.
+        """
+        while True:
+            try:
+                return write(*args, **kwargs)
+            except sqlite3.Error as err:
+                logger.error("storage error (%s); trying %s again", err, write.__name__)
+            if self._aborting.wait(STORAGE_RETRY_SECONDS):
+                raise ServerStoppingError
 
 
 # -- in the worker processes -------------------------------------------------------------
@@ -194,13 +239,20 @@ def execute(task: _Task) -> list[Any]:
     """
     try:
         return _results(task)
+    except MemoryError:  # the worker names the budget
+        raise
     except Exception as err:
         raise JobRunError(f"{type(err).__name__}: {err}") from None
 
 
 def _results(task: _Task) -> list[Any]:
-    programs = [(label, unpack_circuit(packed)) for label, packed in task.circuits]
-    circuits = [parse_qasm(label, qasm) for label, qasm in programs]
+    width, name = system_width(task.system, task.limits)
+    loaded = [
+        (label, load_program(label, packed, task.limits, width, name))
+        for label, packed in task.circuits
+    ]
+    programs = [(label, qasm) for label, (qasm, _) in loaded]
+    circuits = [circuit for _, (_, circuit) in loaded]
     if task.system not in _engines:
         # One process per job already: the engine runs its batch here, not in a pool.
         _engines[task.system] = SimulationEngine(
@@ -209,8 +261,7 @@ def _results(task: _Task) -> list[Any]:
     engine = _engines[task.system]
     if task.job_type is JobType.ESTIMATE:
         terms = decode_observables(task.observables or "")
-        # The wire's leftmost character acts on qubit 0, Qiskit's labels put qubit 0 last.
-        operators = [SparsePauliOp(term[::-1]) for term in terms]
+        operators = [SparsePauliOp(wire_term(term)) for term in terms]
         values = engine.expectation_values(circuits, [operators] * len(circuits))
         return [
             {term: float(value) for term, value in zip(terms, row, strict=True)} for row in values

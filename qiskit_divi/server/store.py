@@ -1,13 +1,23 @@
 """SQLite persistence of a local server's jobs, circuits and results.
 
 Every state change is one transaction, so a crash or restart loses no submitted job and
-no finished result. Owners are kept as token digests, never as tokens. One connection
-serves all threads behind a lock: the server's writes are small and short.
+no finished result. One connection serves all threads behind a lock: the server's writes
+are small and short.
+
+The file is the server's alone: created readable by its user only (SQLite gives its
+``-wal`` and ``-shm`` files the same mode), and locked (``flock``) while a server uses
+it, so a second server on the same file refuses to start. Owners are kept as keyed
+digests of their tokens, HMAC-SHA-256 under a random key of this database, so the file
+holds no token and no digest that a dictionary of common tokens reverses without it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import os
+import secrets
 import sqlite3
 import threading
 import time
@@ -18,14 +28,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..exceptions import InvalidInputError, JobConflictError, UnknownJobError
+from ..exceptions import (
+    InvalidInputError,
+    JobConflictError,
+    ServerDatabaseError,
+    UnknownJobError,
+)
 from ..qoro.protocol import JobType, QoroJobStatus
 
-_SCHEMA_VERSION = 1
-_SCHEMA = """
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: no lock
+    fcntl = None  # type: ignore[assignment]
+
+# Version 1 kept owners as the plain SHA-256 of their tokens; version 2 adds a key and
+# keeps owners as those digests keyed, so a version 1 file is migrated losing no job.
+_SCHEMA_VERSION = 2
+_KEYS = "CREATE TABLE keys (name TEXT PRIMARY KEY, value BLOB NOT NULL);"
+_SCHEMA = f"""
+{_KEYS}
 CREATE TABLE jobs (
     id          TEXT PRIMARY KEY,
-    owner       TEXT NOT NULL,              -- SHA-256 of the bearer token
+    owner       TEXT NOT NULL,              -- Store.owner(bearer token)
     tag         TEXT NOT NULL,
     job_type    TEXT NOT NULL,              -- wire value
     system      TEXT NOT NULL,
@@ -100,31 +124,70 @@ def _owned_job(db: sqlite3.Connection, owner: str, job_id: str) -> Job:
 
 
 class Store:
-    """The jobs of one server, in one SQLite file."""
+    """The jobs of one server, in one SQLite file.
+
+    Raises:
+        ServerDatabaseError: the file cannot be opened or created, is not a server
+            database of a schema this version reads, or another server holds it.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
+        self._holder = _hold(self.path)
+        self._db = sqlite3.connect(":memory:")  # until the file is open
+        try:
+            self._open()
+        except (sqlite3.Error, OSError) as err:
+            self.close()
+            raise ServerDatabaseError(
+                f"cannot use {self.path} as the server's database: {err}"
+            ) from None
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self) -> None:
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
         # WAL + NORMAL: a committed transaction survives a crash of the server process.
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = NORMAL")
         self._db.execute("PRAGMA foreign_keys = ON")
-        self._migrate()
+        self._owner_key = self._migrate()
+        for name in (self.path, Path(f"{self.path}-wal"), Path(f"{self.path}-shm")):
+            if name.exists():  # files an older version made readable by others
+                name.chmod(0o600)
 
-    def _migrate(self) -> None:
+    def _migrate(self) -> bytes:
+        """Bring the file to this schema; the key owners are digested with."""
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version not in (0, 1, _SCHEMA_VERSION):
+            raise ServerDatabaseError(
+                f"{self.path} holds a server database of schema version {version}; "
+                f"this version of qiskit-divi reads versions 1 and {_SCHEMA_VERSION}"
+            )
+        key = secrets.token_bytes(32)
+        new_key = f"INSERT INTO keys (name, value) VALUES ('owner', X'{key.hex()}');"
         if version == 0:
             with self._transaction() as db:
                 db.executescript(
-                    f"BEGIN; {_SCHEMA} PRAGMA user_version = {_SCHEMA_VERSION}; COMMIT;"
+                    f"BEGIN; {_SCHEMA} {new_key} PRAGMA user_version = {_SCHEMA_VERSION}; COMMIT;"
                 )
-        elif version != _SCHEMA_VERSION:
-            raise InvalidInputError(
-                f"{self.path} holds a server database of schema version {version}; "
-                f"this version of qiskit-divi reads version {_SCHEMA_VERSION}"
-            )
+        elif version == 1:
+            with self._write() as db:
+                db.execute(_KEYS)
+                db.execute(new_key)
+                # Version 1 owners are the SHA-256 digests that owner() keys.
+                db.create_function("keyed", 1, lambda digest: _keyed(key, digest))
+                db.execute("UPDATE jobs SET owner = keyed(owner)")
+                db.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
+        row = self._db.execute("SELECT value FROM keys WHERE name = 'owner'").fetchone()
+        return bytes(row["value"])
+
+    def owner(self, token: str) -> str:
+        """What the database keeps of a token: a digest keyed with this database's key."""
+        return _keyed(self._owner_key, hashlib.sha256(token.encode()).hexdigest())
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -148,6 +211,7 @@ class Store:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+            os.close(self._holder)  # after SQLite's own descriptors: it holds locks on them
 
     # -- jobs ---------------------------------------------------------------------------
 
@@ -272,6 +336,12 @@ class Store:
                 (_RUNNABLE, int(not count_attempt), job_id, QoroJobStatus.RUNNING.value),
             )
 
+    def status(self, job_id: str) -> QoroJobStatus | None:
+        """A job's status, whoever owns it; ``None`` once it is deleted."""
+        with self._transaction() as db:
+            row = db.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return None if row is None else QoroJobStatus(row["status"])
+
     def circuits(self, job_id: str) -> list[tuple[str, str]]:
         """``(label, payload)`` pairs of a job, in the order they were added."""
         with self._transaction() as db:
@@ -378,3 +448,33 @@ def _agreeing(name: str, stored: Any, given: Any) -> Any:
     if given is None or stored is None or given == stored:
         return stored if given is None else given
     raise InvalidInputError(f"{name} {given!r} differ from the job's {stored!r}")
+
+
+def _keyed(key: bytes, digest: str) -> str:
+    return hmac.new(key, digest.encode(), hashlib.sha256).hexdigest()
+
+
+def _hold(path: Path) -> int:
+    """Open (creating it, for this user only) and lock the database file.
+
+    Returns the descriptor that holds the lock until it is closed.
+    """
+    try:
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as err:
+        raise ServerDatabaseError(
+            f"cannot open or create the server's database {path}: {err.strerror}"
+        ) from None
+    try:
+        if fcntl is not None:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(descriptor)
+        raise ServerDatabaseError(
+            f"{path} is in use by another qiskit-divi server (it holds the file's lock); "
+            "stop that server or give this one another database"
+        ) from None
+    except OSError as err:
+        os.close(descriptor)
+        raise ServerDatabaseError(f"cannot lock the server's database {path}: {err}") from None
+    return descriptor

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any
 
@@ -13,12 +13,13 @@ from qiskit_aer.noise import NoiseModel
 
 from ..configuration import BackendConfiguration, configuration_of
 from ..copies import SharingCopies
-from ..run_options import checked_options, run_options
-from ..validation import flag, positive_int
+from ..execution import SampleWork
+from ..options import OptionTable, check_seed, flag, positive_int
 from ..version import __version__
 from .device import QiskitBackend
-from .engine import SimulationEngine, check_seed
-from .job import JobQueue, ParallelSimulatorJob
+from .engine import SimulationEngine
+from .execution import JobQueue, SimulatorExecution
+from .job import ParallelSimulatorJob
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -68,7 +69,7 @@ class ParallelSimulatorBackend(SharingCopies, BackendV2):
             description=f"Parallel Aer simulator imitating {self._engine.device_name}",
             backend_version=__version__,
         )
-        self._runner = JobQueue(self.name)
+        self._execution = SimulatorExecution(self._engine, JobQueue(self.name))
         if options:
             self.set_options(**options)
 
@@ -80,7 +81,7 @@ class ParallelSimulatorBackend(SharingCopies, BackendV2):
     def _default_options(cls) -> Options:
         """``shots`` per circuit, ``seed_simulator`` (None: a fresh seed per job) and
         ``memory`` (keep each shot's outcome, for ``Result.get_memory``)."""
-        return Options(shots=1024, seed_simulator=None, memory=False)
+        return _OPTIONS.defaults()
 
     def set_options(self, **fields: Any) -> None:
         """Set run options; each value is checked here, so a bad one fails at once.
@@ -88,7 +89,7 @@ class ParallelSimulatorBackend(SharingCopies, BackendV2):
         Raises:
             UnknownOptionError: an option this backend does not have (an ``AttributeError``).
         """
-        super().set_options(**checked_options(_CHECKS, fields, self.name))
+        super().set_options(**_OPTIONS.checked(fields, self.name))
 
     @property
     def target(self) -> Target:
@@ -108,6 +109,12 @@ class ParallelSimulatorBackend(SharingCopies, BackendV2):
     def engine(self) -> SimulationEngine:
         """The engine runs go to; qiskit-divi's primitives share it (and its warm pool)."""
         return self._engine
+
+    @property
+    def execution(self) -> SimulatorExecution:
+        """Where runs and qiskit-divi's primitives submit their work (see
+        :mod:`qiskit_divi.execution`)."""
+        return self._execution
 
     @property
     def n_processes(self) -> int:
@@ -131,26 +138,24 @@ class ParallelSimulatorBackend(SharingCopies, BackendV2):
                 option asking for what no run does (``meas_level=1``, ``init_qubits=False``,
                 a ``noise_model``), refused here, before the job is queued.
         """
-        settings = {**self.options.__dict__, **run_options(_CHECKS, options, self.name)}
+        settings = {**self.options.__dict__, **_OPTIONS.for_run(options, self.name)}
         circuits = [run_input] if isinstance(run_input, QuantumCircuit) else list(run_input)
-        batch = self._engine.prepare_sample(
-            circuits,
-            shots=settings["shots"],
+        shots = settings["shots"]
+        handle = self._execution.sample(
+            [SampleWork(circuit, shots) for circuit in circuits],
             seed=settings["seed_simulator"],
             memory=settings["memory"],
         )
-        job = ParallelSimulatorJob(self, batch, self._runner)
-        job.submit()
-        return job
+        return ParallelSimulatorJob(self, handle, circuits, shots)
 
     def close(self) -> None:
         """Shut the engine's worker pool down (it also goes at interpreter exit)."""
         self._engine.close()
 
 
-#: Each run option and the check of its values, as ``set_options`` and ``run`` apply it.
-_CHECKS: dict[str, Callable[[Any], Any]] = {
-    "shots": lambda value: positive_int("shots", value),
-    "seed_simulator": check_seed,
-    "memory": lambda value: flag("memory", value),
-}
+#: Each run option, its default and the check of its values.
+_OPTIONS = OptionTable(
+    shots=(1024, lambda value: positive_int("shots", value)),
+    seed_simulator=(None, lambda value: check_seed(value, "seed_simulator")),
+    memory=(False, lambda value: flag("memory", value)),
+)

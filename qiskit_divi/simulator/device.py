@@ -26,7 +26,7 @@ from qiskit.transpiler.passes.synthesis.plugin import HighLevelSynthesisPluginMa
 from qiskit_aer import AerSimulator
 from qiskit_aer.noise import NoiseModel
 
-from ..exceptions import CircuitTooWideError, UnknownBackendError
+from ..exceptions import CircuitTooWideError, InvalidTypeError, UnknownBackendError
 
 #: ``qiskit_backend`` strings and the Aer method each one samples with.
 SIMULATOR_METHODS = {"qasm_simulator": "automatic", "statevector_simulator": "statevector"}
@@ -324,7 +324,7 @@ def check_qiskit_backend(qiskit_backend: object) -> QiskitBackend:
     if qiskit_backend is None or isinstance(qiskit_backend, BackendV2):
         return qiskit_backend
     if not isinstance(qiskit_backend, str):
-        raise TypeError(
+        raise InvalidTypeError(
             "qiskit_backend must be None, a simulator name or a BackendV2, "
             f"got {type(qiskit_backend).__name__}"
         )

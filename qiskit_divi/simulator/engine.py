@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import multiprocessing
 import secrets
 import threading
 import time
@@ -34,9 +33,10 @@ from ..exceptions import (
     DiviWarning,
     InvalidCircuitError,
     InvalidInputError,
+    InvalidTypeError,
     SimulationError,
 )
-from ..validation import optional_seed, positive_int
+from ..options import MAX_SEED, check_seed, positive_int
 from . import runs
 from .device import (
     AUTO,
@@ -46,13 +46,11 @@ from .device import (
     fixed_device,
     smallest_fake_backend,
 )
-from .executors import Cancellation, ChunkExecutor, chunk_executor, usable_cores
+from .executors import Cancellation, ChunkExecutor, chunk_executor, process_context, usable_cores
 from .runs import ExpectationTask, ParameterRows, SampleResult, SampleTask
 
 __all__ = ["ExpectationBatch", "SampleBatch", "SampleResult", "SimulationEngine"]
 
-#: Aer seeds are 64-bit and grow by a stride per circuit; keep well clear of overflow.
-MAX_SEED = 2**32 - 1
 #: From this width on, Aer's own threads (per circuit) beat processes (across circuits).
 WIDE_QUBITS = 20
 #: Seconds the private pool may take to start; batches run here meanwhile.
@@ -109,7 +107,9 @@ class SimulationEngine:
     ) -> None:
         qiskit_backend = check_qiskit_backend(qiskit_backend)
         if noise_model is not None and not isinstance(noise_model, NoiseModel):
-            raise TypeError(f"noise_model must be a NoiseModel, got {type(noise_model).__name__}")
+            raise InvalidTypeError(
+                f"noise_model must be a NoiseModel, got {type(noise_model).__name__}"
+            )
         self._noise_model = noise_model
         self._auto = qiskit_backend == AUTO
         self._fixed = fixed_device(None if self._auto else qiskit_backend, noise_model)
@@ -462,7 +462,7 @@ class SimulationEngine:
             if self._pool is None:
                 self._pool = ProcessPoolExecutor(
                     self._n_processes,
-                    mp_context=_process_context(),
+                    mp_context=process_context(runs.__name__),
                     initializer=runs.exit_with_parent,
                 )
                 self._shutdown_pool = weakref.finalize(
@@ -568,27 +568,6 @@ def _start_workers(
         ready.set()
 
 
-def _process_context() -> multiprocessing.context.BaseContext:
-    """Fork-server workers: forked from a clean process that has Aer imported already.
-
-    Plain fork is unsafe once Aer's OpenMP threads exist here; spawning each worker
-    afresh would import Qiskit and Aer again, per worker.
-    """
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([runs.__name__])
-    return context
-
-
-def check_seed(seed: object) -> int | None:
-    """A seed the engine takes: ``None`` or an integer from 0 to 2**32 - 1."""
-    checked = optional_seed(seed)
-    if checked is not None and checked > MAX_SEED:
-        raise InvalidInputError(f"seed must be at most 2**32 - 1, got {checked}")
-    return checked
-
-
 def _batch_seed(seed: int | None) -> int:
     checked = check_seed(seed)
     return secrets.randbelow(MAX_SEED + 1) if checked is None else checked
@@ -607,7 +586,9 @@ def _checked_batch(
         raise InvalidInputError(f"{len(labels)} labels for {len(circuits)} circuits")
     for circuit, label in zip(circuits, labels, strict=True):
         if not isinstance(circuit, QuantumCircuit):
-            raise TypeError(f"circuit {label!r}: expected a QuantumCircuit, got {type(circuit)}")
+            raise InvalidTypeError(
+                f"circuit {label!r}: expected a QuantumCircuit, got {type(circuit)}"
+            )
         if bound and circuit.parameters:
             names = ", ".join(sorted(parameter.name for parameter in circuit.parameters))
             raise InvalidCircuitError(label, f"unbound parameters ({names}); bind them first")
@@ -672,14 +653,16 @@ def _checked_observables(
     checked = []
     for circuit, label, ops in zip(circuits, labels, observables, strict=True):
         if isinstance(ops, SparsePauliOp):
-            raise TypeError(f"circuit {label!r}: give a list of observables, not one operator")
+            raise InvalidTypeError(
+                f"circuit {label!r}: give a list of observables, not one operator"
+            )
         checked.append([_checked_observable(circuit, label, j, op) for j, op in enumerate(ops)])
     return checked
 
 
 def _checked_observable(circuit: QuantumCircuit, label: str, index: int, op: Any) -> SparsePauliOp:
     if not isinstance(op, SparsePauliOp):
-        raise TypeError(
+        raise InvalidTypeError(
             f"circuit {label!r}, observable {index}: expected a SparsePauliOp, got {type(op)}"
         )
     if op.num_qubits != circuit.num_qubits:

@@ -7,6 +7,7 @@ once its user has imported it.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import sys
 import threading
@@ -14,6 +15,8 @@ from collections.abc import Sequence
 from concurrent.futures import CancelledError, Executor, Future
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any
+
+from ..exceptions import InvalidTypeError
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -68,7 +71,9 @@ class DaskExecutor(ChunkExecutor):
         from distributed import KilledWorker
 
         if client.asynchronous:
-            raise TypeError("an asynchronous distributed.Client cannot run batches; use a Client")
+            raise InvalidTypeError(
+                "an asynchronous distributed.Client cannot run batches; use a Client"
+            )
         super().__init__(client.get_executor(pure=False), slots or 0)
         self.worker_lost = (KilledWorker,)
         self._client = client
@@ -94,7 +99,7 @@ def chunk_executor(executor: Executor | Client, n_processes: int | None) -> Chun
     distributed = sys.modules.get("distributed")
     if distributed is not None and isinstance(executor, distributed.Client):
         return DaskExecutor(executor, n_processes)
-    raise TypeError(
+    raise InvalidTypeError(
         "executor must be a concurrent.futures.Executor or a distributed.Client, "
         f"got {type(executor).__name__}"
     )
@@ -147,6 +152,20 @@ class Cancellation:
             if self._cancelled:
                 raise CancelledError
             self._returned = True
+
+
+def process_context(preload: str) -> multiprocessing.context.BaseContext:
+    """How worker processes start: forked from a fork server that has imported ``preload``
+    (and so Qiskit and Aer) already, else spawned.
+
+    Plain fork is unsafe once Aer's OpenMP threads (or any threads) exist here; spawning
+    each worker afresh imports Qiskit and Aer again, per worker.
+    """
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([preload])
+    return context
 
 
 def usable_cores() -> int:

@@ -1,4 +1,5 @@
-"""QoroPrimitiveJob against a mocked service: status of several jobs, cancel, timeouts."""
+"""A primitive job over Qoro jobs, against a mocked service: status of several jobs, cancel,
+timeouts."""
 
 from __future__ import annotations
 
@@ -6,14 +7,16 @@ from collections.abc import Iterator
 
 import pytest
 import requests_mock
+from qiskit import QuantumCircuit
 from qiskit.primitives import PrimitiveResult
 from qiskit.providers import JobStatus
 
 from qiskit_divi.exceptions import JobNotCancellableError, JobTimeoutError
-from qiskit_divi.primitives.job import QoroPrimitiveJob
+from qiskit_divi.primitives.job import DiviPrimitiveJob
 from qiskit_divi.qoro.backend import QoroBackend
 from qiskit_divi.qoro.client import QoroClient
-from qiskit_divi.qoro.protocol import SimulatorCluster
+from qiskit_divi.qoro.execution import Entry, QoroHandle, WireJob
+from qiskit_divi.qoro.protocol import JobType, SimulatorCluster
 
 API = "https://qoro.example/api"
 IDS = ["job-a", "job-b"]
@@ -38,12 +41,16 @@ def statuses(mock: requests_mock.Mocker, **by_id: str) -> None:
         mock.get(f"{API}/job/{job_id}/status/", json={"status": status})
 
 
-def never_finished(job_ids: list[str], results: list) -> PrimitiveResult:
+def never_finished(*results: object) -> PrimitiveResult:
     raise AssertionError("no result expected")
 
 
-def job(backend: QoroBackend) -> QoroPrimitiveJob:
-    return QoroPrimitiveJob(backend, IDS, [["0_pub0_0"], ["0_pub1_0"]], never_finished)
+def job(backend: QoroBackend) -> DiviPrimitiveJob:
+    circuit = QuantumCircuit(1, 1)
+    wire = [
+        WireJob(JobType.SIMULATE, 10, [Entry(pub, 0, f"0_pub{pub}_0", circuit)]) for pub in (0, 1)
+    ]
+    return DiviPrimitiveJob(QoroHandle(backend, IDS, wire, never_finished), never_finished)
 
 
 @pytest.mark.parametrize(

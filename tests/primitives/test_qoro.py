@@ -202,10 +202,10 @@ def test_a_circuit_cutting_backend_gets_one_job_per_circuit(provider: DiviProvid
 def test_each_circuit_of_a_job_gets_its_own_shot_order() -> None:
     """A histogram has no shot order: each circuit's is drawn from the job id and its
     position, so equal histograms in one job are not laid out alike."""
-    from qiskit_divi.primitives.sampler import _histogram_shots
+    from qiskit_divi.qoro.rules import counted, shot_order
 
     def shots(job_id: str, position: int) -> np.ndarray:
-        outcomes = _histogram_shots(job_id, position, histogram, 1000, 2)
+        outcomes = counted(job_id, histogram, 1000, 2).shuffled(shot_order(job_id, position))
         return outcomes.values[outcomes.memory]
 
     histogram = Outcomes.from_counts({"00": 300, "01": 200, "10": 100, "11": 400}, 2)

@@ -105,6 +105,34 @@ def test_a_system_by_name_takes_options(service):
     assert backend.provider is provider
 
 
+def test_client_settings_are_construction_settings_not_run_options(service):
+    """HTTP and retry settings reach a client of the backend's own; run options stay run
+    options, and the provider's other backends keep the shared client."""
+    provider = DiviProvider()
+    shared = provider.get_backend("qoro")
+    backend = provider.get_backend("qoro", request_timeout=7.5, max_retry_time=2.0, shots=10)
+    assert backend.client.timeout == 7.5 and backend.client is not shared.client
+    assert backend.client.api_url == shared.client.api_url
+    assert backend.options.shots == 10
+    assert "request_timeout" not in dict(backend.options.items())
+    assert provider.get_backend("qoro").client is shared.client
+
+
+def test_an_unknown_option_is_one_error_on_every_face(service):
+    from qiskit_divi import EstimatorV2, SamplerV2
+    from qiskit_divi.exceptions import UnknownOptionError
+
+    with pytest.raises(UnknownOptionError, match="colour"):
+        DiviProvider().get_backend("qoro", colour="blue")
+    with pytest.raises(UnknownOptionError, match="colour"):
+        DiviProvider().get_backend("parallel_simulator", colour="blue")
+    simulator = ParallelSimulatorBackend(n_processes=1)
+    with pytest.raises(UnknownOptionError, match=r"'colour'.*default_shots, seed"):
+        SamplerV2(simulator, options={"colour": "blue"})
+    with pytest.raises(UnknownOptionError, match=r"'colour'.*default_precision, seed"):
+        EstimatorV2(simulator, options={"colour": "blue"})
+
+
 def test_an_unknown_name_lists_what_exists(service):
     with pytest.raises(UnknownBackendError, match=r"'qpu_nine'.*'parallel_simulator'.*'qpu_five'"):
         DiviProvider().get_backend("qpu_nine")
@@ -119,7 +147,8 @@ def test_bad_options_fail_when_the_backend_is_made(service):
 
 
 def test_the_argument_token_wins_over_the_environment(service):
-    DiviProvider(auth_token="argument-token").backends()
+    # With its own URL: a token passed as an argument never goes to the environment's.
+    DiviProvider(auth_token="argument-token", api_url=API).backends()
     assert service.last_request.headers["Authorization"] == "Bearer argument-token"
 
 

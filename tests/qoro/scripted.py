@@ -16,13 +16,21 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Reply:
-    """One scripted answer: a status and JSON body, or a hang, or a dropped connection."""
+    """One scripted answer: a status and JSON body, or a hang, or a dropped connection.
+
+    ``trickle`` sends the answer a byte every that many seconds from ``trickle_from``
+    (0: the status line; past the headers: the body), until it is sent, the client
+    hangs up, or the server stops; ``pad`` appends that many spaces to the body.
+    """
 
     status: int = 200
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     hang: bool = False
     drop: bool = False
+    trickle: float | None = None
+    trickle_from: int = 0
+    pad: int = 0
 
 
 @dataclass(frozen=True)
@@ -80,12 +88,35 @@ class ScriptedServer:
             handler.close_connection = True
             return
         data = json.dumps(reply.body).encode() if reply.body is not None else b""
+        data += b" " * reply.pad
+        if reply.trickle is not None:
+            self._trickle(handler, reply, data)
+            return
         handler.send_response(reply.status)
         for name, value in {"Content-Type": "application/json", **reply.headers}.items():
             handler.send_header(name, value)
         handler.send_header("Content-Length", str(len(data)))
         handler.end_headers()
         handler.wfile.write(data)
+
+    def _trickle(self, handler: BaseHTTPRequestHandler, reply: Reply, body: bytes) -> None:
+        """Send the whole answer slowly, never slower than a byte per ``trickle`` s."""
+        head = (
+            f"HTTP/1.1 {reply.status} OK\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        answer = head + body
+        handler.close_connection = True
+        try:
+            handler.wfile.write(answer[: reply.trickle_from])
+            handler.wfile.flush()
+            for byte in answer[reply.trickle_from :]:
+                if self._release.wait(reply.trickle):
+                    return
+                handler.wfile.write(bytes([byte]))
+                handler.wfile.flush()
+        except OSError:  # the client hung up
+            return
 
 
 class _Handler(BaseHTTPRequestHandler):

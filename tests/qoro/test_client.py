@@ -107,10 +107,13 @@ def test_missing_token_names_all_three_sources():
     assert all(s in str(info.value) for s in ("auth_token", "QORO_API_KEY", ".env"))
 
 
-def test_url_argument_beats_environment_which_beats_the_default(monkeypatch):
+def test_url_argument_beats_the_url_found_with_the_token_which_beats_the_default(monkeypatch):
     assert QoroClient(TOKEN).api_url == DEFAULT_API_URL
     monkeypatch.setenv("QORO_API_URL", "https://env.test/api/")
-    assert QoroClient(TOKEN).api_url == "https://env.test/api"
+    # A token passed as an argument is not sent to a URL found elsewhere (issue 14.10).
+    assert QoroClient(TOKEN).api_url == DEFAULT_API_URL
+    monkeypatch.setenv("QORO_API_KEY", "from-env")
+    assert QoroClient().api_url == "https://env.test/api"
     assert QoroClient(TOKEN, "https://arg.test/api").api_url == "https://arg.test/api"
 
 

@@ -288,6 +288,39 @@ def test_a_missing_or_stray_label_is_corruption_not_a_wrong_result(mock, cluster
         job.result()
 
 
+def test_many_stray_labels_are_named_a_few_at_a_time(mock, cluster_backend, bell):
+    mock_submission(mock)
+    job = cluster_backend.run(bell, shots=10)
+    stray = {f"{i}_x": histogram({"00": 10}) for i in range(1, 101)}
+    mock_finished(mock, {"0_bell": histogram({"00": 10}), **stray})
+    with pytest.raises(CorruptResultError, match=r"'5_x'\] and 95 more\)$"):
+        job.result()
+
+
+def test_counts_that_are_not_the_shots_asked_are_corruption(mock, cluster_backend, bell):
+    mock_submission(mock)
+    job = cluster_backend.run(bell, shots=1000)
+    mock_finished(mock, {"0_bell": histogram({"00": 3, "11": 4})})
+    with pytest.raises(CorruptResultError, match=r"'0_bell' counts 7 shots, but 1000 were asked"):
+        job.result()
+
+
+def test_a_huge_count_with_memory_is_refused_before_any_shot_is_listed(
+    mock, cluster_backend, bell
+):
+    mock_submission(mock)
+    job = cluster_backend.run(bell, shots=1024, memory=True)
+    # 2**40 shots listed one by one would take 8 TiB.
+    mock_finished(mock, {"0_bell": histogram({"00": 2**40})})
+    with pytest.raises(CorruptResultError, match=r"counts 1099511627776 shots, but 1024"):
+        job.result()
+
+
+def test_a_job_known_by_id_reports_the_shots_counted(mock, client):
+    mock_finished(mock, {"0_bell": histogram({"00": 3, "11": 4})})
+    assert QoroJob(None, JOB_ID, client=client).result().results[0].shots == 7
+
+
 def test_outcomes_wider_than_the_circuit_are_corruption(mock, cluster_backend, bell):
     mock_submission(mock)
     job = cluster_backend.run(bell, shots=10)

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import re
+import socket
+import subprocess
+import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import requests
 from qiskit import QuantumCircuit, qasm2
 
 from qiskit_divi.qoro.codec import pack_circuit
+from qiskit_divi.server import TOKENS_ENV
 
 
 class Api:
@@ -125,3 +132,77 @@ def heavy(n: int, seed: int) -> dict[str, QuantumCircuit]:
         circuit.measure(range(13), range(13))
         circuits[f"heavy{i}"] = circuit
     return circuits
+
+
+def serve(db: Path, *options: str, tokens: str = "secret") -> tuple[subprocess.Popen[str], str]:
+    """``qiskit-divi serve`` in a process of its own on a free port; it and its URL."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "qiskit_divi.cli",
+            "serve",
+            "--port",
+            "0",
+            "--db",
+            str(db),
+            *options,
+        ],
+        env={**os.environ, TOKENS_ENV: tokens},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    output = ""
+    while not (match := re.search(r"running on (http://127\.0\.0\.1:\d+)", output)):
+        line = process.stderr.readline()
+        assert line, output
+        output += line
+    return process, match.group(1) + "/api"
+
+
+def descendants(pid: int) -> set[int]:
+    """The processes below ``pid`` (Linux: read from /proc)."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = set(), [pid]
+    while todo:
+        children = parents.get(todo.pop(), [])
+        found.update(children)
+        todo.extend(children)
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Whether a process runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 60, what: str = "") -> None:
+    """Poll ``condition`` until it holds, failing after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"still not {what or condition}"
+        time.sleep(0.05)
+
+
+def qasm_job(text: str) -> dict[str, str]:
+    """One circuit given as OpenQASM text, as the wire carries it."""
+    return {"c": pack_circuit(text)}
+
+
+def read_answer(client: socket.socket) -> str:
+    """An HTTP answer with a JSON body, however many reads it arrives in."""
+    answer = b""
+    while not answer.endswith(b"}") and (part := client.recv(65536)):
+        answer += part
+    return answer.decode()

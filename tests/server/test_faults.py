@@ -11,7 +11,6 @@ import requests
 from qiskit_divi.exceptions import InvalidInputError
 from qiskit_divi.qoro.protocol import JobType
 from qiskit_divi.server import Fault, FaultPlan, LocalServer
-from qiskit_divi.server.config import token_digest
 from qiskit_divi.server.faults import faults_for
 from qiskit_divi.server.store import Store
 
@@ -94,7 +93,7 @@ def test_a_chunk_whose_answer_is_lost_is_stored_once_when_sent_again(tmp_path):
     db = tmp_path / "jobs.sqlite3"
     store = Store(db)  # a job made beforehand: job/init/ would only be refused at rate 1
     job_id = store.create_job(
-        token_digest("test-token"),
+        store.owner("test-token"),
         tag="t",
         job_type=JobType.SIMULATE,
         system="qoro_maestro",

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
+import stat
 
 import pytest
 
-from qiskit_divi.exceptions import InvalidInputError
+from qiskit_divi.exceptions import InvalidInputError, ServerDatabaseError
 from qiskit_divi.qoro.protocol import JobType, QoroJobStatus
-from qiskit_divi.server.store import JobConflictError, Store, UnknownJobError
+from qiskit_divi.server.store import _KEYS, _SCHEMA, JobConflictError, Store, UnknownJobError
 
 ALICE, BOB = "a" * 64, "b" * 64
 
@@ -200,3 +202,79 @@ def test_a_database_of_another_schema_is_refused(tmp_path):
     db.close()
     with pytest.raises(InvalidInputError, match="schema version 99"):
         Store(path)
+
+
+def test_the_database_and_its_journal_are_private_to_the_user(tmp_path):
+    path = tmp_path / "jobs.sqlite3"
+    store = Store(path)
+    try:
+        add(store, new_job(store), {"a": "1"})  # the write-ahead log now exists
+        for name in (path, tmp_path / "jobs.sqlite3-wal", tmp_path / "jobs.sqlite3-shm"):
+            assert stat.S_IMODE(name.stat().st_mode) == 0o600, name
+    finally:
+        store.close()
+
+
+def test_owners_are_kept_as_digests_keyed_per_database(tmp_path):
+    first, second = Store(tmp_path / "one.sqlite3"), Store(tmp_path / "two.sqlite3")
+    try:
+        assert first.owner("test-token") == first.owner("test-token")
+        assert first.owner("test-token") != second.owner("test-token")
+        plain = hashlib.sha256(b"test-token").hexdigest()
+        assert first.owner("test-token") != plain
+        job_id = new_job(first, owner=first.owner("test-token"))
+        assert first.job(first.owner("test-token"), job_id).id == job_id
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_version_1_database_is_migrated_keeping_every_job(tmp_path):
+    path = tmp_path / "jobs.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript(_SCHEMA.replace(_KEYS, ""))  # version 1 had no keys
+    db.execute(
+        "INSERT INTO jobs (id, owner, tag, job_type, system, shots, status, created_at)"
+        " VALUES ('old', ?, 't', 'SIMULATE', 'qoro_maestro', 10, 'PENDING', 0)",
+        (hashlib.sha256(b"test-token").hexdigest(),),
+    )
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    store = Store(path)
+    try:
+        assert store.job(store.owner("test-token"), "old").shots == 10
+        with pytest.raises(UnknownJobError):
+            store.job(hashlib.sha256(b"test-token").hexdigest(), "old")
+    finally:
+        store.close()
+
+
+def test_a_second_store_on_the_same_file_is_refused_naming_it(store):
+    with pytest.raises(
+        ServerDatabaseError, match="is in use by another qiskit-divi server"
+    ) as err:
+        Store(store.path)
+    assert str(store.path) in str(err.value)
+    assert store.job(ALICE, new_job(store)).status is QoroJobStatus.PENDING  # unharmed
+
+
+def not_a_database(folder):
+    path = folder / "notes.txt"
+    path.write_text("not a database" * 100)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make", "problem"),
+    [
+        (lambda tmp: tmp / "missing" / "jobs.sqlite3", "No such file or directory"),
+        (lambda tmp: tmp, "Is a directory"),
+        (not_a_database, "file is not a database"),
+    ],
+)
+def test_an_unusable_path_is_refused_naming_it(tmp_path, make, problem):
+    path = make(tmp_path)
+    with pytest.raises(ServerDatabaseError, match=problem) as err:
+        Store(path)
+    assert str(path) in str(err.value)

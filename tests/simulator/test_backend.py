@@ -174,7 +174,7 @@ def test_a_fake_backend_run_sees_noise(manila):
 def test_a_queued_job_can_be_cancelled():
     backend = ParallelSimulatorBackend(n_processes=1)
     release = threading.Event()
-    blocker = backend._runner.submit(release.wait)  # keep the runner busy
+    blocker = backend.execution.runner.submit(release.wait)  # keep the runner busy
     job = backend.run(bell(), shots=10)
     assert job.status() is JobStatus.QUEUED
     assert job.cancel()

@@ -42,7 +42,7 @@ def counts_of(backend: ParallelSimulatorBackend) -> list[dict[str, int]]:
 def test_a_deep_copy_shares_the_engine_and_queue_but_not_the_options(manila):
     twin = copy.deepcopy(manila)
 
-    assert twin.engine is manila.engine and twin._runner is manila._runner
+    assert twin.engine is manila.engine and twin.execution.runner is manila.execution.runner
     twin.set_options(shots=10)
     assert (twin.options.shots, manila.options.shots) == (10, 2000)
 

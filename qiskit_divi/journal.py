@@ -1,0 +1,184 @@
+"""The job journal: every Qoro job submitted from this machine, in a small SQLite file.
+
+The Qoro Service has no endpoint that lists a user's jobs, so the client keeps its own
+list: :class:`~qiskit_divi.qoro.client.QoroClient` records each job as soon as the
+service has given it an id (before its circuits are uploaded, so a job whose upload
+broke off is listed too). A row holds what is needed to find and read the job again,
+never the token. The file is ``QISKIT_DIVI_JOURNAL``, else ``jobs.sqlite3`` in the
+user's data directory, created readable by its owner only.
+
+A journal that cannot be written never fails a submission: it is a
+:class:`~qiskit_divi.exceptions.JournalWarning`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import platformdirs
+
+from .exceptions import JournalWarning
+
+#: The environment variable naming the journal file.
+JOURNAL_ENV = "QISKIT_DIVI_JOURNAL"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    job_id TEXT NOT NULL,
+    api_url TEXT NOT NULL,
+    system TEXT NOT NULL,
+    job_type TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    shots INTEGER,
+    labels TEXT NOT NULL,
+    observables TEXT,
+    dialect TEXT NOT NULL,
+    submitted REAL NOT NULL,
+    PRIMARY KEY (api_url, job_id)
+);
+CREATE INDEX IF NOT EXISTS jobs_by_time ON jobs (submitted);
+"""
+_COLUMNS = "job_id, api_url, system, job_type, tag, shots, labels, observables, dialect, submitted"
+_SLOTS = ", ".join("?" * len(_COLUMNS.split(",")))
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """One submitted job as the journal keeps it.
+
+    ``labels`` are the circuits' labels in submission order; ``observables`` are an
+    ``ESTIMATE`` job's terms as sent (``"ZZ;XX"``); ``submitted`` is UTC.
+    """
+
+    job_id: str
+    api_url: str
+    system: str
+    job_type: str
+    tag: str
+    shots: int | None
+    labels: tuple[str, ...]
+    observables: str | None
+    dialect: str
+    submitted: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+
+
+class Journal:
+    """The journal file at ``path`` (by default ``QISKIT_DIVI_JOURNAL``, else the user's
+    data directory); nothing is created until the first record."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        if path is None:
+            path = os.environ.get(JOURNAL_ENV) or (
+                platformdirs.user_data_path("qiskit-divi") / "jobs.sqlite3"
+            )
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"Journal({str(self.path)!r})"
+
+    def record(self, entry: JournalEntry) -> None:
+        """Add ``entry`` (replacing an older row for the same job and service).
+
+        Raises:
+            OSError, sqlite3.Error: the file cannot be created or written.
+        """
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
+        row = (
+            entry.job_id,
+            entry.api_url,
+            entry.system,
+            entry.job_type,
+            entry.tag,
+            entry.shots,
+            json.dumps(list(entry.labels)),
+            entry.observables,
+            entry.dialect,
+            entry.submitted.timestamp(),
+        )
+        with self._connection() as connection:
+            connection.executescript(_SCHEMA)
+            connection.execute(
+                f"INSERT OR REPLACE INTO jobs ({_COLUMNS}) VALUES ({', '.join('?' * 10)})", row
+            )
+
+    def entries(
+        self,
+        *,
+        api_url: str | None = None,
+        tag: str | None = None,
+        system: str | None = None,
+        since: datetime | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[JournalEntry]:
+        """The recorded jobs matching every criterion given, newest first.
+
+        ``since`` without a time zone is local time.
+        """
+        if not self.path.exists():
+            return []
+        clauses: list[str] = []
+        values: list[str | float] = []
+        for column, value in (("api_url", api_url), ("tag", tag), ("system", system)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                values.append(value)
+        if since is not None:
+            clauses.append("submitted >= ?")
+            values.append(since.timestamp())
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        query = f"SELECT {_COLUMNS} FROM jobs {where} ORDER BY submitted DESC LIMIT ? OFFSET ?"
+        with self._connection() as connection:
+            rows = connection.execute(query, [*values, -1 if limit is None else limit, offset])
+            return [_entry(row) for row in rows]
+
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        """A connection that commits on success and is always closed (other processes
+        may write at the same time: SQLite's lock serializes them)."""
+        connection = sqlite3.connect(self.path, timeout=10.0)
+        try:
+            with connection:
+                yield connection
+        finally:
+            connection.close()
+
+
+def record_submission(entry: JournalEntry) -> None:
+    """Record ``entry`` in the default journal; failing to is a warning, never an error."""
+    journal = Journal()
+    try:
+        journal.record(entry)
+    except (OSError, sqlite3.Error) as err:
+        warnings.warn(
+            JournalWarning(
+                f"job {entry.job_id} was submitted, but the job journal {journal.path} "
+                f"cannot be written ({err}): DiviProvider.jobs() will not list it"
+            ),
+            stacklevel=3,
+        )
+
+
+def _entry(row: tuple) -> JournalEntry:
+    job_id, api_url, system, job_type, tag, shots, labels, observables, dialect, submitted = row
+    return JournalEntry(
+        job_id=job_id,
+        api_url=api_url,
+        system=system,
+        job_type=job_type,
+        tag=tag,
+        shots=shots,
+        labels=tuple(json.loads(labels)),
+        observables=observables,
+        dialect=dialect,
+        submitted=datetime.fromtimestamp(submitted, timezone.utc),
+    )

@@ -1,0 +1,99 @@
+"""PUBs in, work out: what the primitives hand to a backend's execution interface.
+
+A primitive's ``mode`` is a :class:`ParallelSimulatorBackend` or a :class:`QoroBackend`;
+both offer the same :class:`~qiskit_divi.execution.Execution`, so a PUB becomes the same
+work item on either (its circuit, its parameter sets as rows, its shots or observables).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Generic, TypeVar
+
+import numpy as np
+from qiskit.primitives.containers.estimator_pub import EstimatorPub
+from qiskit.primitives.containers.sampler_pub import SamplerPub
+from qiskit.quantum_info import SparsePauliOp
+
+from ..exceptions import InvalidTypeError
+from ..execution import EstimateWork, SampleWork
+from ..options import options_of
+from ..qoro.backend import QoroBackend
+from ..simulator.backend import ParallelSimulatorBackend
+
+Mode = ParallelSimulatorBackend | QoroBackend
+OptionsT = TypeVar("OptionsT")
+
+
+def check_mode(mode: object, primitive: str) -> Mode:
+    """``mode`` if a primitive can run on it, else an error saying what can."""
+    if not isinstance(mode, (ParallelSimulatorBackend, QoroBackend)):
+        raise InvalidTypeError(
+            f"{primitive} runs on a ParallelSimulatorBackend or a QoroBackend, "
+            f"got {type(mode).__name__}; use DiviProvider().get_backend(...)"
+        )
+    return mode
+
+
+class OnBackend(Generic[OptionsT]):
+    """What both primitives are: options of their own, and a backend to run on.
+
+    Args:
+        mode: the backend, a ParallelSimulatorBackend or a QoroBackend.
+        options: the primitive's options (a dataclass with a ``seed``), or a dict of them.
+    """
+
+    _options_type: type[OptionsT]
+
+    def __init__(
+        self, mode: object, *, options: OptionsT | Mapping[str, Any] | None = None
+    ) -> None:
+        self._backend = check_mode(mode, type(self).__name__)
+        self._options = options_of(self._options_type, options, type(self).__name__)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(mode={self._backend.name!r}, options={self._options})"
+
+    @property
+    def backend(self) -> Mode:
+        """The backend this primitive runs on."""
+        return self._backend
+
+    @property
+    def options(self) -> OptionsT:
+        """The primitive's options."""
+        return self._options
+
+    def _seed(self) -> int | None:
+        """The primitive's seed, else its backend's ``seed_simulator`` (one idea, the name
+        each face's peers use)."""
+        own: int | None = getattr(self._options, "seed", None)
+        return self._backend.options.seed_simulator if own is None else own
+
+
+def parameter_rows(pub: SamplerPub | EstimatorPub) -> np.ndarray:
+    """The PUB's parameter sets as rows (C order), a column per ``circuit.parameters``."""
+    values = pub.parameter_values
+    return values.as_array(pub.circuit.parameters).reshape(values.size, pub.circuit.num_parameters)
+
+
+def sample_work(pubs: Sequence[SamplerPub]) -> list[SampleWork]:
+    """One item per PUB: its circuit, shots and parameter sets."""
+    return [SampleWork(pub.circuit, pub.shots, parameter_rows(pub)) for pub in pubs]
+
+
+def estimate_work(pubs: Sequence[EstimatorPub]) -> list[EstimateWork]:
+    """One item per PUB: its circuit, its observables (flattened in C order) as operators,
+    its parameter sets and its precision."""
+    return [
+        EstimateWork(pub.circuit, _operators(pub), parameter_rows(pub), float(pub.precision))
+        for pub in pubs
+    ]
+
+
+def _operators(pub: EstimatorPub) -> list[SparsePauliOp]:
+    width = pub.circuit.num_qubits
+    return [
+        SparsePauliOp.from_list(list(observable.items()), num_qubits=width)
+        for observable in np.asarray(pub.observables).ravel()
+    ]

@@ -1,5 +1,5 @@
 """The Qoro path against the oracle: ``QoroBackend.run``, and our SamplerV2 and EstimatorV2
-on a QoroBackend, talking real HTTP to the shipped local server (``tests/conftest.py``).
+on a QoroBackend, talking real HTTP to the shipped local server (the repository's ``conftest.py``).
 
 Circuits travel as OpenQASM 2, so they are drawn as OpenQASM 2 carries them: no
 ``else`` branches, each ``if_test`` one gate on a one-bit register. The server's

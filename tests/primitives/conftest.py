@@ -1,5 +1,5 @@
 """Backends, circuits and exact references shared by the primitives' tests (the local
-server and its backends come from ``tests/conftest.py``)."""
+server and its backends come from the repository's ``conftest.py``)."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from .exceptions import MissingCredentialsError, UnknownBackendError
 from .qoro.backend import QoroBackend
 from .qoro.client import QoroClient
 from .qoro.job import QoroJob
-from .qoro.protocol import DEFAULT_SYSTEM, QPUSystem, SimulatorCluster
+from .qoro.protocol import DEFAULT_SYSTEM, Dialect, QPUSystem, SimulatorCluster
 from .simulator.backend import ParallelSimulatorBackend
 
 #: The local simulator's name.
@@ -32,12 +32,21 @@ class DiviProvider:
         auth_token: the Qoro API token; by default ``QORO_API_KEY`` or a ``.env`` file.
             Without one, only the local simulator is offered, and no request is made.
         api_url: the Qoro API's base URL; by default ``QORO_API_URL`` or Qoro's own.
+        dialect: the Qoro wire dialect, ``"2026"`` (today's service, the default) or
+            ``"2025"`` (Divi's Backends Guide).
     """
 
-    def __init__(self, auth_token: str | None = None, api_url: str | None = None) -> None:
+    def __init__(
+        self,
+        auth_token: str | None = None,
+        api_url: str | None = None,
+        *,
+        dialect: Dialect | str | int = Dialect.V2026,
+    ) -> None:
         self._api_url = api_url
+        self._dialect = dialect
         try:
-            self._client: QoroClient | None = QoroClient(auth_token, api_url)
+            self._client: QoroClient | None = QoroClient(auth_token, api_url, dialect=dialect)
         except MissingCredentialsError:
             self._client = None
         self._systems: list[QPUSystem | SimulatorCluster] | None = None
@@ -80,12 +89,15 @@ class DiviProvider:
             and all(getattr(backend, key, _ABSENT) == value for key, value in kwargs.items())
         ]
 
-    def get_backend(self, name: str, **options: Any) -> BackendV2:
+    def get_backend(
+        self, name: str, *, dialect: Dialect | str | int | None = None, **options: Any
+    ) -> BackendV2:
         """The backend called ``name``, with ``options`` as its run options.
 
         ``"parallel_simulator"`` is the local simulator (its constructor's keywords are
         accepted too, e.g. ``n_processes``); ``"qoro"`` is the Qoro Service's default
-        system; any other name is a Qoro system's.
+        system; any other name is a Qoro system's, whose jobs travel in ``dialect`` (by
+        default the provider's).
 
         Raises:
             MissingCredentialsError: a Qoro system was asked for without a token.
@@ -97,7 +109,7 @@ class DiviProvider:
         wanted = DEFAULT_SYSTEM if name == QORO_ALIAS else name
         for system in self._qoro_systems():
             if system.name == wanted:
-                return self._qoro_backend(system, **options)
+                return self._qoro_backend(system, dialect, **options)
         available = [LOCAL_SIMULATOR, QORO_ALIAS] + [s.name for s in self._qoro_systems()]
         raise UnknownBackendError(
             f"no backend {name!r}; available: {', '.join(map(repr, available))}"
@@ -122,7 +134,7 @@ class DiviProvider:
         saying what needed one."""
         if self._client is None:
             try:
-                self._client = QoroClient(api_url=self._api_url)
+                self._client = QoroClient(api_url=self._api_url, dialect=self._dialect)
             except MissingCredentialsError as err:
                 raise MissingCredentialsError(f"{purpose} needs a Qoro API token: {err}") from err
         return self._client
@@ -130,11 +142,19 @@ class DiviProvider:
     def _qoro_systems(self) -> list[QPUSystem | SimulatorCluster]:
         if self._systems is None:
             client = self._require_client("listing the Qoro systems")
-            self._systems = [*client.simulator_clusters(), *client.qpu_systems()]
+            self._systems = [*client.fetch_simulator_clusters(), *client.fetch_qpu_systems()]
         return self._systems
 
-    def _qoro_backend(self, system: QPUSystem | SimulatorCluster, **options: Any) -> QoroBackend:
-        return QoroBackend(system, self._require_client(system.name), provider=self, **options)
+    def _qoro_backend(
+        self,
+        system: QPUSystem | SimulatorCluster,
+        dialect: Dialect | str | int | None = None,
+        **options: Any,
+    ) -> QoroBackend:
+        client = self._require_client(system.name)
+        if dialect is not None:
+            client = client.speaking(dialect)
+        return QoroBackend(system, client, provider=self, **options)
 
 
 _ABSENT = object()

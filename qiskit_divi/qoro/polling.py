@@ -47,7 +47,8 @@ def wait_until_final(
 ) -> list[JobStatusReport]:
     """The final status of every job, polling only those not final yet.
 
-    ``on_poll`` sees every job's latest report after each round. Interrupting the wait
+    ``on_poll`` sees every job's latest report after each round. A status this version
+    does not know is not final: the wait goes on, and logs it once. Interrupting the wait
     (Ctrl+C) logs the ids of the jobs still running, so their results can be fetched later.
 
     Raises:
@@ -58,9 +59,20 @@ def wait_until_final(
     deadline = time.monotonic() + limit
     reports: dict[str, JobStatusReport] = {}
     pending = list(dict.fromkeys(job_ids))
+    unknown: set[str] = set()
     try:
         while True:
             reports.update((job_id, fetch(job_id)) for job_id in pending)
+            for job_id in pending:
+                status = reports[job_id].status
+                if not status.known and status.value not in unknown:
+                    unknown.add(status.value)
+                    log.warning(
+                        "Qoro job %s reports status %r, unknown to this version of "
+                        "qiskit-divi; waiting on as if it were still running",
+                        job_id,
+                        status.value,
+                    )
             if on_poll is not None:
                 on_poll([reports[job_id] for job_id in job_ids])
             pending = [job_id for job_id in pending if not reports[job_id].status.is_final]

@@ -32,7 +32,7 @@ def fake(http) -> FakeQoro:
 
 @pytest.fixture
 def service(fake) -> QoroService:
-    return QoroService(TOKEN, shots=100, api_url=API_URL)
+    return QoroService(TOKEN, shots=100, api_url=API_URL, dialect="2025")
 
 
 def _bell() -> QuantumCircuit:

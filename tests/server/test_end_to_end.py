@@ -69,7 +69,7 @@ def test_the_service_reaches_the_server_and_lists_its_systems(server):
     service.test_connection()
     (qpu,) = service.fetch_qpu_systems()
     assert (qpu.name, qpu.num_qubits, qpu.qpus[0].online) == ("fake_manila", 5, True)
-    assert [s.name for s in service.client.simulator_clusters()] == ["qoro_maestro"]
+    assert [s.name for s in service.client.fetch_simulator_clusters()] == ["qoro_maestro"]
     with pytest.raises(ConnectionError, match="refused the API token"):
         service_for(server, token="not-a-token").test_connection()
 

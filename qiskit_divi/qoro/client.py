@@ -547,8 +547,9 @@ class QoroClient:
         method = endpoint.method
         path = endpoint.path(None if job_id is None else _job_id(job_id))
         headers, data = {}, None
-        if body is not None:
+        if method == "POST":  # the service wants it on every POST, body-less cancel/ too
             headers["Content-Type"] = "application/json"
+        if body is not None:
             data = self.dialect.render(body)
         if endpoint is Endpoint.INIT_JOB:
             # A fresh connection: one the server closed while it sat idle in the pool
@@ -805,10 +806,10 @@ def _observable_groups(
         if observables is not None:
             raise InvalidInputError("observables only apply to ESTIMATE jobs")
         return None, None
-    if observables is None:
-        raise InvalidInputError("an ESTIMATE job needs observables, e.g. 'ZZ;XX'")
     if not circuits:
         return None, None
+    if observables is None:
+        raise InvalidInputError("an ESTIMATE job needs observables, e.g. 'ZZ;XX'")
     if not isinstance(observables, Mapping):
         return [decode_observables(observables)], None
     if set(observables) != set(circuits):

@@ -98,8 +98,8 @@ class CircuitTemplate:
     """One circuit uploaded once, run once per row of parameter values (2026 wire).
 
     Attributes:
-        qasm: OpenQASM 2 whose gate arguments name the parameters (``ry(theta) q[0];``);
-            ``qiskit.qasm2.dumps`` of a circuit with ``Parameter("theta")`` writes so.
+        qasm: OpenQASM 2 whose gate arguments name the parameters (``ry(theta) q[0];``,
+            ``rz(2*phi) q[1];``); the service puts each row's values in their place.
         parameter_names: the names, in the order each row lists its values.
         parameter_sets: row label -> values (floats, in name order). Results come back
             keyed by these labels.

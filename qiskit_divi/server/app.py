@@ -81,7 +81,7 @@ def create_app(
     workers: int = 2,
     faults: FaultPlan | None = None,
     seed: int | None = None,
-    credits: Decimal | int | str | None = None,
+    credits: Decimal | float | int | str | None = None,
 ) -> Any:
     """The server as an ASGI app; its job runner starts and stops with the app's lifespan.
 
@@ -454,7 +454,7 @@ def _natural(text: str) -> int | None:
     return int(text) if text.isascii() and text.isdigit() else None
 
 
-def _credits(value: Decimal | int | str) -> Decimal:
+def _credits(value: Decimal | float | int | str) -> Decimal:
     """An opening balance: a finite, non-negative decimal."""
     try:
         amount = Decimal(str(value))

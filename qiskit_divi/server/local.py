@@ -43,6 +43,7 @@ class LocalServer:
         faults: a :class:`FaultPlan`, or a bare rate (seeded by ``seed``), to test a
             client's retries.
         seed: seeds sampling (per job, from the job's content) and a bare fault rate.
+        credits: each token's opening credit balance; ``None`` for no ledger (unlimited).
     """
 
     def __init__(
@@ -53,6 +54,7 @@ class LocalServer:
         workers: int = 2,
         faults: FaultPlan | float | None = None,
         seed: int | None = None,
+        credits: float | int | str | None = None,
     ) -> None:
         self._tokens = check_tokens(tokens)
         self._db_path = None if db_path is None else Path(db_path)
@@ -60,6 +62,7 @@ class LocalServer:
         self._workers = workers
         self._faults = FaultPlan(faults, seed) if isinstance(faults, (int, float)) else faults
         self._seed = seed
+        self._credits = credits
         self._tmpdir: tempfile.TemporaryDirectory[str] | None = None
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -111,6 +114,7 @@ class LocalServer:
                 workers=self._workers,
                 faults=self._faults,
                 seed=self._seed,
+                credits=self._credits,
             )
             self._serve_in_thread()
         except BaseException:

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import sqlite3
+from decimal import Decimal
 
 import pytest
 
 from qiskit_divi.exceptions import InvalidInputError
 from qiskit_divi.qoro.protocol import JobType, QoroJobStatus
-from qiskit_divi.server.store import JobConflictError, Store, UnknownJobError
+from qiskit_divi.server.store import (
+    _SCHEMA_V1,
+    JobConflictError,
+    Store,
+    UnknownJobError,
+    job_cost,
+)
 
 ALICE, BOB = "a" * 64, "b" * 64
 
@@ -200,3 +207,32 @@ def test_a_database_of_another_schema_is_refused(tmp_path):
     db.close()
     with pytest.raises(InvalidInputError, match="schema version 99"):
         Store(path)
+
+
+def test_a_version_1_database_is_migrated_and_its_jobs_run_as_before(tmp_path):
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.executescript(_SCHEMA_V1 + "PRAGMA user_version = 1;")
+        db.execute(
+            "INSERT INTO jobs (id, owner, tag, job_type, system, shots, status, finalized,"
+            " created_at) VALUES ('j', ?, 't', 'SIMULATE', 'qoro_maestro', 7, 'PENDING', 1, 0)",
+            (ALICE,),
+        )
+        db.execute(
+            "INSERT INTO circuits (job_id, position, label, payload) VALUES ('j', 0, 'a', 'p')"
+        )
+    db.close()
+
+    store = Store(path)
+    try:
+        assert store.circuit_runs("j") == [("a", "p", 7, None)]
+        assert store.job(ALICE, "j").dialect is None
+        assert store.recover() == ["j"]
+    finally:
+        store.close()
+
+
+def test_job_cost_is_rounded_up_to_the_cent():
+    assert job_cost([(1000, None), (1, None)]) == Decimal("1.01")
+    assert job_cost([(None, "ZZ"), (2500, None)]) == Decimal("3.50")
+    assert job_cost([]) == Decimal("0.00")

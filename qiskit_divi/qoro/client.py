@@ -373,50 +373,30 @@ class QoroClient:
                 "the 2025 wire takes neither templates nor per-circuit shots; "
                 "they need the 2026 wire (dialect='2026')"
             )
-        common = None if not shots_by_label else next(iter(shots_by_label.values()))
-        if len(set(shots_by_label.values())) > 1:
-            common = None
-        init_shots = shots if isinstance(shots, int) else common
+        distinct = set(shots_by_label.values())
+        common = distinct.pop() if len(distinct) == 1 else None  # one count for all circuits
         submission = _Submission(
             dialect.init_job_body(
                 job_type=job_type,
                 system_name=system_name,
                 tag=tag,
-                shots=init_shots if dialect is Dialect.V2025 and not estimate else None,
+                shots=common if dialect is Dialect.V2025 and not estimate else None,
                 simulator=simulator,
                 maestro_config=maestro_config,
                 device_config=device_config,
             )
         )
-        parts: list[tuple[dict[str, Any], dict[str, Any]]] = []
+        parts: list[_Part] = []
         if circuits:
-            options = {
-                "shots": common,
-                "observables": None
-                if groups is None
-                else encode_observable_groups(groups, dialect),
-                "circuit_ham_map": ranges,
-            }
-            packed = {label: pack_circuit(qasm) for label, qasm in circuits.items()}
-            if dialect is Dialect.V2025:
-                payloads = [{"circuits": chunk} for chunk in chunk_circuits(packed)]
-            else:
-                grouped = None if common is not None or estimate else shots_by_label
-                payloads = plan_circuit_uploads(packed, _envelope(dialect, options), shots=grouped)
-            parts += [(payload, options) for payload in payloads]
+            grouped = None if common is not None or estimate else shots_by_label
+            observables_text = (
+                None if groups is None else encode_observable_groups(groups, dialect)
+            )
+            options = {"shots": common, "observables": observables_text, "circuit_ham_map": ranges}
+            parts += _circuit_parts(circuits, options, dialect, grouped)
         for template in templates:
             options = _template_options(template, shots, observables, estimate, dialect)
-            rows = [
-                {"label": label, "values": list(values)}
-                for label, values in template.parameter_sets.items()
-            ]
-            payloads = plan_template_uploads(
-                pack_circuit(template.qasm),
-                template.parameter_names,
-                rows,
-                _envelope(dialect, options),
-            )
-            parts += [(payload, options) for payload in payloads]
+            parts += _template_parts(template, options, dialect)
         submission.uploads = [
             dialect.upload_body(payload, last=i == len(parts) - 1, **options)
             for i, (payload, options) in enumerate(parts)
@@ -850,6 +830,40 @@ def _template_options(
             "a template needs shots of its own when the job's shots are given by label"
         )
     return {"shots": positive_int("shots", count)}
+
+
+#: An upload's payload and the options (shots, observables) its body carries.
+_Part = tuple[dict[str, Any], dict[str, Any]]
+
+
+def _circuit_parts(
+    circuits: Mapping[str, str],
+    options: dict[str, Any],
+    dialect: Dialect,
+    shots_by_label: Mapping[str, int] | None,
+) -> list[_Part]:
+    """Bound circuits packed and split into uploads by the dialect's size rule."""
+    packed = {label: pack_circuit(qasm) for label, qasm in circuits.items()}
+    if dialect is Dialect.V2025:
+        payloads = [{"circuits": chunk} for chunk in chunk_circuits(packed)]
+    else:
+        envelope = _envelope(dialect, options)
+        payloads = plan_circuit_uploads(packed, envelope, shots=shots_by_label)
+    return [(payload, options) for payload in payloads]
+
+
+def _template_parts(
+    template: CircuitTemplate, options: dict[str, Any], dialect: Dialect
+) -> list[_Part]:
+    """A template packed once, its rows split into as many uploads as the cap needs."""
+    rows = [
+        {"label": label, "values": [float(v) for v in values]}
+        for label, values in template.parameter_sets.items()
+    ]
+    payloads = plan_template_uploads(
+        pack_circuit(template.qasm), template.parameter_names, rows, _envelope(dialect, options)
+    )
+    return [(payload, options) for payload in payloads]
 
 
 def _envelope(dialect: Dialect, options: Mapping[str, Any]) -> Callable[[dict], dict]:

@@ -32,7 +32,11 @@ if TYPE_CHECKING:
 
 _QISKIT_STATUS = {
     QoroJobStatus.PENDING: JobStatus.QUEUED,
+    QoroJobStatus.SCHEDULED: JobStatus.QUEUED,
     QoroJobStatus.RUNNING: JobStatus.RUNNING,
+    QoroJobStatus.PAUSED: JobStatus.RUNNING,
+    QoroJobStatus.INSUFFICIENT_CREDITS: JobStatus.ERROR,
+    QoroJobStatus.TIMED_OUT: JobStatus.ERROR,
     QoroJobStatus.COMPLETED: JobStatus.DONE,
     QoroJobStatus.FAILED: JobStatus.ERROR,
     QoroJobStatus.CANCELLED: JobStatus.CANCELLED,
@@ -169,7 +173,8 @@ class QoroJob(Reconnecting, JobV1):
         """The job's status, asked of the service (no call once a result is held)."""
         if self._result is not None:
             return JobStatus.DONE
-        return _QISKIT_STATUS[self.client.job_status(self._job_id).status]
+        # A status this version does not know is not final: the job is still running.
+        return _QISKIT_STATUS.get(self.client.job_status(self._job_id).status, JobStatus.RUNNING)
 
     def cancel(self) -> None:
         """Ask the service to cancel the job; ``JobNotCancellableError`` once it is final."""

@@ -14,7 +14,7 @@ from qiskit_divi.exceptions import (
 from qiskit_divi.provider import DiviProvider
 from qiskit_divi.qoro.backend import QoroBackend
 from qiskit_divi.qoro.job import QoroJob
-from qiskit_divi.qoro.protocol import JobType
+from qiskit_divi.qoro.protocol import Dialect, JobType
 from qiskit_divi.simulator.backend import ParallelSimulatorBackend
 
 from .helpers import API, JOB_ID, TOKEN
@@ -94,6 +94,15 @@ def test_qoro_names_the_default_system(service):
     assert isinstance(backend, QoroBackend)
     assert backend.name == "qoro_maestro"
     assert backend.options.job_type is JobType.SIMULATE
+
+
+def test_the_dialect_reaches_the_backends_client(service):
+    provider = DiviProvider()
+    guide = DiviProvider(dialect="2025").get_backend("qoro")
+
+    assert provider.get_backend("qoro").client.dialect is Dialect.V2026
+    assert provider.get_backend("qoro", dialect="2025").client.dialect is Dialect.V2025
+    assert guide.client.dialect is Dialect.V2025
 
 
 def test_a_system_by_name_takes_options(service):

@@ -347,11 +347,11 @@ def _report(client: QoroClient, job_id: str) -> tuple[QoroJobStatus, str | None]
 def _status(status: QoroJobStatus | str) -> QoroJobStatus:
     if isinstance(status, QoroJobStatus):
         return status
-    try:
-        return QoroJobStatus(str(status).upper())
-    except ValueError:
+    known = QoroJobStatus.__members__.get(str(status).upper())
+    if known is None:
         names = ", ".join(s.value for s in QoroJobStatus)
-        raise InvalidInputError(f"unknown job status {status!r}; one of {names}") from None
+        raise InvalidInputError(f"unknown job status {status!r}; one of {names}")
+    return known
 
 
 def _is_simulator(backend: BackendV2) -> bool:

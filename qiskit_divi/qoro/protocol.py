@@ -14,6 +14,7 @@ import enum
 import ipaddress
 import json
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -123,6 +124,10 @@ class JobType(enum.Enum):
             raise ValueError(f"unknown job type {value!r}; expected one of {names}") from None
 
 
+#: What an unknown status must look like to be kept (see :class:`QoroJobStatus`).
+_STATUS_NAME = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
+
+
 class QoroJobStatus(enum.Enum):
     """A Qoro job's state; values are the wire's ``status``.
 
@@ -133,7 +138,9 @@ class QoroJobStatus(enum.Enum):
 
     A status the service sends that this version does not know is kept as it came, as
     a member outside the list (``QoroJobStatus("MIGRATING").value == "MIGRATING"``,
-    :attr:`known` false): it is not final, so a wait goes on through it.
+    :attr:`known` false): it is not final, so a wait goes on through it. Only what looks
+    like a status name is kept (capitals, digits and ``_``, at most 64): any other value
+    is an unreadable answer, never echoed into logs.
     """
 
     PENDING = "PENDING"
@@ -148,7 +155,7 @@ class QoroJobStatus(enum.Enum):
 
     @classmethod
     def _missing_(cls, value: object) -> QoroJobStatus | None:
-        if not isinstance(value, str) or not value.isprintable() or not value.strip():
+        if not isinstance(value, str) or not _STATUS_NAME.fullmatch(value):
             return None
         member = object.__new__(cls)
         member._name_ = member._value_ = value

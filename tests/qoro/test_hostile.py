@@ -96,7 +96,7 @@ def _echo_paths(http) -> dict:
         ),
         "listing unreadable": (
             lambda: http.get(f"{API_URL}/qpusystem/", json=[{"token": TOKEN}]),
-            lambda c: c.qpu_systems(),
+            lambda c: c.fetch_qpu_systems(),
         ),
         "no usable job id": (
             lambda: http.post(f"{API_URL}/job/init/", json={"job_id": TOKEN}),
@@ -362,7 +362,7 @@ def test_any_json_answer_fails_only_as_a_qoro_error(status, page, systems):
         http.get(f"{JOB}/status/", text=json.dumps(status))
         http.get(f"{JOB}/resultsV2/", text=json.dumps(page))
         http.get(f"{API_URL}/qpusystem/", text=json.dumps(systems))
-        for call in (lambda: client.job_results(JOB_ID), client.qpu_systems):
+        for call in (lambda: client.job_results(JOB_ID), client.fetch_qpu_systems):
             with contextlib.suppress(QoroError):
                 call()
 
@@ -372,7 +372,7 @@ def test_a_qubit_count_past_the_integer_range_is_an_api_error(client, http):
     http.get(f"{API_URL}/qpusystem/", text=text)
 
     with pytest.raises(QoroAPIError, match="unreadable answer from qpusystem/"):
-        client.qpu_systems()
+        client.fetch_qpu_systems()
 
 
 def test_expectation_values_past_the_float_range_are_corrupt(client, http):

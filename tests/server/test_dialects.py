@@ -19,6 +19,7 @@ from qiskit_divi.qoro.protocol import ExecutionConfig, JobType, QoroJobStatus
 from qiskit_divi.server import LocalServer, create_app
 from qiskit_divi.server.app import _Api, bind_template
 from qiskit_divi.server.config import DEFAULT_SYSTEMS, check_systems
+from qiskit_divi.server.limits import Limits
 from qiskit_divi.server.store import Store
 
 from .conftest import SEED, TOKENS
@@ -271,6 +272,11 @@ class _Idle:
         pass
 
 
+def _inline(function, *args):
+    """A chunk check run here, where the server would use a worker process."""
+    return function(*args)
+
+
 def _request(job_id: str | None = None, body: dict | None = None) -> tuple[Request, bytes]:
     scope = {"type": "http", "method": "GET", "path": "/", "headers": [], "query_string": b""}
     scope["path_params"] = {} if job_id is None else {"job_id": job_id}
@@ -279,7 +285,14 @@ def _request(job_id: str | None = None, body: dict | None = None) -> tuple[Reque
 
 def test_a_finalized_job_waits_as_scheduled_on_2026_and_pending_on_2025(tmp_path):
     store = Store(tmp_path / "jobs.sqlite3")
-    api = _Api(store, _Idle(), check_systems(DEFAULT_SYSTEMS), frozenset({"owner"}))  # type: ignore[arg-type]
+    api = _Api(
+        store,
+        _Idle(),  # type: ignore[arg-type]
+        _inline,  # type: ignore[arg-type]
+        check_systems(DEFAULT_SYSTEMS),
+        frozenset({"owner"}),
+        Limits(),
+    )
     init_2026 = {"tag": "t", "job_type": "EXECUTE", "simulator_cluster": "qoro_maestro"}
     init_2025 = {"tag": "t", "job_type": "SIMULATE", "qpu_system_name": "qoro_maestro", "shots": 5}
     upload = {

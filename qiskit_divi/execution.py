@@ -33,11 +33,14 @@ class SampleWork:
 
     ``parameter_values`` has a row per set and a column per ``circuit.parameters``
     (C order of the user's sets); ``None`` for a bound circuit, which is one set.
+    ``label`` is the user's name for a bound circuit: errors name it, and Qoro sends the
+    circuit under it (``None``: the target names it).
     """
 
     circuit: QuantumCircuit
     shots: int
     parameter_values: np.ndarray | None = None
+    label: str | None = None
 
     @property
     def num_sets(self) -> int:

@@ -287,7 +287,7 @@ class DiviProvider:
         settings = {key: options.pop(key) for key in CLIENT_SETTINGS if key in options}
         client = self._require_client(system.name)
         if settings:
-            settings["timeout"] = settings.pop("request_timeout", client.timeout)
+            settings.setdefault("request_timeout", client.request_timeout)
             client = QoroClient(
                 self._auth_token, client.api_url, account=self._account, **settings
             )

@@ -64,7 +64,7 @@ class QoroService(CircuitRunner):
         self.polling_interval = positive_seconds("polling_interval", polling_interval)
         self.system_name = system_name
         self._client = QoroClient(
-            auth_token, api_url, timeout=request_timeout, max_retry_time=max_retry_time
+            auth_token, api_url, request_timeout=request_timeout, max_retry_time=max_retry_time
         )
 
     def __repr__(self) -> str:

@@ -52,12 +52,14 @@ class SampleWork:
 class EstimateWork:
     """Observables (each as wide as the circuit, qubit 0 rightmost) to estimate on one
     circuit for each of its parameter sets (rows, as in :class:`SampleWork`), exactly
-    (``precision`` 0) or to within ``precision`` (a standard error)."""
+    (``precision`` 0) or to within ``precision`` (a standard error); ``label`` as in
+    :class:`SampleWork`."""
 
     circuit: QuantumCircuit
     observables: Sequence[SparsePauliOp]
     parameter_values: np.ndarray
     precision: float = 0.0
+    label: str | None = None
 
     @property
     def shots(self) -> int | None:

@@ -84,7 +84,7 @@ class EngineSettings(TypedDict, total=False):
 class BatchSettings(TypedDict, total=False):
     """What a batch may say besides its circuits (see :meth:`SimulationEngine.sample`)."""
 
-    labels: Sequence[str] | None
+    labels: Sequence[str | None] | None
     parameter_values: Sequence[np.ndarray] | None
 
 
@@ -210,7 +210,7 @@ class SimulationEngine(Shared):
         shots: int,
         seed: int | None = None,
         memory: bool = False,
-        labels: Sequence[str] | None = None,
+        labels: Sequence[str | None] | None = None,
         parameter_values: Sequence[np.ndarray] | None = None,
     ) -> SampleBatch:
         """Check a batch as :meth:`sample` does, raising the same errors, but run it later.
@@ -265,7 +265,7 @@ class SimulationEngine(Shared):
         circuits: Sequence[QuantumCircuit],
         observables: Sequence[Sequence[SparsePauliOp]],
         *,
-        labels: Sequence[str] | None = None,
+        labels: Sequence[str | None] | None = None,
         parameter_values: Sequence[np.ndarray] | None = None,
     ) -> ExpectationBatch:
         """Check a batch as :meth:`expectation_values` does, raising the same errors, but
@@ -577,17 +577,22 @@ def _batch_seed(seed: int | None) -> int:
 
 
 def _checked_batch(
-    circuits: Sequence[QuantumCircuit], labels: Sequence[str] | None, *, bound: bool = True
+    circuits: Sequence[QuantumCircuit],
+    labels: Sequence[str | None] | None,
+    *,
+    bound: bool = True,
 ) -> tuple[list[QuantumCircuit], list[str]]:
-    """The batch as a list with a label per circuit, each of the right kind (and bound,
-    unless parameter values come with them)."""
+    """The batch as a list with a label per circuit (by default its name), each of the
+    right kind (and bound, unless parameter values come with them)."""
     circuits = list(circuits)
-    if labels is None:
-        labels = [getattr(circuit, "name", f"#{index}") for index, circuit in enumerate(circuits)]
-    labels = list(labels)
-    if len(labels) != len(circuits):
-        raise InvalidInputError(f"{len(labels)} labels for {len(circuits)} circuits")
-    for circuit, label in zip(circuits, labels, strict=True):
+    given = [None] * len(circuits) if labels is None else list(labels)
+    if len(given) != len(circuits):
+        raise InvalidInputError(f"{len(given)} labels for {len(circuits)} circuits")
+    named = [
+        getattr(circuit, "name", f"#{index}") if label is None else label
+        for index, (circuit, label) in enumerate(zip(circuits, given, strict=True))
+    ]
+    for circuit, label in zip(circuits, named, strict=True):
         if not isinstance(circuit, QuantumCircuit):
             raise InvalidTypeError(
                 f"circuit {label!r}: expected a QuantumCircuit, got {type(circuit)}"
@@ -595,7 +600,7 @@ def _checked_batch(
         if bound and circuit.parameters:
             names = ", ".join(sorted(parameter.name for parameter in circuit.parameters))
             raise InvalidCircuitError(label, f"unbound parameters ({names}); bind them first")
-    return circuits, labels
+    return circuits, named
 
 
 def _checked_parameter_values(

@@ -145,7 +145,7 @@ class SimulatorExecution:
                 shots=shots,
                 seed=batch_seed(seed, position),
                 memory=memory,
-                labels=[work[i].label or work[i].circuit.name for i in indices],
+                labels=[work[i].label for i in indices],
                 parameter_values=None if bound else [_rows(work[i]) for i in indices],
             )
             batches.append((indices, batch))

@@ -306,7 +306,7 @@ class DiviProvider:
         if dialect is not None:
             client = client.speaking(dialect)
         if settings:
-            settings["timeout"] = settings.pop("request_timeout", client.timeout)
+            settings.setdefault("request_timeout", client.request_timeout)
             client = QoroClient(
                 self._auth_token,
                 client.api_url,

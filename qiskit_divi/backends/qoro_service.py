@@ -79,7 +79,7 @@ class QoroService(CircuitRunner):
         self._client = QoroClient(
             auth_token,
             api_url,
-            timeout=request_timeout,
+            request_timeout=request_timeout,
             max_retry_time=max_retry_time,
             dialect=dialect,
         )

@@ -153,11 +153,11 @@ class QoroClient:
             the URL found with the token, else the public service. Plain ``http`` only
             for loopback hosts.
         account: a saved account's name, to use it instead of looking elsewhere.
-        timeout: seconds each attempt of a request may take to connect, and then to send
-            the request and receive the whole answer (however slowly it trickles in).
+        request_timeout: seconds each attempt of a request may take to connect, and then
+            to send the request and receive the whole answer (however slowly it trickles in).
         max_retry_time: seconds after a request's first failure past which it is not
             retried again; so one call takes at most about ``max_retry_time`` plus
-            twice ``timeout``.
+            twice ``request_timeout``.
         retry: the rest of the retry policy (counts, backoff): see
             :class:`~qiskit_divi.qoro.retry.RetrySettings`.
         dialect: the wire dialect the service speaks: ``"2026"`` (today's service, the
@@ -174,7 +174,7 @@ class QoroClient:
         auth_token: str | None = None,
         api_url: str | None = None,
         *,
-        timeout: float = 30.0,
+        request_timeout: float = 30.0,
         max_retry_time: float = 60.0,
         retry: RetrySettings | None = None,
         dialect: Dialect | str | int = Dialect.V2026,
@@ -182,7 +182,7 @@ class QoroClient:
     ) -> None:
         credentials = resolve(auth_token, api_url, account=account)
         self.api_url = credentials.url
-        self.timeout = positive_seconds("timeout", timeout)
+        self.request_timeout = positive_seconds("request_timeout", request_timeout)
         self.dialect = _dialect(dialect)
         self._systems: dict[str, System] | None = None
         max_retry_time = positive_seconds("max_retry_time", max_retry_time)
@@ -626,7 +626,7 @@ class QoroClient:
             # would fail like a drop after sending, which job/init/ must not retry.
             headers["Connection"] = "close"
         at = math.inf if timeout is None else time.monotonic() + timeout
-        deadline = Deadline(self.timeout, at)
+        deadline = Deadline(self.request_timeout, at)
         try:
             with deadline:
                 response = self._session.request(
@@ -635,7 +635,7 @@ class QoroClient:
                     params=params,
                     data=data,
                     headers=headers,
-                    timeout=self.timeout,
+                    timeout=self.request_timeout,
                     stream=True,
                 )
                 with response:
@@ -662,9 +662,9 @@ class QoroClient:
         if deadline.expired and time.monotonic() >= deadline.at:
             text = "no complete answer from the Qoro Service before the call's deadline"
         elif deadline.expired:
-            text = f"no complete answer from the Qoro Service within {self.timeout:g} s"
+            text = f"no complete answer from the Qoro Service within {self.request_timeout:g} s"
         elif isinstance(err, requests.Timeout) and not isinstance(err, requests.ConnectTimeout):
-            text = f"no answer from the Qoro Service within {self.timeout:g} s"
+            text = f"no answer from the Qoro Service within {self.request_timeout:g} s"
         else:
             reason = self._auth.redact(_reason(err))
             text = f"cannot reach the Qoro Service at {self.api_url}: {reason}"

@@ -17,7 +17,6 @@ from qiskit.providers import JobError, JobStatus, JobV1
 from qiskit.result import Result
 from qiskit.result.models import ExperimentResult, ExperimentResultData
 
-from ..circuits import to_qasm
 from ..copies import SharingCopies
 from ..exceptions import CorruptResultError
 from ..outcomes import Outcomes
@@ -70,23 +69,20 @@ class ExperimentHeader:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def export(cls, index: int, circuit: QuantumCircuit) -> tuple[ExperimentHeader, str]:
-        """The ``index``-th circuit of a submission as OpenQASM 2, with its header.
+    def of(cls, label: str, circuit: QuantumCircuit, qasm: str) -> ExperimentHeader:
+        """The header of ``circuit``, sent under ``label`` as the OpenQASM 2 ``qasm``.
 
         The registers are read from the exported text, not the circuit: loose or shared
         classical bits are laid out by the exporter, and outcomes follow that layout.
         """
-        label = submission_label(index, circuit)
-        qasm = to_qasm(label, circuit)
         cregs = tuple((name, int(size)) for name, size in _CREG.findall(qasm))
-        header = cls(
+        return cls(
             label=label,
             name=circuit.name,
             creg_sizes=cregs,
             memory_slots=sum(size for _, size in cregs),
             metadata=dict(circuit.metadata or {}),
         )
-        return header, qasm
 
     @classmethod
     def unknown(cls, labels: Sequence[str]) -> list[ExperimentHeader]:

@@ -14,6 +14,7 @@ import os
 import pickle
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
 from qiskit import QuantumCircuit
@@ -37,23 +38,19 @@ _DIRECTIVES = frozenset({"barrier"})
 QiskitBackend: TypeAlias = str | BackendV2 | None
 
 
+@dataclass(eq=False, repr=False)
 class SimulatedDevice:
     """An Aer method, plus optionally a device (its target and noise) and a noise model.
 
     A device pickles to a compact, cached payload and is rebuilt at most once per
-    process (see :func:`_restore`), so sending it with every chunk of work is cheap.
+    process (see :func:`_restore`), so sending it with every chunk of work is cheap;
+    ``key`` names it, the same in every process.
     """
 
-    def __init__(
-        self,
-        method: str = "automatic",
-        backend: BackendV2 | None = None,
-        noise_model: NoiseModel | None = None,
-    ) -> None:
-        self.method = method
-        self.backend = backend
-        self.noise_model = noise_model
-        self.key = uuid.uuid4().hex
+    method: str = "automatic"
+    backend: BackendV2 | None = None
+    noise_model: NoiseModel | None = None
+    key: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     @property
     def name(self) -> str:
@@ -192,9 +189,7 @@ class SimulatedDevice:
 def _restore(key: str, payload: bytes) -> SimulatedDevice:
     """The device a payload describes, unpickled once per process and key."""
     method, backend, noise_model = pickle.loads(payload)
-    device = SimulatedDevice(method, backend, noise_model)
-    device.key = key
-    return device
+    return SimulatedDevice(method, backend, noise_model, key)
 
 
 def _noise_model_target(aer: Target, basis: frozenset[str]) -> Target:

@@ -120,7 +120,7 @@ def test_client_settings_are_construction_settings_not_run_options(service):
     provider = DiviProvider()
     shared = provider.get_backend("qoro")
     backend = provider.get_backend("qoro", request_timeout=7.5, max_retry_time=2.0, shots=10)
-    assert backend.client.timeout == 7.5 and backend.client is not shared.client
+    assert backend.client.request_timeout == 7.5 and backend.client is not shared.client
     assert backend.client.api_url == shared.client.api_url
     assert backend.options.shots == 10
     assert "request_timeout" not in dict(backend.options.items())

@@ -198,7 +198,7 @@ def test_a_trickled_answer_is_cut_at_the_timeout(server, where):
     trickled = Reply(200, body, trickle=0.02, trickle_from=start, pad=2000)
     # A cut during the headers is a lost answer, retried (NO_WAIT allows 3 retries).
     server.script("GET", STATUS, *[trickled] * (4 if where == "headers" else 1))
-    client = QoroClient(TOKEN, server.url, timeout=0.3, retry=NO_WAIT)
+    client = QoroClient(TOKEN, server.url, request_timeout=0.3, retry=NO_WAIT)
 
     with pytest.raises(QoroConnectionError, match=r"no complete answer .* within 0\.3 s"):
         client.job_status(JOB_ID)
@@ -206,7 +206,7 @@ def test_a_trickled_answer_is_cut_at_the_timeout(server, where):
 
 def test_a_trickled_status_cannot_stretch_a_wait_past_its_timeout(server):
     server.script("GET", STATUS, Reply(200, status_body("RUNNING"), trickle=0.02, pad=2000))
-    client = QoroClient(TOKEN, server.url, timeout=30, retry=NO_WAIT)
+    client = QoroClient(TOKEN, server.url, request_timeout=30, retry=NO_WAIT)
 
     with pytest.raises(JobTimeoutError) as info:
         client.wait_for_job(JOB_ID, timeout=0.3, polling_interval=0.1)
@@ -216,7 +216,7 @@ def test_a_trickled_status_cannot_stretch_a_wait_past_its_timeout(server):
 
 def test_a_slow_but_whole_answer_within_the_timeout_is_read(server):
     server.script("GET", STATUS, Reply(200, status_body("RUNNING"), trickle=0.001))
-    client = QoroClient(TOKEN, server.url, timeout=30, retry=NO_WAIT)
+    client = QoroClient(TOKEN, server.url, request_timeout=30, retry=NO_WAIT)
 
     assert client.job_status(JOB_ID).status is QoroJobStatus.RUNNING
 

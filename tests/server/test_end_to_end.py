@@ -47,7 +47,10 @@ def basis_state(value: int, width: int = 8) -> QuantumCircuit:
 
 def client_for(server: LocalServer, token: str | None = None) -> QoroClient:
     return QoroClient(
-        auth_token=token or server.token, api_url=server.url, retry=FAST_RETRIES, timeout=60
+        auth_token=token or server.token,
+        api_url=server.url,
+        retry=FAST_RETRIES,
+        request_timeout=60,
     )
 
 

@@ -116,6 +116,15 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=2, help="jobs run at once (default: 2)")
     serve.add_argument("--seed", type=int, help="seed sampling so a job's counts are reproducible")
     serve.add_argument(
+        "--credits",
+        metavar="N",
+        help=(
+            "keep a credit ledger: each token starts with N credits, a job costs 1 credit "
+            "per 1000 shots (1 per expectation circuit) and one that cannot be paid ends "
+            "INSUFFICIENT_CREDITS (default: no ledger, unlimited)"
+        ),
+    )
+    serve.add_argument(
         "--faults",
         type=float,
         metavar="RATE",
@@ -521,6 +530,7 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             faults=None if args.faults is None else FaultPlan(args.faults, args.fault_seed),
             seed=args.seed,
             limits=Limits(**{name: getattr(args, name) for name in _LIMITS}),
+            credits=args.credits,
         )
     except (ValueError, TypeError) as err:
         parser.error(str(err))

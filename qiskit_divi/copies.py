@@ -13,6 +13,17 @@ import copy
 from typing import Any, TypeVar
 
 T = TypeVar("T", bound="SharingCopies")
+S = TypeVar("S", bound="Shared")
+
+
+class Shared:
+    """A live resource of this process: every copy of it is itself."""
+
+    def __copy__(self: S) -> S:
+        return self
+
+    def __deepcopy__(self: S, memo: dict[int, Any]) -> S:
+        return self
 
 
 class SharingCopies:

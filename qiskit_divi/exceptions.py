@@ -191,19 +191,37 @@ class JobNotCancellableError(QoroAPIError):
 class JobFailedError(QoroError, JobError):
     """A job ended FAILED; ``reason`` is the server's explanation."""
 
+    #: How the message says the job ended.
+    _ending = "failed"
+
     def __init__(self, job_id: str, reason: str | None = None) -> None:
-        text = f"job {job_id} failed"
+        text = f"job {job_id} {self._ending}"
         super().__init__(f"{text}: {reason}" if reason else text)
         self.job_id = job_id
         self.reason = reason
 
 
+class InsufficientCreditsError(JobFailedError):
+    """A job ended INSUFFICIENT_CREDITS: the token's balance could not pay for it."""
+
+    _ending = "was not run: the account has too few credits (INSUFFICIENT_CREDITS)"
+
+
+class JobTimedOutError(JobFailedError):
+    """A job ended TIMED_OUT: the service stopped it at its time limit. (Not
+    :class:`JobTimeoutError`, which is a wait of ours running out while the job goes on.)"""
+
+    _ending = "was stopped at the service's time limit (TIMED_OUT)"
+
+
 class JobCancelledError(QoroError, JobError):
     """Results were asked for a job that was cancelled (a Qoro or a simulator job)."""
 
-    def __init__(self, job_id: str) -> None:
-        super().__init__(f"job {job_id} was cancelled; it has no results")
+    def __init__(self, job_id: str, reason: str | None = None) -> None:
+        text = f"job {job_id} was cancelled; it has no results"
+        super().__init__(f"{text} ({reason})" if reason else text)
         self.job_id = job_id
+        self.reason = reason
 
 
 class JobNotFinishedError(QoroError, JobError):

@@ -33,11 +33,14 @@ class SampleWork:
 
     ``parameter_values`` has a row per set and a column per ``circuit.parameters``
     (C order of the user's sets); ``None`` for a bound circuit, which is one set.
+    ``label`` is the user's name for a bound circuit: errors name it, and Qoro sends the
+    circuit under it (``None``: the target names it).
     """
 
     circuit: QuantumCircuit
     shots: int
     parameter_values: np.ndarray | None = None
+    label: str | None = None
 
     @property
     def num_sets(self) -> int:
@@ -49,12 +52,14 @@ class SampleWork:
 class EstimateWork:
     """Observables (each as wide as the circuit, qubit 0 rightmost) to estimate on one
     circuit for each of its parameter sets (rows, as in :class:`SampleWork`), exactly
-    (``precision`` 0) or to within ``precision`` (a standard error)."""
+    (``precision`` 0) or to within ``precision`` (a standard error); ``label`` as in
+    :class:`SampleWork`."""
 
     circuit: QuantumCircuit
     observables: Sequence[SparsePauliOp]
     parameter_values: np.ndarray
     precision: float = 0.0
+    label: str | None = None
 
     @property
     def shots(self) -> int | None:

@@ -32,6 +32,7 @@ from .qoro.client import QoroClient
 from .qoro.job import QoroJob
 from .qoro.protocol import (
     DEFAULT_SYSTEM,
+    Dialect,
     JobStatusReport,
     QoroJobStatus,
     QPUSystem,
@@ -44,7 +45,7 @@ LOCAL_SIMULATOR = "parallel_simulator"
 #: An alias of the Qoro Service's default system.
 QORO_ALIAS = "qoro"
 #: A Qoro backend's construction settings: its client's HTTP and retry settings.
-CLIENT_SETTINGS = ("request_timeout", "max_retry_time", "retry", "dialect")
+CLIENT_SETTINGS = ("request_timeout", "max_retry_time", "retry")
 
 #: Requests in flight at once when many jobs are asked about (the service has no bulk
 #: endpoint, so each job is one request).
@@ -82,6 +83,8 @@ class DiviProvider:
             the URL found with the token, else Qoro's own.
         account: a saved account's name (see :meth:`save_account`), used instead of
             looking elsewhere.
+        dialect: the Qoro wire dialect, ``"2026"`` (today's service, the default) or
+            ``"2025"`` (Divi's Backends Guide).
     """
 
     def __init__(
@@ -90,12 +93,16 @@ class DiviProvider:
         api_url: str | None = None,
         *,
         account: str | None = None,
+        dialect: Dialect | str | int = Dialect.V2026,
     ) -> None:
         self._auth_token = auth_token
         self._api_url = api_url
         self._account = account
+        self._dialect = dialect
         try:
-            self._client: QoroClient | None = QoroClient(auth_token, api_url, account=account)
+            self._client: QoroClient | None = QoroClient(
+                auth_token, api_url, account=account, dialect=dialect
+            )
         except MissingCredentialsError:
             if account is not None:
                 raise
@@ -140,16 +147,19 @@ class DiviProvider:
             and all(getattr(backend, key, _ABSENT) == value for key, value in kwargs.items())
         ]
 
-    def get_backend(self, name: str, **options: Any) -> BackendV2:
+    def get_backend(
+        self, name: str, *, dialect: Dialect | str | int | None = None, **options: Any
+    ) -> BackendV2:
         """The backend called ``name``, with ``options`` as its run options.
 
         ``"parallel_simulator"`` is the local simulator (its construction settings are
         accepted too, e.g. ``n_processes``); ``"qoro"`` is the Qoro Service's default
-        system; any other name is a Qoro system's, whose construction settings are its
-        client's: ``request_timeout`` (seconds per HTTP request), ``max_retry_time``,
-        ``retry`` (a :class:`~qiskit_divi.qoro.retry.RetrySettings`) and ``dialect``. Given
-        any, the backend gets a client of its own with them; construction settings and run
-        options never share a name.
+        system; any other name is a Qoro system's, whose jobs travel in ``dialect`` (by
+        default the provider's) and whose other construction settings are its client's:
+        ``request_timeout`` (seconds per HTTP request), ``max_retry_time`` and ``retry``
+        (a :class:`~qiskit_divi.qoro.retry.RetrySettings`). Given any, the backend gets a
+        client of its own with them; construction settings and run options never share a
+        name.
 
         Raises:
             MissingCredentialsError: a Qoro system was asked for without a token.
@@ -162,7 +172,7 @@ class DiviProvider:
         wanted = DEFAULT_SYSTEM if name == QORO_ALIAS else name
         for system in self._qoro_systems():
             if system.name == wanted:
-                return self._qoro_backend(system, **options)
+                return self._qoro_backend(system, dialect, **options)
         available = [LOCAL_SIMULATOR, QORO_ALIAS] + [s.name for s in self._qoro_systems()]
         raise UnknownBackendError(
             f"no backend {name!r}; available: {', '.join(map(repr, available))}"
@@ -270,7 +280,9 @@ class DiviProvider:
         saying what needed one."""
         if self._client is None:
             try:
-                self._client = QoroClient(api_url=self._api_url, account=self._account)
+                self._client = QoroClient(
+                    api_url=self._api_url, account=self._account, dialect=self._dialect
+                )
             except MissingCredentialsError as err:
                 raise MissingCredentialsError(f"{purpose} needs a Qoro API token: {err}") from err
         return self._client
@@ -278,18 +290,29 @@ class DiviProvider:
     def _qoro_systems(self) -> list[QPUSystem | SimulatorCluster]:
         if self._systems is None:
             client = self._require_client("listing the Qoro systems")
-            self._systems = [*client.simulator_clusters(), *client.qpu_systems()]
+            self._systems = [*client.fetch_simulator_clusters(), *client.fetch_qpu_systems()]
         return self._systems
 
-    def _qoro_backend(self, system: QPUSystem | SimulatorCluster, **options: Any) -> QoroBackend:
-        """A backend on the shared client, or on a client of its own when ``options`` has
-        client settings."""
+    def _qoro_backend(
+        self,
+        system: QPUSystem | SimulatorCluster,
+        dialect: Dialect | str | int | None = None,
+        **options: Any,
+    ) -> QoroBackend:
+        """A backend on the shared client (speaking ``dialect`` if given), or on a client of
+        its own when ``options`` has client settings."""
         settings = {key: options.pop(key) for key in CLIENT_SETTINGS if key in options}
         client = self._require_client(system.name)
+        if dialect is not None:
+            client = client.speaking(dialect)
         if settings:
-            settings["timeout"] = settings.pop("request_timeout", client.timeout)
+            settings.setdefault("request_timeout", client.request_timeout)
             client = QoroClient(
-                self._auth_token, client.api_url, account=self._account, **settings
+                self._auth_token,
+                client.api_url,
+                account=self._account,
+                dialect=client.dialect,
+                **settings,
             )
         return QoroBackend(system, client, provider=self, **options)
 
@@ -324,11 +347,11 @@ def _report(client: QoroClient, job_id: str) -> tuple[QoroJobStatus, str | None]
 def _status(status: QoroJobStatus | str) -> QoroJobStatus:
     if isinstance(status, QoroJobStatus):
         return status
-    try:
-        return QoroJobStatus(str(status).upper())
-    except ValueError:
+    known = QoroJobStatus.__members__.get(str(status).upper())
+    if known is None:
         names = ", ".join(s.value for s in QoroJobStatus)
-        raise InvalidInputError(f"unknown job status {status!r}; one of {names}") from None
+        raise InvalidInputError(f"unknown job status {status!r}; one of {names}")
+    return known
 
 
 def _is_simulator(backend: BackendV2) -> bool:

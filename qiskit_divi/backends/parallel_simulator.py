@@ -1,4 +1,5 @@
-"""Divi's documented local simulator: labelled circuits in, counts out, via the engine."""
+"""Divi's documented local simulator: labelled circuits in, counts out, via the simulator's
+execution interface (:mod:`qiskit_divi.simulator.execution`)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from qiskit_aer.noise import NoiseModel
 
 from ..circuits import CircuitLike, labelled, to_circuit
 from ..exceptions import InvalidTypeError
+from ..execution import SampleWork
 from ..options import check_seed
 from ..simulator.device import QiskitBackend
 from ..simulator.engine import SimulationEngine
+from ..simulator.execution import JobQueue, SimulatorExecution
 from .circuit_runner import CircuitRunner
 
 if TYPE_CHECKING:
@@ -65,6 +68,7 @@ class ParallelSimulator(CircuitRunner):
             n_processes=n_processes,
             executor=executor,
         )
+        self._execution = SimulatorExecution(self._engine, JobQueue(type(self).__name__))
 
     @property
     def n_processes(self) -> int:
@@ -88,12 +92,14 @@ class ParallelSimulator(CircuitRunner):
         """
         if args or kwargs:
             raise InvalidTypeError("submit_circuits takes only the mapping of label -> circuit")
-        batch = labelled(circuits)
-        parsed = [to_circuit(label, circuit) for label, circuit in batch.items()]
-        samples = self._engine.sample(parsed, shots=self.shots, seed=self.seed, labels=list(batch))
+        work = [
+            SampleWork(to_circuit(label, circuit), self.shots, label=label)
+            for label, circuit in labelled(circuits).items()
+        ]
+        sampled = self._execution.sample(work, seed=self.seed, memory=False).result()
         return [
-            {"label": label, "results": sample.outcomes.get_counts()}
-            for label, sample in zip(batch, samples, strict=True)
+            {"label": item.label, "results": outcomes.get_counts()}
+            for item, (outcomes,) in zip(work, sampled, strict=True)
         ]
 
     def close(self) -> None:

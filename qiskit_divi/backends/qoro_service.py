@@ -26,7 +26,17 @@ from ..qoro.codec import (
     encode_observables,
 )
 from ..qoro.polling import ProgressBar, wait_until_final
-from ..qoro.protocol import DEFAULT_SYSTEM, JobStatusReport, JobType, QoroJobStatus, QPUSystem
+from ..qoro.protocol import (
+    DEFAULT_SYSTEM,
+    CreditBalance,
+    CreditTransactionPage,
+    Dialect,
+    JobStatusReport,
+    JobType,
+    QoroJobStatus,
+    QPUSystem,
+    SimulatorCluster,
+)
 from .circuit_runner import CircuitRunner
 
 JobIds = str | Iterable[str]
@@ -47,6 +57,8 @@ class QoroService(CircuitRunner):
         system_name: the system jobs run on unless ``submit_circuits`` names another.
         request_timeout: seconds each HTTP request may wait.
         max_retry_time: seconds a failing request keeps being retried.
+        dialect: the wire dialect, ``"2026"`` (today's service, the default) or
+            ``"2025"`` (the Backends Guide's); see :doc:`/protocol`.
     """
 
     def __init__(
@@ -59,12 +71,17 @@ class QoroService(CircuitRunner):
         system_name: str = DEFAULT_SYSTEM,
         request_timeout: float = 30.0,
         max_retry_time: float = 60.0,
+        dialect: Dialect | str | int = Dialect.V2026,
     ) -> None:
         super().__init__(shots)
         self.polling_interval = positive_seconds("polling_interval", polling_interval)
         self.system_name = system_name
         self._client = QoroClient(
-            auth_token, api_url, timeout=request_timeout, max_retry_time=max_retry_time
+            auth_token,
+            api_url,
+            request_timeout=request_timeout,
+            max_retry_time=max_retry_time,
+            dialect=dialect,
         )
 
     def __repr__(self) -> str:
@@ -95,7 +112,19 @@ class QoroService(CircuitRunner):
 
     def fetch_qpu_systems(self) -> list[QPUSystem]:
         """The QPU systems this token may use."""
-        return self._client.qpu_systems()
+        return self._client.fetch_qpu_systems()
+
+    def fetch_simulator_clusters(self) -> list[SimulatorCluster]:
+        """The simulator clusters this token may use."""
+        return self._client.fetch_simulator_clusters()
+
+    def get_credit_balance(self) -> CreditBalance:
+        """The token's credit balance and how much it has used."""
+        return self._client.get_credit_balance()
+
+    def get_credit_transactions(self, page: int = 1, page_size: int = 20) -> CreditTransactionPage:
+        """One page (from 1; at most 100 a page) of the token's credit history."""
+        return self._client.get_credit_transactions(page, page_size)
 
     def submit_circuits(
         self,

@@ -20,13 +20,13 @@ from ..exceptions import (
     InvalidInputError,
     InvalidTypeError,
 )
+from ..execution import SampleWork
 from ..options import OptionTable, flag, no_seed, optional_seconds, positive_int, positive_seconds
 from ..version import __version__
 from .client import QoroClient
 from .execution import QoroExecution
 from .job import ExperimentHeader, QoroJob, Reconnecting, submission_label
 from .protocol import QELIB1_GATES, JobType, QPUSystem, SimulatorCluster
-from .rules import check_sampled
 
 #: Job types ``run`` can send: all of them return histograms. Expectation jobs need
 #: observables and go through the estimator.
@@ -96,8 +96,22 @@ class QoroBackend(Reconnecting, BackendV2):
 
     @property
     def execution(self) -> QoroExecution:
-        """Where qiskit-divi's primitives submit their work (see :mod:`qiskit_divi.execution`)."""
-        return QoroExecution(self)
+        """Where runs and qiskit-divi's primitives submit their work (see
+        :mod:`qiskit_divi.execution`), with the run options as they are now."""
+        return self._execution(dict(self.options.items()))
+
+    def _execution(self, settings: dict[str, Any], *, one_job: bool = False) -> QoroExecution:
+        return QoroExecution(
+            self.client,
+            self.name,
+            num_qubits=self.num_qubits,
+            supports_expval=self._system.supports_expval,
+            job_type=settings["job_type"],
+            tag=settings["tag"],
+            polling_interval=settings["polling_interval"],
+            timeout=settings["timeout"],
+            one_job=one_job,
+        )
 
     @property
     def system(self) -> QPUSystem | SimulatorCluster:
@@ -149,28 +163,25 @@ class QoroBackend(Reconnecting, BackendV2):
         """
         circuits = _circuit_list(run_input)
         settings = {**dict(self.options.items()), **_OPTIONS.for_run(options, self.name)}
-        if settings["job_type"] is JobType.CIRCUIT_CUT and len(circuits) > 1:
-            raise InvalidInputError(
-                f"a CIRCUIT_CUT job takes one circuit, got {len(circuits)}; submit one per job"
-            )
-        for index, circuit in enumerate(circuits):
-            check_sampled(submission_label(index, circuit), circuit, self.name, self.num_qubits)
-        exported = [
-            ExperimentHeader.export(index, circuit) for index, circuit in enumerate(circuits)
+        shots = settings["shots"]
+        labels = [submission_label(index, circuit) for index, circuit in enumerate(circuits)]
+        work = [
+            SampleWork(circuit, shots, label=label)
+            for circuit, label in zip(circuits, labels, strict=True)
         ]
-        job_id = self.client.submit_job(
-            {header.label: qasm for header, qasm in exported},
-            job_type=settings["job_type"],
-            shots=settings["shots"],
-            tag=settings["tag"],
-            system_name=self.name,
+        handle = self._execution(settings, one_job=True).sample(
+            work, seed=settings["seed_simulator"], memory=settings["memory"]
         )
+        (exported,) = handle.exported
         return QoroJob(
             self,
-            job_id,
+            handle.job_id(),
             client=self.client,
-            headers=[header for header, _ in exported],
-            shots=settings["shots"],
+            headers=[
+                ExperimentHeader.of(label, circuit, exported[label])
+                for circuit, label in zip(circuits, labels, strict=True)
+            ],
+            shots=shots,
             memory=settings["memory"],
             polling_interval=settings["polling_interval"],
             timeout=settings["timeout"],

@@ -1,8 +1,9 @@
 """The one place that speaks HTTP to the Qoro Service (``docs/protocol.rst`` describes it).
 
 A :class:`QoroClient` owns a ``requests`` session carrying the bearer token and the
-retry policies of :mod:`.retry`, and offers one method per endpoint. Every failure is a
-:class:`~qiskit_divi.exceptions.QoroError`; the token never leaves the session: plain
+retry policies of :mod:`.retry`, and offers one method per endpoint. It speaks one wire
+:class:`~qiskit_divi.qoro.protocol.Dialect` (2026 unless told otherwise). Every failure
+is a :class:`~qiskit_divi.exceptions.QoroError`; the token never leaves the session: plain
 ``http`` goes only to loopback and never through a proxy, and every text taken from an
 answer is scrubbed of it before it is cut short or shown. Each answer is read within a
 total deadline (:mod:`.deadline`) and up to a size limit, and results decode within a
@@ -17,7 +18,8 @@ import logging
 import math
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 import requests
@@ -28,6 +30,7 @@ from ..exceptions import (
     AnswerTooLargeError,
     AuthenticationError,
     CorruptResultError,
+    InsufficientCreditsError,
     InvalidInputError,
     InvalidTypeError,
     JobCancelledError,
@@ -35,9 +38,12 @@ from ..exceptions import (
     JobNotCancellableError,
     JobNotFinishedError,
     JobNotFoundError,
+    JobTimedOutError,
     QoroAPIError,
     QoroConnectionError,
+    QoroError,
     TooManyPagesError,
+    UnknownBackendError,
 )
 from ..journal import JournalEntry, record_submission
 from ..options import positive_int, positive_seconds
@@ -48,16 +54,23 @@ from .codec import (
     chunk_circuits,
     decode_observables,
     decode_result,
+    encode_observable_groups,
     pack_circuit,
+    plan_circuit_uploads,
+    plan_template_uploads,
     result_bits,
 )
 from .deadline import Deadline, DeadlineAdapter
 from .polling import wait_until_final
 from .protocol import (
+    CREDIT_PAGE_SIZE_LIMIT,
     DEFAULT_SYSTEM,
     RESULTS_PAGE_LIMIT,
+    CreditBalance,
+    CreditTransactionPage,
     Dialect,
     Endpoint,
+    ExecutionConfig,
     JobStatusReport,
     JobType,
     QoroJobStatus,
@@ -83,6 +96,48 @@ MAX_RESULT_PAGES = 1000
 _READ_CHUNK_BYTES = 64 * 1024
 #: What reading an answer's fields can raise when the answer is not what it should be.
 _UNREADABLE = (KeyError, TypeError, ValueError, AttributeError, OverflowError, RecursionError)
+#: A template's parameter names: OpenQASM 2 identifiers, which its gate arguments use.
+_PARAMETER_NAME = re.compile(r"[a-z][A-Za-z0-9_]*")
+#: The error each final status other than COMPLETED raises from a wait or from results.
+_ENDED: dict[QoroJobStatus, Callable[[str, str | None], QoroError]] = {
+    QoroJobStatus.FAILED: JobFailedError,
+    QoroJobStatus.CANCELLED: JobCancelledError,
+    QoroJobStatus.INSUFFICIENT_CREDITS: InsufficientCreditsError,
+    QoroJobStatus.TIMED_OUT: JobTimedOutError,
+}
+
+System = QPUSystem | SimulatorCluster
+
+
+@dataclass(frozen=True)
+class CircuitTemplate:
+    """One circuit uploaded once, run once per row of parameter values (2026 wire).
+
+    Attributes:
+        qasm: OpenQASM 2 whose gate arguments name the parameters (``ry(theta) q[0];``,
+            ``rz(2*phi) q[1];``); the service puts each row's values in their place.
+        parameter_names: the names, in the order each row lists its values.
+        parameter_sets: row label -> values (floats, in name order). Results come back
+            keyed by these labels.
+        shots: this template's shots, else the job's.
+        observables: this template's observables (one group for every row), else the
+            job's.
+    """
+
+    qasm: str
+    parameter_names: Sequence[str]
+    parameter_sets: Mapping[str, Sequence[float]]
+    shots: int | None = None
+    observables: str | None = None
+
+
+@dataclass
+class _Submission:
+    """A job checked and planned: its ``job/init/`` body and every upload's body."""
+
+    init: dict[str, Any]
+    uploads: list[dict[str, Any]] = field(default_factory=list)
+    labels: tuple[str, ...] = ()  # the circuits', then the templates' rows'
 
 
 class QoroClient:
@@ -98,14 +153,16 @@ class QoroClient:
             the URL found with the token, else the public service. Plain ``http`` only
             for loopback hosts.
         account: a saved account's name, to use it instead of looking elsewhere.
-        timeout: seconds each attempt of a request may take to connect, and then to send
-            the request and receive the whole answer (however slowly it trickles in).
+        request_timeout: seconds each attempt of a request may take to connect, and then
+            to send the request and receive the whole answer (however slowly it trickles in).
         max_retry_time: seconds after a request's first failure past which it is not
             retried again; so one call takes at most about ``max_retry_time`` plus
-            twice ``timeout``.
+            twice ``request_timeout``.
         retry: the rest of the retry policy (counts, backoff): see
             :class:`~qiskit_divi.qoro.retry.RetrySettings`.
-        dialect: the wire dialect the service speaks.
+        dialect: the wire dialect the service speaks: ``"2026"`` (today's service, the
+            default) or ``"2025"`` (Divi's Backends Guide), or a
+            :class:`~qiskit_divi.qoro.protocol.Dialect`.
 
     The client cannot be pickled: it holds the token. Create one in each process. Copies
     of what holds it, made in this process, share it (``copy.deepcopy`` gives the client
@@ -117,16 +174,17 @@ class QoroClient:
         auth_token: str | None = None,
         api_url: str | None = None,
         *,
-        timeout: float = 30.0,
+        request_timeout: float = 30.0,
         max_retry_time: float = 60.0,
         retry: RetrySettings | None = None,
-        dialect: Dialect = Dialect.V2025,
+        dialect: Dialect | str | int = Dialect.V2026,
         account: str | None = None,
     ) -> None:
         credentials = resolve(auth_token, api_url, account=account)
         self.api_url = credentials.url
-        self.timeout = positive_seconds("timeout", timeout)
-        self.dialect = Dialect(dialect)
+        self.request_timeout = positive_seconds("request_timeout", request_timeout)
+        self.dialect = _dialect(dialect)
+        self._systems: dict[str, System] | None = None
         max_retry_time = positive_seconds("max_retry_time", max_retry_time)
         settings = retry or RetrySettings()
         self._auth = _BearerToken(credentials.token)
@@ -142,7 +200,17 @@ class QoroClient:
         self._session.mount(self._url(Endpoint.INIT_JOB.path()), init)
 
     def __repr__(self) -> str:
-        return f"QoroClient(api_url={self.api_url!r})"
+        return f"QoroClient(api_url={self.api_url!r}, dialect={self.dialect.value!r})"
+
+    def speaking(self, dialect: Dialect | str | int) -> QoroClient:
+        """This client in ``dialect``: itself if it speaks it already, else a client that
+        shares its session (and so its token and connections)."""
+        dialect = _dialect(dialect)
+        if dialect is self.dialect:
+            return self
+        other = object.__new__(QoroClient)
+        other.__dict__.update(self.__dict__, dialect=dialect, _systems=None)
+        return other
 
     def __reduce__(self) -> NoReturn:
         raise TypeError(
@@ -177,44 +245,113 @@ class QoroClient:
         """
         self._call(Endpoint.PING)
 
-    def qpu_systems(self) -> list[QPUSystem]:
-        """The QPU systems this token may use."""
-        return self._records(Endpoint.QPU_SYSTEMS, QPUSystem.from_wire)
+    def fetch_qpu_systems(self) -> list[QPUSystem]:
+        """The QPU systems this token may use (and remembered: see :meth:`system`)."""
+        systems = self._records(Endpoint.QPU_SYSTEMS, QPUSystem.from_wire)
+        self._remember(systems)
+        return systems
 
-    def simulator_clusters(self) -> list[SimulatorCluster]:
-        """The simulator clusters this token may use (newer servers list them)."""
-        return self._records(Endpoint.SIMULATOR_CLUSTERS, SimulatorCluster.from_wire)
+    def fetch_simulator_clusters(self) -> list[SimulatorCluster]:
+        """The simulator clusters this token may use (and remembered: see :meth:`system`)."""
+        clusters = self._records(Endpoint.SIMULATOR_CLUSTERS, SimulatorCluster.from_wire)
+        self._remember(clusters)
+        return clusters
+
+    def system(self, name: str) -> System:
+        """The system called ``name`` as the listings show it: a simulator cluster when
+        ``simulatorcluster/`` lists it, else a QPU system.
+
+        The listings are fetched the first time a name is looked up (never when the
+        client is made) and kept by this client; a name they lack fetches them once more.
+
+        Raises:
+            UnknownBackendError: neither listing has the name.
+        """
+        if self._systems is not None and name in self._systems:
+            return self._systems[name]
+        self._systems = None
+        self.fetch_qpu_systems()
+        self.fetch_simulator_clusters()
+        listed: dict[str, System] = self._systems or {}
+        if name in listed:
+            return listed[name]
+        names = ", ".join(map(repr, listed)) or "none"
+        raise UnknownBackendError(f"no Qoro system {name!r} for this token; listed: {names}")
+
+    def get_credit_balance(self) -> CreditBalance:
+        """The token's credit balance and how much it has used."""
+        return self._read(Endpoint.CREDITS, CreditBalance.from_wire)
+
+    def get_credit_transactions(self, page: int = 1, page_size: int = 20) -> CreditTransactionPage:
+        """One page of the token's credit history (``page`` counts from 1; at most
+        100 transactions a page)."""
+        page = positive_int("page", page)
+        page_size = positive_int("page_size", page_size)
+        if page_size > CREDIT_PAGE_SIZE_LIMIT:
+            raise InvalidInputError(
+                f"page_size must be at most {CREDIT_PAGE_SIZE_LIMIT}, got {page_size}"
+            )
+        params = {"page": page, "page_size": page_size}
+        return self._read(
+            Endpoint.CREDIT_TRANSACTIONS, CreditTransactionPage.from_wire, params=params
+        )
+
+    def job_execution_config(self, job_id: str) -> ExecutionConfig:
+        """The settings a job was opened with (``maestro_config`` or ``device_config``)."""
+        return self._read(Endpoint.EXECUTION_CONFIG, ExecutionConfig.from_wire, job_id=job_id)
 
     def submit_job(
         self,
         circuits: Mapping[str, str],
         *,
         job_type: JobType,
-        shots: int | None = None,
+        shots: int | Mapping[str, int] | None = None,
         tag: str = "default",
         system_name: str = DEFAULT_SYSTEM,
-        observables: str | None = None,
+        observables: str | Mapping[str, str] | None = None,
+        templates: Sequence[CircuitTemplate] = (),
+        maestro_config: Mapping[str, Any] | None = None,
+        device_config: Mapping[str, Any] | None = None,
     ) -> str:
-        """Create a job from labelled OpenQASM 2 circuits and return its id.
+        """Create one job from labelled OpenQASM 2 circuits and templates; return its id.
 
-        Every check runs and every circuit is packed and chunked before the first
-        request; the upload then takes one ``job/init/`` and as many ``add_circuits`` as
-        the body cap needs. The job is recorded in the job journal
-        (:mod:`qiskit_divi.journal`) as soon as it has an id. Sampling jobs need
-        ``shots``; ``ESTIMATE`` jobs need ``observables`` (``"ZZI;XXY"``, leftmost
-        character on qubit 0).
+        Sampling jobs need ``shots``: one number, or (2026 wire) a mapping label ->
+        shots over every circuit, sent as ``shot_groups``. ``ESTIMATE`` jobs need
+        ``observables`` (``"ZZI;XXY"``, leftmost character on qubit 0): one set for every
+        circuit, or (2026 wire) a mapping label -> terms, sent as ``|`` groups with a
+        ``circuit_ham_map``. ``templates`` (2026 wire) each upload one parametric circuit
+        with its rows of values; results are keyed by circuit and row labels alike.
+        ``maestro_config`` (a simulator cluster's settings) or ``device_config`` (a QPU
+        system's) travel in ``job/init/`` (2026 wire).
+
+        Every check runs and every upload is planned before the first request; on the
+        2026 wire the target's kind comes from the listings (fetched once per client).
+        The upload then takes one ``job/init/`` and as many ``add_circuits`` as the body
+        cap needs. If an upload fails, the job is cancelled (best effort) and the error,
+        which names the job, says so. The job is recorded in the job journal
+        (:mod:`qiskit_divi.journal`) as soon as it has an id.
 
         Raises:
-            PayloadTooLargeError: one circuit is larger than a request may carry.
-            QoroAPIError: the service refused a request; after ``job/init/`` the error
-                names the job, which exists but is not finalized.
+            InvalidInputError: something no request can carry (a note says what), such
+                as ``CIRCUIT_CUT`` on the 2026 wire, or settings for the other kind of
+                target; names the wire that can, where one can.
+            UnknownBackendError: (2026 wire) the listings have no ``system_name``.
+            PayloadTooLargeError: one circuit or parameter row is larger than a
+                request may carry.
+            QoroAPIError: the service refused a request.
         """
-        _check_submission(circuits, job_type, shots, tag, system_name, observables)
-        chunks = chunk_circuits({label: pack_circuit(qasm) for label, qasm in circuits.items()})
-        init = self.dialect.init_job_body(
-            job_type=job_type, system_name=system_name, tag=tag, shots=shots
+        submission = self._plan(
+            circuits,
+            job_type=job_type,
+            shots=shots,
+            tag=tag,
+            system_name=system_name,
+            observables=observables,
+            templates=templates,
+            maestro_config=maestro_config,
+            device_config=device_config,
         )
-        response = self._call(Endpoint.INIT_JOB, body=init)
+        response = self._call(Endpoint.INIT_JOB, body=submission.init)
         data = self._json(response)
         job_id = data.get("job_id") if isinstance(data, dict) else None
         if not isinstance(job_id, str) or not _JOB_ID.fullmatch(self._auth.scrub(job_id)):
@@ -226,21 +363,104 @@ class QoroClient:
                 system=system_name,
                 job_type=job_type.value,
                 tag=tag,
-                shots=shots,
-                labels=tuple(circuits),
-                observables=observables,
+                shots=shots if isinstance(shots, int) else None,
+                labels=submission.labels,
+                observables=observables if isinstance(observables, str) else None,
                 dialect=self.dialect.value,
             )
         )
-        for i, chunk in enumerate(chunks):
-            body = self.dialect.add_circuits_body(
-                chunk, last=i == len(chunks) - 1, shots=shots, observables=observables
-            )
-            self._call(Endpoint.ADD_CIRCUITS, body=body, job_id=job_id)
+        self._upload(job_id, submission.uploads)
         log.info(
-            "submitted Qoro job %s: %d circuits in %d uploads", job_id, len(circuits), len(chunks)
+            "submitted Qoro job %s: %d circuits in %d uploads",
+            job_id,
+            len(submission.labels),
+            len(submission.uploads),
         )
         return job_id
+
+    def _plan(
+        self,
+        circuits: Mapping[str, str],
+        *,
+        job_type: JobType,
+        shots: int | Mapping[str, int] | None,
+        tag: str,
+        system_name: str,
+        observables: str | Mapping[str, str] | None,
+        templates: Sequence[CircuitTemplate],
+        maestro_config: Mapping[str, Any] | None,
+        device_config: Mapping[str, Any] | None,
+    ) -> _Submission:
+        """Check a submission and build every body it sends, before any request that
+        changes anything (the 2026 wire may list the systems first)."""
+        templates = _check_submission(circuits, templates, job_type, tag, system_name)
+        dialect = self.dialect
+        estimate = job_type is JobType.ESTIMATE
+        shots_by_label = _shots(shots, circuits, needed=not estimate and bool(circuits))
+        groups, ranges = _observable_groups(observables, circuits, estimate)
+        simulator = True
+        if dialect is Dialect.V2026:
+            dialect.job_type_value(job_type)  # refuses CIRCUIT_CUT before any request
+            system = self.system(system_name)
+            simulator = isinstance(system, SimulatorCluster)
+            if estimate and not system.supports_expval:
+                raise InvalidInputError(
+                    f"system {system_name!r} runs no expectation (ESTIMATE) jobs"
+                )
+        elif templates or len(set(shots_by_label.values())) > 1:
+            raise InvalidInputError(
+                "the 2025 wire takes neither templates nor per-circuit shots; "
+                "they need the 2026 wire (dialect='2026')"
+            )
+        distinct = set(shots_by_label.values())
+        common = distinct.pop() if len(distinct) == 1 else None  # one count for all circuits
+        submission = _Submission(
+            dialect.init_job_body(
+                job_type=job_type,
+                system_name=system_name,
+                tag=tag,
+                shots=common if dialect is Dialect.V2025 and not estimate else None,
+                simulator=simulator,
+                maestro_config=maestro_config,
+                device_config=device_config,
+            )
+        )
+        parts: list[_Part] = []
+        if circuits:
+            grouped = None if common is not None or estimate else shots_by_label
+            observables_text = (
+                None if groups is None else encode_observable_groups(groups, dialect)
+            )
+            options = {"shots": common, "observables": observables_text, "circuit_ham_map": ranges}
+            parts += _circuit_parts(circuits, options, dialect, grouped)
+        for template in templates:
+            options = _template_options(template, shots, observables, estimate, dialect)
+            parts += _template_parts(template, options, dialect)
+        submission.uploads = [
+            dialect.upload_body(payload, last=i == len(parts) - 1, **options)
+            for i, (payload, options) in enumerate(parts)
+        ]
+        submission.labels = (*circuits, *(row for t in templates for row in t.parameter_sets))
+        return submission
+
+    def _upload(self, job_id: str, bodies: Sequence[dict[str, Any]]) -> None:
+        """Send a job's uploads; if one fails, cancel the job rather than leave it open."""
+        try:
+            for body in bodies:
+                self._call(Endpoint.ADD_CIRCUITS, body=body, job_id=job_id)
+        except QoroError as err:
+            try:
+                self.cancel_job(job_id)
+            except QoroError as cancel_error:
+                note = (
+                    f"job {job_id} was created but not every upload arrived, and cancelling "
+                    f"it failed too ({cancel_error}); cancel or delete it yourself"
+                )
+            else:
+                note = f"job {job_id} was created but not every upload arrived: it was cancelled"
+            log.warning("%s", note)
+            err.add_note(note)
+            raise
 
     def job_status(self, job_id: str, timeout: float | None = None) -> JobStatusReport:
         """The job's status, with the server's explanation when it failed.
@@ -268,18 +488,17 @@ class QoroClient:
         :data:`~qiskit_divi.qoro.codec.MAX_RESULT_BITS` outcome bits in all.
 
         Raises:
-            JobFailedError: the job FAILED (with the server's reason).
+            JobFailedError: the job FAILED (with the server's reason); its subclasses
+                :class:`~qiskit_divi.exceptions.InsufficientCreditsError` and
+                :class:`~qiskit_divi.exceptions.JobTimedOutError` when it ended
+                INSUFFICIENT_CREDITS or TIMED_OUT.
             JobCancelledError: the job was cancelled.
-            JobNotFinishedError: the job is still pending or running.
+            JobNotFinishedError: the job is not final yet.
             CorruptResultError: a result failed its integrity checks, or a label repeats.
             ResultTooLargeError, TooManyPagesError, AnswerTooLargeError: the results
                 passed one of the limits above.
         """
-        report = self.job_status(job_id)
-        if report.status is QoroJobStatus.FAILED:
-            raise JobFailedError(job_id, report.message)
-        if report.status is QoroJobStatus.CANCELLED:
-            raise JobCancelledError(job_id)
+        report = _succeeded(job_id, self.job_status(job_id))
         if report.status is not QoroJobStatus.COMPLETED:
             raise JobNotFinishedError(job_id, report.status.value)
         results: dict[str, CircuitResult] = {}
@@ -352,8 +571,13 @@ class QoroClient:
     ) -> JobStatusReport:
         """Poll until the job is final; the interval grows gently up to ten times its start.
 
+        Returns the final report of a COMPLETED job. A status this client does not know
+        is taken as not final: the wait goes on (and logs it once).
+
         Raises:
             JobTimeoutError: still not final after ``timeout`` seconds; the job goes on.
+            JobFailedError, JobCancelledError: the job ended otherwise (as
+                :meth:`job_results` raises them).
         """
 
         def on_poll(reports: list[JobStatusReport]) -> None:
@@ -367,7 +591,7 @@ class QoroClient:
             polling_interval=polling_interval,
             on_poll=on_poll,
         )
-        return report
+        return _succeeded(job_id, report)
 
     # -- plumbing -----------------------------------------------------------------------
 
@@ -393,15 +617,16 @@ class QoroClient:
         method = endpoint.method
         path = endpoint.path(None if job_id is None else _job_id(job_id))
         headers, data = {}, None
-        if body is not None:
+        if method == "POST":  # the service wants it on every POST, body-less cancel/ too
             headers["Content-Type"] = "application/json"
-            data = json.dumps(body, separators=(",", ":"))
+        if body is not None:
+            data = self.dialect.render(body)
         if endpoint is Endpoint.INIT_JOB:
             # A fresh connection: one the server closed while it sat idle in the pool
             # would fail like a drop after sending, which job/init/ must not retry.
             headers["Connection"] = "close"
         at = math.inf if timeout is None else time.monotonic() + timeout
-        deadline = Deadline(self.timeout, at)
+        deadline = Deadline(self.request_timeout, at)
         try:
             with deadline:
                 response = self._session.request(
@@ -410,7 +635,7 @@ class QoroClient:
                     params=params,
                     data=data,
                     headers=headers,
-                    timeout=self.timeout,
+                    timeout=self.request_timeout,
                     stream=True,
                 )
                 with response:
@@ -437,9 +662,9 @@ class QoroClient:
         if deadline.expired and time.monotonic() >= deadline.at:
             text = "no complete answer from the Qoro Service before the call's deadline"
         elif deadline.expired:
-            text = f"no complete answer from the Qoro Service within {self.timeout:g} s"
+            text = f"no complete answer from the Qoro Service within {self.request_timeout:g} s"
         elif isinstance(err, requests.Timeout) and not isinstance(err, requests.ConnectTimeout):
-            text = f"no answer from the Qoro Service within {self.timeout:g} s"
+            text = f"no answer from the Qoro Service within {self.request_timeout:g} s"
         else:
             reason = self._auth.redact(_reason(err))
             text = f"cannot reach the Qoro Service at {self.api_url}: {reason}"
@@ -469,12 +694,35 @@ class QoroClient:
         )
 
     def _records(self, endpoint: Endpoint, parse: Callable[[dict[str, Any]], Any]) -> list:
-        response = self._call(endpoint)
+        return self._read(endpoint, lambda items: [parse(item) for item in items])
+
+    def _read(
+        self,
+        endpoint: Endpoint,
+        parse: Callable[[Any], Any],
+        *,
+        job_id: str | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> Any:
+        """An endpoint's answer read into its record; a shape it does not have is an API
+        error."""
+        response = self._call(endpoint, job_id=job_id, params=params)
         data = self._json(response)
         try:
-            return [parse(item) for item in data]
+            return parse(data)
         except _UNREADABLE:
-            raise self._unreadable(f"answer from {endpoint.path()}", response) from None
+            where = f"answer from {endpoint.path(job_id)}"
+            raise self._unreadable(where, response, job_id) from None
+
+    def _remember(self, systems: Sequence[System]) -> None:
+        """Keep listed systems by name; a cluster's entry wins over a QPU system's."""
+        known = self._systems if self._systems is not None else {}
+        for system in systems:
+            if isinstance(system, SimulatorCluster) or not isinstance(
+                known.get(system.name), SimulatorCluster
+            ):
+                known[system.name] = system
+        self._systems = known
 
     def _results_page(self, job_id: str, *, offset: int) -> dict[str, Any]:
         params = {"limit": RESULTS_PAGE_LIMIT, "offset": offset}
@@ -524,37 +772,209 @@ class _BearerToken(requests.auth.AuthBase):
 # -- checks and messages ------------------------------------------------------------------
 
 
+def _dialect(value: object) -> Dialect:
+    try:
+        return Dialect(value)
+    except ValueError:
+        names = ", ".join(repr(d.value) for d in Dialect)
+        raise InvalidInputError(
+            f"unknown wire dialect {value!r}; expected one of {names}"
+        ) from None
+
+
 def _check_submission(
     circuits: Mapping[str, str],
+    templates: Sequence[CircuitTemplate],
     job_type: JobType,
-    shots: int | None,
     tag: str,
     system_name: str,
-    observables: str | None,
-) -> None:
-    """Everything a job needs that can be checked before sending anything."""
+) -> list[CircuitTemplate]:
+    """Everything about a job's circuits and target that can be checked before sending;
+    the templates as a list."""
     if not isinstance(job_type, JobType):
         raise InvalidTypeError(f"job_type must be a JobType, got {job_type!r}")
-    if not isinstance(circuits, Mapping) or not circuits:
+    if not isinstance(circuits, Mapping):
+        raise InvalidInputError("circuits must be a mapping of label -> OpenQASM 2 text")
+    if isinstance(templates, CircuitTemplate) or not isinstance(templates, Sequence):
+        raise InvalidTypeError("templates must be a sequence of CircuitTemplate")
+    templates = list(templates)
+    if not circuits and not templates:
         raise InvalidInputError("a job needs a non-empty mapping of label -> OpenQASM 2 text")
     for label, qasm in circuits.items():
         if not isinstance(label, str) or not isinstance(qasm, str):
             raise InvalidTypeError(f"circuit {label!r}: labels and circuits must be strings")
-    if job_type is JobType.CIRCUIT_CUT and len(circuits) != 1:
-        raise InvalidInputError(
-            f"a CIRCUIT_CUT job takes exactly one circuit, got {len(circuits)}"
-        )
-    if job_type is JobType.ESTIMATE:
-        if observables is None:
-            raise InvalidInputError("an ESTIMATE job needs observables, e.g. 'ZZ;XX'")
-        decode_observables(observables)
-    elif observables is not None:
-        raise InvalidInputError(f"observables only apply to ESTIMATE jobs, not {job_type.name}")
-    if shots is not None or job_type is not JobType.ESTIMATE:
-        positive_int("shots", shots)
+    labels = set(circuits)
+    for template in templates:
+        for row in _check_template(template):
+            if row in labels:
+                raise InvalidInputError(f"label {row!r} names two circuits or parameter sets")
+            labels.add(row)
+    if job_type is JobType.CIRCUIT_CUT and (len(circuits) != 1 or templates):
+        raise InvalidInputError(f"a CIRCUIT_CUT job takes exactly one circuit, got {len(labels)}")
     for name, value in (("tag", tag), ("system_name", system_name)):
         if not isinstance(value, str) or not value:
             raise InvalidInputError(f"{name} must be a non-empty string, got {value!r}")
+    return templates
+
+
+def _check_template(template: object) -> list[str]:
+    """A template's row labels, once its text, names and rows are checked."""
+    if not isinstance(template, CircuitTemplate):
+        raise TypeError(f"templates must be CircuitTemplate records, got {template!r}")
+    if not isinstance(template.qasm, str) or not template.qasm:
+        raise InvalidInputError("a template needs its OpenQASM 2 text")
+    names = template.parameter_names
+    if isinstance(names, str) or not all(
+        isinstance(n, str) and _PARAMETER_NAME.fullmatch(n) for n in names
+    ):
+        raise InvalidInputError(
+            f"parameter_names {names!r} must be OpenQASM 2 identifiers (lower-case first)"
+        )
+    if len(set(names)) != len(names):
+        raise InvalidInputError(f"parameter_names {list(names)!r} repeat a name")
+    rows = template.parameter_sets
+    if not isinstance(rows, Mapping) or not rows:
+        raise InvalidInputError("a template needs a non-empty mapping of label -> values")
+    for label, values in rows.items():
+        if not isinstance(label, str) or not label:
+            raise InvalidInputError(f"parameter set label {label!r} is not a non-empty string")
+        if (
+            isinstance(values, str)
+            or not isinstance(values, Sequence)
+            or len(values) != len(names)
+        ):
+            raise InvalidInputError(
+                f"parameter set {label!r} must list {len(names)} values, one per name"
+            )
+        for value in values:
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not math.isfinite(value)
+            ):
+                raise InvalidInputError(
+                    f"parameter set {label!r}: {value!r} is not a finite number"
+                )
+    return list(rows)
+
+
+def _shots(
+    shots: int | Mapping[str, int] | None, circuits: Mapping[str, str], *, needed: bool
+) -> dict[str, int]:
+    """Each circuit's shots (empty when the job has no shots for its circuits)."""
+    if isinstance(shots, Mapping):
+        if set(shots) != set(circuits):
+            missing = sorted(set(circuits) - set(shots)) or sorted(set(shots) - set(circuits))
+            raise InvalidInputError(
+                f"shots by label must name exactly the job's circuits; {missing[:5]} differ"
+            )
+        return {label: positive_int(f"shots of {label!r}", shots[label]) for label in circuits}
+    if shots is None and not needed:
+        return {}
+    count = positive_int("shots", shots)
+    return dict.fromkeys(circuits, count)
+
+
+def _observable_groups(
+    observables: str | Mapping[str, str] | None, circuits: Mapping[str, str], estimate: bool
+) -> tuple[list[list[str]] | None, list[list[int]] | None]:
+    """The observables of the job's circuits as groups of terms, one per run of
+    consecutive circuits, and each group's half-open circuit range when there are several."""
+    if not estimate:
+        if observables is not None:
+            raise InvalidInputError("observables only apply to ESTIMATE jobs")
+        return None, None
+    if not circuits:
+        return None, None
+    if observables is None:
+        raise InvalidInputError("an ESTIMATE job needs observables, e.g. 'ZZ;XX'")
+    if not isinstance(observables, Mapping):
+        return [decode_observables(observables)], None
+    if set(observables) != set(circuits):
+        raise InvalidInputError("observables by label must name exactly the job's circuits")
+    groups: list[list[str]] = []
+    ranges: list[list[int]] = []
+    for index, label in enumerate(circuits):
+        terms = decode_observables(observables[label])
+        if groups and groups[-1] == terms:
+            ranges[-1][1] = index + 1
+        else:
+            groups.append(terms)
+            ranges.append([index, index + 1])
+    return groups, (ranges if len(groups) > 1 else None)
+
+
+def _template_options(
+    template: CircuitTemplate,
+    shots: int | Mapping[str, int] | None,
+    observables: str | Mapping[str, str] | None,
+    estimate: bool,
+    dialect: Dialect,
+) -> dict[str, Any]:
+    """A template's ``shots`` or ``observables``: its own, else the job's single one."""
+    if estimate:
+        terms = template.observables if template.observables is not None else observables
+        if not isinstance(terms, str):
+            raise InvalidInputError(
+                "a template of an ESTIMATE job needs observables of its own, or the job's "
+                "one set for every circuit"
+            )
+        return {"observables": encode_observable_groups([decode_observables(terms)], dialect)}
+    if template.observables is not None:
+        raise InvalidInputError("observables only apply to ESTIMATE jobs")
+    count = template.shots if template.shots is not None else shots
+    if isinstance(count, Mapping):
+        raise InvalidInputError(
+            "a template needs shots of its own when the job's shots are given by label"
+        )
+    return {"shots": positive_int("shots", count)}
+
+
+#: An upload's payload and the options (shots, observables) its body carries.
+_Part = tuple[dict[str, Any], dict[str, Any]]
+
+
+def _circuit_parts(
+    circuits: Mapping[str, str],
+    options: dict[str, Any],
+    dialect: Dialect,
+    shots_by_label: Mapping[str, int] | None,
+) -> list[_Part]:
+    """Bound circuits packed and split into uploads by the dialect's size rule."""
+    packed = {label: pack_circuit(qasm) for label, qasm in circuits.items()}
+    if dialect is Dialect.V2025:
+        payloads = [{"circuits": chunk} for chunk in chunk_circuits(packed)]
+    else:
+        envelope = _envelope(dialect, options)
+        payloads = plan_circuit_uploads(packed, envelope, shots=shots_by_label)
+    return [(payload, options) for payload in payloads]
+
+
+def _template_parts(
+    template: CircuitTemplate, options: dict[str, Any], dialect: Dialect
+) -> list[_Part]:
+    """A template packed once, its rows split into as many uploads as the cap needs."""
+    rows = [
+        {"label": label, "values": [float(v) for v in values]}
+        for label, values in template.parameter_sets.items()
+    ]
+    payloads = plan_template_uploads(
+        pack_circuit(template.qasm), template.parameter_names, rows, _envelope(dialect, options)
+    )
+    return [(payload, options) for payload in payloads]
+
+
+def _envelope(dialect: Dialect, options: Mapping[str, Any]) -> Callable[[dict], dict]:
+    """The body an upload's payload travels in, not the last (``"false"`` is the longer)."""
+    return lambda payload: dialect.upload_body(payload, last=False, **options)
+
+
+def _succeeded(job_id: str, report: JobStatusReport) -> JobStatusReport:
+    """The report, unless the job ended without results: then the error of its status."""
+    ended = _ENDED.get(report.status)
+    if ended is not None:
+        raise ended(job_id, report.message)
+    return report
 
 
 def _job_id(job_id: str) -> str:

@@ -1,5 +1,5 @@
 """What travels in Qoro request and result bodies: QH1/QH2 histograms, packed circuits,
-upload chunks and observable strings.
+upload chunks and observable strings, in either wire dialect.
 
 Pure functions shared by the client and the local server. Histograms are coded with
 NumPy over whole arrays, straight to and from :class:`~qiskit_divi.outcomes.Outcomes`
@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import math
+import re
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import accumulate, pairwise
 from typing import Any
@@ -30,7 +32,13 @@ from ..exceptions import (
     ResultTooLargeError,
 )
 from ..outcomes import Outcomes
-from .protocol import CHUNK_OVERHEAD_BYTES, ENTRY_OVERHEAD_BYTES, MAX_BODY_BYTES
+from .protocol import (
+    CHUNK_OVERHEAD_BYTES,
+    ENTRY_OVERHEAD_BYTES,
+    GZS_PREFIX,
+    MAX_BODY_BYTES,
+    Dialect,
+)
 
 _MAGIC = {"qh1": b"QH1", "qh2": b"QH2"}
 _QH1_MAX_BITS = 255
@@ -405,14 +413,15 @@ def _shown(value: Any) -> str:
 
 
 def pack_circuit(qasm: str) -> str:
-    """OpenQASM text as the service takes it: base64 of gzip of UTF-8."""
+    """OpenQASM text as the service takes it (and any text it takes compressed, such as
+    an observable group): base64 of gzip of UTF-8."""
     compressor = zlib.compressobj(6, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
     data = compressor.compress(qasm.encode("utf-8")) + compressor.flush()
     return base64.b64encode(data).decode("ascii")
 
 
 def unpack_circuit(packed: str) -> str:
-    """The OpenQASM text of a packed circuit.
+    """The OpenQASM text of a packed circuit (or any text :func:`pack_circuit` packed).
 
     Raises:
         InvalidInputError: not base64, not one complete gzip stream, inflating past
@@ -513,3 +522,217 @@ def decode_observables(text: str) -> list[str]:
     terms = text.split(";")
     encode_observables(terms)
     return terms
+
+
+# -- uploads of the 2026 wire: whole request bodies under the cap --------------------------
+
+#: Builds a whole ``add_circuits`` body around a payload (see :meth:`Dialect.upload_body`).
+Envelope = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def _json_len(value: Any) -> int:
+    """Bytes of ``value`` as ``json.dumps`` renders it with its default separators."""
+    return len(json.dumps(value))
+
+
+def _listed(items_cost: int, count: int) -> int:
+    """Bytes a JSON list or object gains from ``count`` entries that cost ``items_cost``
+    in all, each counted with its ``", "`` separator (the last one has none)."""
+    return items_cost - 2 if count else 0
+
+
+class _CircuitUpload:
+    """One upload of bound circuits being filled: its exact rendered size, kept as it grows.
+
+    With per-circuit shots it also carries its ``shot_groups``, re-based to its first
+    circuit; a circuit with the shots of the one before extends the last range.
+    """
+
+    def __init__(self, base: int, per_circuit_shots: bool) -> None:
+        self.circuits: dict[str, str] = {}
+        self.groups: list[list[int]] = []
+        self._base = base
+        self._grouped = per_circuit_shots
+        self._circuits_cost = 0
+        self._closed_groups_cost = 0  # every range but the last
+
+    def size_with(self, label: str, packed: str, shots: int | None) -> int:
+        circuits = self._circuits_cost + _json_len(label) + len(packed) + 6
+        size = self._base + _listed(circuits, len(self.circuits) + 1)
+        if not self._grouped:
+            return size
+        index = len(self.circuits)
+        if self.groups and self.groups[-1][2] == shots:
+            last = self.groups[-1]
+            groups = self._closed_groups_cost + _json_len([last[0], index + 1, shots]) + 2
+            count = len(self.groups)
+        else:
+            previous = _json_len(self.groups[-1]) + 2 if self.groups else 0
+            groups = self._closed_groups_cost + previous + _json_len([index, index + 1, shots]) + 2
+            count = len(self.groups) + 1
+        return size + _listed(groups, count)
+
+    def add(self, label: str, packed: str, shots: int | None) -> None:
+        self._circuits_cost += _json_len(label) + len(packed) + 6
+        index = len(self.circuits)
+        self.circuits[label] = packed
+        if not self._grouped:
+            return
+        if self.groups and self.groups[-1][2] == shots:
+            self.groups[-1][1] = index + 1
+        else:
+            if self.groups:
+                self._closed_groups_cost += _json_len(self.groups[-1]) + 2
+            self.groups.append([index, index + 1, shots])  # type: ignore[list-item]
+
+    def payload(self) -> dict[str, Any]:
+        if not self._grouped:
+            return {"circuits": self.circuits}
+        return {"circuits": self.circuits, "shot_groups": self.groups}
+
+
+def plan_circuit_uploads(
+    packed: Mapping[str, str], envelope: Envelope, shots: Mapping[str, int] | None = None
+) -> list[dict[str, Any]]:
+    """Bound circuits split greedily, in order, into upload payloads whose whole body
+    (``envelope`` around the payload, rendered by ``json.dumps``) stays within
+    :data:`MAX_BODY_BYTES`.
+
+    With ``shots`` (label -> shots) each payload carries its own ``shot_groups``:
+    half-open ranges over its circuits, tiling them, split where an upload ends.
+
+    Raises:
+        PayloadTooLargeError: one circuit alone cannot fit (raised before any payload
+            is returned, so nothing has been sent).
+    """
+    empty: dict[str, Any] = {"circuits": {}}
+    if shots is not None:
+        empty["shot_groups"] = []
+    base = _json_len(envelope(empty))
+    uploads: list[_CircuitUpload] = []
+    upload = _CircuitUpload(base, shots is not None)
+    for label, data in packed.items():
+        count = None if shots is None else shots[label]
+        if upload.circuits and upload.size_with(label, data, count) > MAX_BODY_BYTES:
+            uploads.append(upload)
+            upload = _CircuitUpload(base, shots is not None)
+        size = upload.size_with(label, data, count)
+        if size > MAX_BODY_BYTES:
+            raise PayloadTooLargeError(
+                f"circuit {label!r} makes a request of {size} bytes on its own; one request "
+                f"carries at most {MAX_BODY_BYTES}"
+            )
+        upload.add(label, data, count)
+    uploads.append(upload)
+    return [u.payload() for u in uploads if u.circuits]
+
+
+def plan_template_uploads(
+    template: str,
+    parameter_names: Sequence[str],
+    rows: Sequence[Mapping[str, Any]],
+    envelope: Envelope,
+) -> list[dict[str, Any]]:
+    """A packed template's ``parameter_sets`` rows split greedily into upload payloads
+    within :data:`MAX_BODY_BYTES`; every payload repeats the template and the names.
+
+    Raises:
+        PayloadTooLargeError: the template with one row cannot fit in a request.
+    """
+    head = {"circuit_template": template, "parameter_names": list(parameter_names)}
+    base = _json_len(envelope({**head, "parameter_sets": []}))
+    payloads: list[dict[str, Any]] = []
+    chunk: list[Mapping[str, Any]] = []
+    cost = 0
+    for row in rows:
+        row_cost = _json_len(row) + 2
+        if chunk and base + _listed(cost + row_cost, len(chunk) + 1) > MAX_BODY_BYTES:
+            payloads.append({**head, "parameter_sets": chunk})
+            chunk, cost = [], 0
+        if base + _listed(cost + row_cost, len(chunk) + 1) > MAX_BODY_BYTES:
+            raise PayloadTooLargeError(
+                f"parameter set {row.get('label')!r} with its template makes a request of "
+                f"{base + row_cost - 2} bytes; one request carries at most {MAX_BODY_BYTES}"
+            )
+        chunk.append(row)
+        cost += row_cost
+    payloads.append({**head, "parameter_sets": chunk})
+    return payloads
+
+
+# -- observable groups ------------------------------------------------------------------
+
+_SPARSE_FACTOR = re.compile(r"([XYZ])(\d+)")
+
+
+def sparse_term(term: str) -> str:
+    """A dense term as the 2026 wire lists it: ``<P><qubit>`` for every non-identity
+    position, ascending (``"ZIZ"`` -> ``"Z0Z2"``); the all-identity term is ``"I"``."""
+    return "".join(f"{p}{i}" for i, p in enumerate(term) if p != "I") or "I"
+
+
+def dense_term(sparse: str, n_qubits: int) -> str:
+    """The dense term of a sparse one on ``n_qubits`` qubits (inverse of :func:`sparse_term`).
+
+    Raises:
+        InvalidInputError: not ``<P><qubit>`` factors in ascending qubit order below
+            ``n_qubits``.
+    """
+    if sparse == "I":
+        return "I" * n_qubits
+    chars = ["I"] * n_qubits
+    last, end = -1, 0
+    for factor in _SPARSE_FACTOR.finditer(sparse):
+        qubit = int(factor.group(2))
+        if factor.start() != end or not last < qubit < n_qubits:
+            break
+        chars[qubit], last, end = factor.group(1), qubit, factor.end()
+    if end != len(sparse) or not sparse:
+        raise InvalidInputError(
+            f"observable term {sparse!r} is not sparse Pauli factors in ascending qubit order "
+            f"below {n_qubits}"
+        )
+    return "".join(chars)
+
+
+def encode_observable_groups(groups: Sequence[Sequence[str]], dialect: Dialect) -> str:
+    """Groups of dense terms (one group per circuit range) as ``observables`` travels.
+
+    The 2025 wire takes one plain group (``"XYZ;ZZI"``); the 2026 wire compresses each
+    group as ``@gzs<n_qubits>:<base64(gzip(sparse terms))>`` and joins them with ``|``.
+    """
+    if dialect is Dialect.V2025:
+        if len(groups) != 1:
+            raise InvalidInputError(
+                "the 2025 wire takes one set of observables for all circuits; "
+                "per-circuit observables need the 2026 wire (dialect='2026')"
+            )
+        return encode_observables(groups[0])
+    texts = []
+    for terms in groups:
+        encode_observables(terms)
+        sparse = ";".join(sparse_term(term) for term in terms)
+        texts.append(f"{GZS_PREFIX}{len(terms[0])}:{pack_circuit(sparse)}")
+    return "|".join(texts)
+
+
+def decode_observable_groups(text: str) -> list[list[str]]:
+    """The dense terms of each ``|`` group of ``observables``, in either dialect's form
+    (a plain ``"XYZ;ZZI"`` group or an ``@gzs`` one).
+
+    Raises:
+        InvalidInputError: a group is malformed.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"observables must be a string, got {type(text).__name__}")
+    groups = []
+    for group in text.split("|"):
+        if not group.startswith(GZS_PREFIX):
+            groups.append(decode_observables(group))
+            continue
+        width, colon, packed = group[len(GZS_PREFIX) :].partition(":")
+        if not colon or not width.isascii() or not width.isdigit() or int(width) < 1:
+            raise InvalidInputError(f"observable group {group[:40]!r} has no qubit count")
+        sparse = unpack_circuit(packed)
+        groups.append([dense_term(term, int(width)) for term in sparse.split(";")])
+    return groups

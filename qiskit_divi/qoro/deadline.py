@@ -17,7 +17,6 @@ import socket
 import threading
 import time
 from functools import cache
-from types import TracebackType
 from typing import Any
 
 from requests import PreparedRequest, Response
@@ -53,12 +52,7 @@ class Deadline:
         self._token = _current.set(self)
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         with self._lock:
             self._disarm()
             self._connection = None

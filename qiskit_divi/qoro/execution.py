@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 from qiskit import QuantumCircuit
@@ -27,14 +27,12 @@ from ..exceptions import (
 )
 from ..execution import Estimate, EstimateWork, Sampled, SampleWork, Terms
 from ..options import no_seed
+from .client import QoroClient
 from .codec import CircuitResult, ExpectationValues
 from .job import QoroJob
 from .polling import wait_until_final
 from .protocol import JobType
 from .rules import check_fits, check_sampled, counted, matched, shot_order, wire_term
-
-if TYPE_CHECKING:
-    from .backend import QoroBackend
 
 R = TypeVar("R")
 
@@ -74,9 +72,11 @@ class WireJob:
 def wire_jobs(work: Sequence[SampleWork | EstimateWork], job_type: JobType) -> list[WireJob]:
     """The Qoro jobs ``work`` travels as today (see the module's docstring).
 
-    A label says where its circuit sits in the job, which item and which parameter set
-    it comes from (``"4_pub1_2"``): never a circuit's name, which Qiskit may have made up
-    in another process, so the same work gives the same labels anywhere.
+    A circuit travels under its item's ``label`` when the user chose one; else the label
+    says where it sits in the job, which item and which parameter set it comes from
+    (``"4_pub1_2"``): never a circuit's name, which Qiskit may have made up in another
+    process, so the same work gives the same labels anywhere. An ESTIMATE job asks each
+    term once, in the order the observables first name them.
     """
     keys = [
         (item.circuit.num_qubits, item.shots) if job_type is JobType.ESTIMATE else item.shots
@@ -87,12 +87,13 @@ def wire_jobs(work: Sequence[SampleWork | EstimateWork], job_type: JobType) -> l
         indices = [i for i, each in enumerate(keys) if each == key]
         entries: list[Entry] = []
         for i in indices:
+            label = work[i].label
             for row, circuit in enumerate(_bound(work[i])):
-                entries.append(Entry(i, row, f"{len(entries)}_pub{i}_{row}", circuit))
+                entries.append(Entry(i, row, label or f"{len(entries)}_pub{i}_{row}", circuit))
         shots = work[indices[0]].shots
         if job_type is JobType.ESTIMATE:
-            terms = {wire_term(p) for i in indices for p in _terms(work[i]).paulis}
-            jobs.append(WireJob(job_type, shots, entries, tuple(sorted(terms))))
+            terms = dict.fromkeys(wire_term(p) for i in indices for p in _paulis(work[i]))
+            jobs.append(WireJob(job_type, shots, entries, tuple(terms)))
         elif job_type is JobType.CIRCUIT_CUT:
             jobs += [WireJob(job_type, shots, [entry]) for entry in entries]
         else:
@@ -108,20 +109,40 @@ def _bound(item: SampleWork | EstimateWork) -> list[QuantumCircuit]:
     return [item.circuit.assign_parameters(row) for row in values]
 
 
-def _terms(item: SampleWork | EstimateWork) -> Terms:
+def _paulis(item: SampleWork | EstimateWork) -> list[str]:
+    """The Pauli labels of an item's observables, in order."""
     assert isinstance(item, EstimateWork)
-    return Terms.of(item.observables)
+    return [label for op in item.observables for label in op.paulis.to_labels()]
 
 
 # -- the execution and its handle ------------------------------------------------------
 
 
+@dataclass(frozen=True)
 class QoroExecution:
-    """Submits work to ``backend``'s system, with the backend's ``tag``, ``job_type``
-    (to sample), ``polling_interval`` and ``timeout`` options at the time of the call."""
+    """Submits work to one Qoro system through ``client``.
 
-    def __init__(self, backend: QoroBackend) -> None:
-        self._backend = backend
+    Args:
+        client: the client that reaches the service.
+        system_name: the system the jobs run on.
+        num_qubits: the system's width (``None``: unknown here, the service checks it).
+        supports_expval: whether the system computes expectation values.
+        job_type: what sampling jobs are sent as (SIMULATE, EXECUTE or CIRCUIT_CUT).
+        tag: the jobs' tag.
+        polling_interval: first pause between status checks while a handle waits.
+        timeout: seconds a handle's ``result()`` waits by default (``None``: no limit).
+        one_job: the face hands its user one Qoro job, so the work must travel as one.
+    """
+
+    client: QoroClient
+    system_name: str
+    num_qubits: int | None = None
+    supports_expval: bool = True
+    job_type: JobType = JobType.SIMULATE
+    tag: str = "default"
+    polling_interval: float = 1.0
+    timeout: float | None = None
+    one_job: bool = False
 
     def sample(
         self, work: Sequence[SampleWork], *, seed: int | None, memory: bool
@@ -134,12 +155,11 @@ class QoroExecution:
                 measures nothing, or cannot be written as OpenQASM 2.
         """
         no_seed(seed)
-        backend = self._backend
-        jobs = wire_jobs(work, backend.options.job_type)
+        jobs = wire_jobs(work, self.job_type)
         for job in jobs:
             for entry in job.entries:
-                check_sampled(entry.label, entry.circuit, backend.name, backend.num_qubits)
-        return QoroHandle(backend, self._submitted(jobs), jobs, _Sampling(list(work), memory))
+                check_sampled(entry.label, entry.circuit, self.system_name, self.num_qubits)
+        return self._submitted(jobs, _Sampling(list(work), memory))
 
     def estimate(
         self, work: Sequence[EstimateWork], *, seed: int | None
@@ -152,22 +172,21 @@ class QoroExecution:
             CircuitTooWideError: a circuit is wider than the system.
         """
         no_seed(seed)
-        backend = self._backend
-        if not backend.system.supports_expval:
+        if not self.supports_expval:
             raise InvalidInputError(
-                f"Qoro system {backend.name!r} does not compute expectation values "
+                f"Qoro system {self.system_name!r} does not compute expectation values "
                 "(supports_expval is false); sample it with SamplerV2 instead"
             )
         jobs = wire_jobs(work, JobType.ESTIMATE)
         for job in jobs:
             for entry in job.entries:
-                check_fits(entry.label, entry.circuit, backend.name, backend.num_qubits)
-        return QoroHandle(backend, self._submitted(jobs), jobs, _Estimating(list(work)))
+                check_fits(entry.label, entry.circuit, self.system_name, self.num_qubits)
+        return self._submitted(jobs, _Estimating(list(work)))
 
     def retrieve_sample(self, job_id: str, work: Sequence[SampleWork]) -> QoroHandle[Sampled]:
         """The handle :meth:`sample` returned for ``work`` (with any ``memory``: the shot
         order is fixed by the job ids), from its ``job_id()``."""
-        jobs = wire_jobs(work, self._backend.options.job_type)
+        jobs = wire_jobs(work, self.job_type)
         return self._retrieved(job_id, jobs, _Sampling(list(work), True))
 
     def retrieve_estimate(
@@ -176,23 +195,38 @@ class QoroExecution:
         """The handle :meth:`estimate` returned for ``work``, from its ``job_id()``."""
         return self._retrieved(job_id, wire_jobs(work, JobType.ESTIMATE), _Estimating(list(work)))
 
-    def _submitted(self, jobs: list[WireJob]) -> list[str]:
-        """Export every circuit, then send each wire job; the job ids, in order."""
+    def _submitted(self, jobs: list[WireJob], finish: _Finish[R]) -> QoroHandle[R]:
+        """Export every circuit, then send each wire job: their handle.
+
+        Raises:
+            InvalidInputError: no work; or work that travels as several jobs where the
+                face hands its user one.
+        """
         if not jobs:
             raise InvalidInputError("a Qoro job needs at least one circuit")
+        if self.one_job and len(jobs) > 1:
+            reason = (
+                f"a {self.job_type.name} job takes one circuit (exactly one)"
+                if self.job_type is JobType.CIRCUIT_CUT
+                else "its circuits differ in shots or width"
+            )
+            raise InvalidInputError(
+                f"this work would travel as {len(jobs)} Qoro jobs, not one: {reason}; "
+                "submit each part as a job of its own"
+            )
         exported = [{e.label: to_qasm(e.label, e.circuit) for e in job.entries} for job in jobs]
-        backend = self._backend
-        return [
-            backend.client.submit_job(
+        job_ids = [
+            self.client.submit_job(
                 circuits,
                 job_type=job.job_type,
                 shots=job.shots,
-                tag=backend.options.tag,
-                system_name=backend.name,
-                observables=None if job.observables is None else ";".join(job.observables),
+                tag=self.tag,
+                system_name=self.system_name,
+                observables=";".join(job.observables) if job.observables else None,
             )
             for job, circuits in zip(jobs, exported, strict=True)
         ]
+        return QoroHandle(self, job_ids, jobs, finish, exported)
 
     def _retrieved(self, job_id: str, jobs: list[WireJob], finish: _Finish[R]) -> QoroHandle[R]:
         """Raises ``InvalidInputError`` when the ids do not match the work's jobs, and
@@ -204,8 +238,8 @@ class QoroExecution:
                 f"{len(jobs)} Qoro job(s)"
             )
         for each in job_ids:
-            self._backend.client.job_status(each)
-        return QoroHandle(self._backend, job_ids, jobs, finish)
+            self.client.job_status(each)
+        return QoroHandle(self, job_ids, jobs, finish)
 
 
 class _Finish(Generic[R]):
@@ -279,24 +313,28 @@ class QoroHandle(Generic[R]):
     """Qoro jobs submitted for one piece of work, seen as one handle.
 
     It holds a :class:`~qiskit_divi.qoro.job.QoroJob` per wire job, for their statuses
-    and cancellation, and waits on all of them at once.
+    and cancellation, and waits on all of them at once. ``exported`` is what was sent:
+    each wire job's OpenQASM 2 text by label (empty for a handle rebuilt from its ids).
     """
 
     def __init__(
         self,
-        backend: QoroBackend,
+        execution: QoroExecution,
         job_ids: Sequence[str],
         jobs: list[WireJob],
         finish: _Finish[R],
+        exported: list[dict[str, str]] | None = None,
     ) -> None:
-        self._backend = backend
-        self._jobs = [QoroJob(backend, job_id, client=backend.client) for job_id in job_ids]
+        self._execution = execution
+        client = execution.client
+        self._jobs = [QoroJob(None, job_id, client=client) for job_id in job_ids]
         self._wire = jobs
         self._finish = finish
+        self.exported = exported or []
         self._result: R | None = None
 
     def __repr__(self) -> str:
-        return f"<QoroHandle({self.job_id()!r}) on {self._backend.name}>"
+        return f"<QoroHandle({self.job_id()!r}) on {self._execution.system_name}>"
 
     def job_id(self) -> str:
         """The Qoro job ids, comma-separated."""
@@ -316,7 +354,7 @@ class QoroHandle(Generic[R]):
         """Wait for every Qoro job, then the typed results.
 
         Args:
-            timeout: seconds to wait; by default the backend's ``timeout`` option.
+            timeout: seconds to wait; by default the execution's ``timeout``.
 
         Raises:
             JobTimeoutError: not finished in time; the jobs go on and this can be retried.
@@ -324,13 +362,13 @@ class QoroHandle(Generic[R]):
             CorruptResultError: results do not match the circuits that were sent.
         """
         if self._result is None:
-            options = self._backend.options
-            client = self._backend.client
+            execution = self._execution
+            client = execution.client
             wait_until_final(
                 self.job_ids,
                 client.job_status,
-                timeout=options.timeout if timeout is None else timeout,
-                polling_interval=options.polling_interval,
+                timeout=execution.timeout if timeout is None else timeout,
+                polling_interval=execution.polling_interval,
             )
             results = [
                 matched(job_id, job.labels, client.job_results(job_id))

@@ -17,7 +17,6 @@ from qiskit.providers import JobError, JobStatus, JobV1
 from qiskit.result import Result
 from qiskit.result.models import ExperimentResult, ExperimentResultData
 
-from ..circuits import to_qasm
 from ..copies import SharingCopies
 from ..exceptions import CorruptResultError
 from ..outcomes import Outcomes
@@ -32,7 +31,11 @@ if TYPE_CHECKING:
 
 _QISKIT_STATUS = {
     QoroJobStatus.PENDING: JobStatus.QUEUED,
+    QoroJobStatus.SCHEDULED: JobStatus.QUEUED,
     QoroJobStatus.RUNNING: JobStatus.RUNNING,
+    QoroJobStatus.PAUSED: JobStatus.RUNNING,
+    QoroJobStatus.INSUFFICIENT_CREDITS: JobStatus.ERROR,
+    QoroJobStatus.TIMED_OUT: JobStatus.ERROR,
     QoroJobStatus.COMPLETED: JobStatus.DONE,
     QoroJobStatus.FAILED: JobStatus.ERROR,
     QoroJobStatus.CANCELLED: JobStatus.CANCELLED,
@@ -66,23 +69,20 @@ class ExperimentHeader:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def export(cls, index: int, circuit: QuantumCircuit) -> tuple[ExperimentHeader, str]:
-        """The ``index``-th circuit of a submission as OpenQASM 2, with its header.
+    def of(cls, label: str, circuit: QuantumCircuit, qasm: str) -> ExperimentHeader:
+        """The header of ``circuit``, sent under ``label`` as the OpenQASM 2 ``qasm``.
 
         The registers are read from the exported text, not the circuit: loose or shared
         classical bits are laid out by the exporter, and outcomes follow that layout.
         """
-        label = submission_label(index, circuit)
-        qasm = to_qasm(label, circuit)
         cregs = tuple((name, int(size)) for name, size in _CREG.findall(qasm))
-        header = cls(
+        return cls(
             label=label,
             name=circuit.name,
             creg_sizes=cregs,
             memory_slots=sum(size for _, size in cregs),
             metadata=dict(circuit.metadata or {}),
         )
-        return header, qasm
 
     @classmethod
     def unknown(cls, labels: Sequence[str]) -> list[ExperimentHeader]:
@@ -169,7 +169,8 @@ class QoroJob(Reconnecting, JobV1):
         """The job's status, asked of the service (no call once a result is held)."""
         if self._result is not None:
             return JobStatus.DONE
-        return _QISKIT_STATUS[self.client.job_status(self._job_id).status]
+        # A status this version does not know is not final: the job is still running.
+        return _QISKIT_STATUS.get(self.client.job_status(self._job_id).status, JobStatus.RUNNING)
 
     def cancel(self) -> None:
         """Ask the service to cancel the job; ``JobNotCancellableError`` once it is final."""

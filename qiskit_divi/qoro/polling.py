@@ -39,7 +39,8 @@ def wait_until_final(
 
     ``fetch(job_id, seconds)`` asks for one job's status within ``seconds`` (``None``:
     no limit), what is left of ``timeout``: a server that answers slowly cannot stretch
-    the wait past it. ``on_poll`` sees every job's latest report after each round.
+    the wait past it. ``on_poll`` sees every job's latest report after each round. A
+    status this version does not know is not final: the wait goes on, and logs it once.
     Interrupting the wait (Ctrl+C) logs the ids of the jobs still running, so their
     results can be fetched later.
 
@@ -51,10 +52,20 @@ def wait_until_final(
     deadline = time.monotonic() + limit
     reports: dict[str, JobStatusReport] = {}
     pending = list(dict.fromkeys(job_ids))
+    unknown: set[str] = set()
     try:
         while True:
             for job_id in pending:
                 reports[job_id] = _fetch(fetch, job_id, deadline, pending, limit)
+                status = reports[job_id].status
+                if not status.known and status.value not in unknown:
+                    unknown.add(status.value)
+                    log.warning(
+                        "Qoro job %s reports status %r, unknown to this version of "
+                        "qiskit-divi; waiting on as if it were still running",
+                        job_id,
+                        status.value,
+                    )
             if on_poll is not None:
                 on_poll([reports[job_id] for job_id in job_ids])
             pending = [job_id for job_id in pending if not reports[job_id].status.is_final]

@@ -15,15 +15,18 @@ from ..outcomes import Outcomes
 from .codec import CircuitResult
 
 
-def check_fits(label: str, circuit: QuantumCircuit, system: str, num_qubits: int) -> None:
-    """A circuit must be no wider than the system it goes to."""
-    if circuit.num_qubits > num_qubits:
+def check_fits(label: str, circuit: QuantumCircuit, system: str, num_qubits: int | None) -> None:
+    """A circuit must be no wider than the system it goes to (``num_qubits``; ``None``:
+    not known here, so the service checks)."""
+    if num_qubits is not None and circuit.num_qubits > num_qubits:
         raise CircuitTooWideError(
             label, f"{circuit.num_qubits} qubits, but {system!r} has {num_qubits}"
         )
 
 
-def check_sampled(label: str, circuit: QuantumCircuit, system: str, num_qubits: int) -> None:
+def check_sampled(
+    label: str, circuit: QuantumCircuit, system: str, num_qubits: int | None
+) -> None:
     """A circuit to sample must fit the system and measure something to count."""
     check_fits(label, circuit, system, num_qubits)
     if "measure" not in circuit.count_ops():

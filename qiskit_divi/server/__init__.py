@@ -9,11 +9,15 @@ or in-process, for tests and notebooks::
     with LocalServer(tokens=("my-token",)) as server:
         service = QoroService(auth_token=server.token, api_url=server.url)
 
-**What it serves.** Every endpoint of the protocol under ``/api``: the ping, ``qpusystem/``
-and ``simulatorcluster/``, ``job/init/`` (the target may be named by ``qpu_system_name``
-or by the newer ``simulator_cluster``; either key may name any system), chunked
-``add_circuits/``, ``status/``, ``resultsV2/`` (``limit``/``offset`` pages with a ``next``
-URL), ``cancel/`` and ``DELETE``. By default it offers
+**What it serves.** Every endpoint of the protocol under ``/api``, in both wire dialects
+at once (each job read in the form its client sends): the ping, ``qpusystem/`` and
+``simulatorcluster/``, ``job/init/`` (the target named by ``qpu_system_name`` or
+``simulator_cluster``, with run settings kept for ``execution_config/``), chunked
+``add_circuits/`` (shots, ``shot_groups``, plain or ``@gzs`` observable groups with a
+``circuit_ham_map``, parametric templates), ``status/`` (SCHEDULED while a 2026 job
+waits), ``resultsV2/`` (``limit``/``offset`` pages with a ``next`` URL), ``cancel/``,
+``DELETE``, and with ``credits=`` (``--credits N``) a credit ledger behind ``credits/``
+and ``credits/transactions/``. By default it offers
 :data:`DEFAULT_SYSTEMS`: the noiseless simulator cluster ``qoro_maestro`` and the noisy
 5-qubit QPU ``fake_manila``.
 

@@ -1,19 +1,25 @@
 """The local server's HTTP face: every protocol :class:`~qiskit_divi.qoro.protocol.Endpoint`
-as a Starlette app (``docs/protocol.rst`` describes them).
+as a Starlette app (``docs/protocol.rst`` describes them), in both wire dialects.
 
-Requests are checked here (token, body size, JSON, circuits, observables, limits) before
-anything is stored; errors become JSON ``{"detail": ...}`` answers with the status the
-protocol gives them. Work that blocks (SQLite) runs in Starlette's thread pool; circuits
-are parsed in worker processes (:class:`~.workers.Checker`), never in this one.
+Requests are checked here (token, body size, JSON, circuits, templates, shots and
+observables in either dialect's form, limits) before anything is stored; errors become
+JSON ``{"detail": ...}`` answers with the status the protocol gives them. A job's dialect
+shows in what its client sends (:func:`_init_dialect`), and decides only what its status
+is called while it waits: SCHEDULED on the 2026 wire, PENDING on the 2025 one. Work that
+blocks (SQLite) runs in Starlette's thread pool; circuits are parsed in worker processes
+(:class:`~.workers.Checker`), never in this one.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +38,23 @@ from ..exceptions import (
     UnknownJobError,
 )
 from ..options import positive_int
-from ..qoro.codec import chunk_cost, decode_observables, encode_observables
+from ..qoro.codec import (
+    chunk_cost,
+    decode_observable_groups,
+    encode_observables,
+    pack_circuit,
+    unpack_circuit,
+)
 from ..qoro.protocol import (
     API_ROOT,
+    CREDIT_PAGE_SIZE_LIMIT,
     DEFAULT_SYSTEM,
+    DEVICE_SETTINGS,
+    GZS_PREFIX,
     MAX_BODY_BYTES,
     RESULTS_PAGE_LIMIT,
+    SIMULATOR_SETTINGS,
+    Dialect,
     Endpoint,
     JobType,
     QoroJobStatus,
@@ -46,7 +63,7 @@ from .config import DEFAULT_SYSTEMS, SystemConfig, check_systems, check_tokens
 from .faults import FaultInjector, FaultPlan
 from .limits import Limits, check_circuits, system_width
 from .runner import Runner
-from .store import Store
+from .store import Job, Store
 from .workers import Checker
 
 #: Room a request body may take beyond :data:`MAX_BODY_BYTES` for everything besides the
@@ -70,6 +87,7 @@ def create_app(
     faults: FaultPlan | None = None,
     seed: int | None = None,
     limits: Limits | None = None,
+    credits: Decimal | float | int | str | None = None,
 ) -> Any:
     """The server as an ASGI app; its job runner starts and stops with the app's lifespan.
 
@@ -82,6 +100,9 @@ def create_app(
         seed: makes sampling reproducible: a job's seed derives from it and the job's
             content, so the same submission gets the same counts.
         limits: what one job may ask (:class:`~.limits.Limits`); its defaults when ``None``.
+        credits: keep a credit ledger: each token's account opens with this many
+            credits, each job is charged when finalized (``store.job_cost``) and a job
+            that cannot be paid ends INSUFFICIENT_CREDITS. ``None``: no ledger, unlimited.
 
     Raises:
         ServerDatabaseError: ``db_path`` cannot be used, or another server holds it.
@@ -90,8 +111,11 @@ def create_app(
     by_name = check_systems(DEFAULT_SYSTEMS if systems is None else systems)
     workers = positive_int("workers", workers)
     limits = Limits() if limits is None else limits
+    opening = None if credits is None else _credits(credits)
     store = Store(db_path)
     digests = frozenset(store.owner(token) for token in tokens)
+    if opening is not None:
+        store.open_accounts(sorted(digests), opening)
     runner = Runner(store, by_name, workers=workers, seed=seed, limits=limits)
     checker = Checker(
         workers=CHECKERS,
@@ -117,12 +141,17 @@ def create_app(
 
 
 @dataclass(frozen=True)
-class _RunOptions:
-    """A chunk's shots or observables, merged with what the job already has."""
+class _Upload:
+    """One ``add_circuits`` body, read: its circuits (a template's rows bound), each
+    circuit's shots or observables (dense terms), and what the job keeps of them."""
 
-    shots: int | None
-    observables: str | None  # canonical wire text; None for sampling jobs
-    observable_width: int | None
+    circuits: dict[str, str]  # label -> packed OpenQASM 2
+    shots: dict[str, int]
+    observables: dict[str, str]
+    job_shots: int | None  # the 2025 wire's one value per job
+    job_observables: str | None
+    dialect: str | None  # what the body shows of its client's dialect
+    finalize: bool
 
 
 class _Api:
@@ -154,6 +183,9 @@ class _Api:
             Endpoint.RESULTS: self.results,
             Endpoint.CANCEL: self.cancel,
             Endpoint.DELETE: self.delete,
+            Endpoint.EXECUTION_CONFIG: self.execution_config,
+            Endpoint.CREDITS: self.credits,
+            Endpoint.CREDIT_TRANSACTIONS: self.credit_transactions,
         }
         ping = Route(API_ROOT, self._endpoint(self.ping), methods=[Endpoint.PING.method])
         return [ping] + [
@@ -205,50 +237,111 @@ class _Api:
                 f"use_packing must be true or false, got {data['use_packing']!r}"
             )
         job_id = self.store.create_job(
-            owner, tag=tag, job_type=job_type, system=system.name, shots=self._shots(data)
+            owner,
+            tag=tag,
+            job_type=job_type,
+            system=system.name,
+            shots=self._shots(data),
+            dialect=_init_dialect(data, job_type, system),
+            settings=_settings(data, system),
         )
         return JSONResponse({"job_id": job_id}, status_code=201)
 
     def add_circuits(self, owner: str, request: Request, body: bytes) -> Response:
         job = self.store.job(owner, request.path_params["job_id"])
         data = _json_object(body)
-        circuits = _circuits(data.get("circuits"))
-        if chunk_cost(circuits) > MAX_BODY_BYTES:
+        upload = _read_upload(job, data, self._shots(data))
+        if upload.dialect == Dialect.V2026.value or job.dialect == Dialect.V2026.value:
+            if len(body) > MAX_BODY_BYTES:  # the 2026 cap counts the whole body
+                raise _too_large()
+        elif chunk_cost(upload.circuits) > MAX_BODY_BYTES:
             raise _too_large()
-        if data.get("mode", "append") != "append":
-            raise InvalidInputError(f"mode {data['mode']!r} is not supported; use 'append'")
-        finalize = _flag("finalized", data.get("finalized", "false"))
-        options = _run_options(job.job_type, job.shots, job.observables, self._shots(data), data)
+        self._check_shots(upload.shots)
         width, system = system_width(self.systems[job.system], self.limits)
-        self.checker(
-            check_circuits, circuits, self.limits, width, system, options.observable_width
-        )
+        checked = {label: upload.circuits[label] for label in _checked_circuits(data, upload)}
+        widths = {
+            label: len(terms.split(";")[0])
+            for label, terms in upload.observables.items()
+            if label in checked
+        }
+        self.checker(check_circuits, checked, self.limits, width, system, widths)
         added = self.store.add_circuits(
             owner,
             job.id,
-            circuits,
-            shots=options.shots,
-            observables=options.observables,
-            finalize=finalize,
-            max_circuits=self._max_circuits(job.job_type, options.shots or job.shots),
+            upload.circuits,
+            shots=upload.job_shots,
+            observables=upload.job_observables,
+            finalize=upload.finalize,
+            max_circuits=1 if job.job_type is JobType.CIRCUIT_CUT else None,
+            max_outcomes=self.limits.max_outcomes,
+            circuit_shots=upload.shots,
+            circuit_observables=upload.observables,
+            dialect=upload.dialect,
         )
-        if finalize:
+        if upload.finalize and self.store.job(owner, job.id).status is QoroJobStatus.PENDING:
             self.runner.submit(job.id)
-        return JSONResponse({"job_id": job.id, "circuits_added": added, "finalized": finalize})
+        return JSONResponse(
+            {"job_id": job.id, "circuits_added": added, "finalized": upload.finalize}
+        )
 
     def status(self, owner: str, request: Request, body: bytes) -> Response:
         job = self.store.job(owner, request.path_params["job_id"])
+        status = job.status
+        if status is QoroJobStatus.PENDING and job.finalized and job.dialect != "2025":
+            status = QoroJobStatus.SCHEDULED  # queued to run: the 2026 wire says so
         answer = {
             "job_id": job.id,
-            "status": job.status.value,
+            "status": status.value,
             "job_type": job.job_type.value,
             "tag": job.tag,
             "qpu_system_name": job.system,
             "circuits": job.n_circuits,
+            "run_time": None,
         }
         if job.error is not None:
             answer["error"] = job.error
         return JSONResponse(answer)
+
+    def execution_config(self, owner: str, request: Request, body: bytes) -> Response:
+        job = self.store.job(owner, request.path_params["job_id"])
+        settings = job.settings or {}
+        return JSONResponse(
+            {key: settings.get(key) for key in (SIMULATOR_SETTINGS, DEVICE_SETTINGS)}
+        )
+
+    def credits(self, owner: str, request: Request, body: bytes) -> Response:
+        self._require_ledger()
+        return JSONResponse(self.store.balance(owner))
+
+    def credit_transactions(self, owner: str, request: Request, body: bytes) -> Response:
+        self._require_ledger()
+        page = _query_int(request, "page", 1, minimum=1)
+        size = _query_int(request, "page_size", 20, minimum=1)
+        if size > CREDIT_PAGE_SIZE_LIMIT:
+            raise InvalidInputError(f"page_size must be at most {CREDIT_PAGE_SIZE_LIMIT}")
+        count, rows = self.store.transactions(owner, page=page, page_size=size)
+        pages = max(1, math.ceil(count / size))
+
+        def link(number: int) -> str | None:
+            if not 1 <= number <= pages:
+                return None
+            return str(request.url.include_query_params(page=number, page_size=size))
+
+        return JSONResponse(
+            {
+                "count": count,
+                "total_pages": pages,
+                "next": link(page + 1),
+                "previous": link(page - 1),
+                "results": rows,
+            }
+        )
+
+    def _require_ledger(self) -> None:
+        if not self.store.ledger:
+            raise RequestRefusedError(
+                404, "this server keeps no credit ledger (start it with --credits N)"
+            )
 
     def results(self, owner: str, request: Request, body: bytes) -> Response:
         limit = _query_int(request, "limit", RESULTS_PAGE_LIMIT, minimum=1)
@@ -284,24 +377,25 @@ class _Api:
         return Response(status_code=204)
 
     def _shots(self, data: Mapping[str, Any]) -> int | None:
-        if data.get("shots") is None:
-            return None
+        """The body's ``shots``, if it has them."""
+        return None if data.get("shots") is None else self._checked_shots("shots", data["shots"])
+
+    def _check_shots(self, shots: Mapping[str, int]) -> None:
+        """Each circuit's own shots (from ``shot_groups``) within the server's limit."""
+        for label, count in shots.items():
+            self._checked_shots(f"shots of circuit {label!r}", count)
+
+    def _checked_shots(self, name: str, value: object) -> int:
         try:
-            shots = positive_int("shots", data["shots"])
+            shots = positive_int(name, value)
         except TypeError as err:
             raise InvalidInputError(str(err)) from err
         if shots > self.limits.max_shots:
             raise InvalidInputError(
-                f"shots must be at most {self.limits.max_shots} (the server's max_shots), "
+                f"{name} must be at most {self.limits.max_shots} (the server's max_shots), "
                 f"got {shots}"
             )
         return shots
-
-    def _max_circuits(self, job_type: JobType, shots: int | None) -> int | None:
-        """How many circuits a job may hold: one to cut, and shots x circuits outcomes."""
-        if job_type is JobType.CIRCUIT_CUT:
-            return 1
-        return None if shots is None else self.limits.max_outcomes // shots
 
     def _target(self, data: Mapping[str, Any]) -> SystemConfig:
         """The system ``job/init/`` names, by either dialect's key."""
@@ -407,31 +501,249 @@ def _natural(text: str) -> int | None:
     return int(text)
 
 
-def _run_options(
-    job_type: JobType,
-    shots: int | None,
-    observables: str | None,
-    given_shots: int | None,
-    data: Mapping[str, Any],
-) -> _RunOptions:
-    """Shots for sampling jobs, observables for expectation jobs: given now or before."""
-    given_observables = data.get("observables")
-    if job_type is not JobType.ESTIMATE:
-        if given_observables is not None:
-            raise InvalidInputError(f"observables are for EXPECTATION jobs, not {job_type.value}")
-        if given_shots is None and shots is None:
-            raise InvalidInputError(f"{job_type.value} jobs need shots (in job/init/ or here)")
-        return _RunOptions(given_shots, None, None)
-    text = observables if given_observables is None else given_observables
+def _credits(value: Decimal | float | int | str) -> Decimal:
+    """An opening balance: a finite, non-negative decimal."""
+    try:
+        amount = Decimal(str(value))
+    except ArithmeticError:
+        amount = Decimal("NaN")
+    if not amount.is_finite() or amount < 0 or isinstance(value, bool):
+        raise InvalidInputError(f"credits must be a non-negative number, got {value!r}")
+    return amount
+
+
+def _init_dialect(data: Mapping[str, Any], job_type: JobType, system: SystemConfig) -> str | None:
+    """The dialect a ``job/init/`` body shows, or ``None`` while it could be either.
+
+    Only the 2025 wire has SIMULATE and CIRCUIT_CUT, puts sampling shots in the init, or
+    names a simulator cluster as ``qpu_system_name``; only the 2026 one names it as
+    ``simulator_cluster`` or opens an EXECUTE job without shots. An EXPECTATION job on a
+    QPU system looks alike in both until its observables arrive.
+    """
+    if (
+        job_type in (JobType.SIMULATE, JobType.CIRCUIT_CUT)
+        or data.get("shots") is not None
+        or (not system.is_qpu and data.get("qpu_system_name"))
+    ):
+        return Dialect.V2025.value
+    if data.get("simulator_cluster") or job_type is JobType.EXECUTE:
+        return Dialect.V2026.value
+    return None
+
+
+def _settings(data: Mapping[str, Any], system: SystemConfig) -> dict[str, Any] | None:
+    """The run settings a ``job/init/`` body carries, each for its kind of system.
+
+    The local server keeps and shows them (``execution_config/``); its engine needs none.
+    """
+    given = {key: data[key] for key in (SIMULATOR_SETTINGS, DEVICE_SETTINGS) if data.get(key)}
+    for key, value in given.items():
+        if not isinstance(value, dict):
+            raise InvalidInputError(f"{key} must be an object, got {value!r}")
+    wrong = SIMULATOR_SETTINGS if system.is_qpu else DEVICE_SETTINGS
+    if wrong in given:
+        raise InvalidInputError(f"{wrong} does not apply to {system.name!r}")
+    return given or None
+
+
+_IDENTIFIER = re.compile(r"[a-z][A-Za-z0-9_]*")
+
+
+def _read_upload(job: Job, data: Mapping[str, Any], given_shots: int | None) -> _Upload:
+    """An ``add_circuits`` body of ``job`` in either dialect's form (``given_shots``: its
+    ``shots``, read)."""
+    if data.get("mode", "append") != "append":
+        raise InvalidInputError(f"mode {data['mode']!r} is not supported; use 'append'")
+    finalize = _flag("finalized", data.get("finalized", "false"))
+    template = "circuit_template" in data
+    circuits = _template_rows(data) if template else _circuits(data.get("circuits"))
+    text = data.get("observables")
+    modern = (
+        job.dialect == Dialect.V2026.value
+        or template
+        or any(key in data for key in ("shot_groups", "circuit_ham_map"))
+        or (isinstance(text, str) and GZS_PREFIX in text)
+    )
+    if job.job_type is not JobType.ESTIMATE:
+        if text is not None:
+            raise InvalidInputError(
+                f"observables are for EXPECTATION jobs, not {job.job_type.value}"
+            )
+        return _Upload(
+            circuits=circuits,
+            shots=_circuit_shots(data, circuits, given_shots, job, template),
+            observables={},
+            job_shots=None if modern else given_shots,
+            job_observables=None,
+            dialect=Dialect.V2026.value if modern else None,
+            finalize=finalize,
+        )
+    if text is None:
+        text = job.observables
     if text is None:
         raise InvalidInputError("EXPECTATION jobs need observables")
     if not isinstance(text, str):
         raise InvalidInputError(f"observables must be a string, got {text!r}")
     try:
-        terms = decode_observables(text)
+        texts = [encode_observables(terms) for terms in decode_observable_groups(text)]
     except ValueError as err:
         raise InvalidInputError(f"observables: {err}") from err
-    return _RunOptions(given_shots, encode_observables(terms), len(terms[0]))
+    ham_map = data.get("circuit_ham_map")
+    return _Upload(
+        circuits=circuits,
+        shots={},
+        observables=_observables_by_circuit(texts, ham_map, circuits, job.n_circuits),
+        job_shots=None,
+        job_observables=None if modern else texts[0],
+        dialect=Dialect.V2026.value if modern else Dialect.V2025.value,
+        finalize=finalize,
+    )
+
+
+def _circuit_shots(
+    data: Mapping[str, Any],
+    circuits: Mapping[str, str],
+    given: int | None,
+    job: Job,
+    template: bool,
+) -> dict[str, int]:
+    """Each sampled circuit's shots: from ``shot_groups``, this body's ``shots`` or the
+    job's (given in ``job/init/`` or an earlier upload)."""
+    groups = data.get("shot_groups")
+    if groups is not None:
+        if template or given is not None:
+            raise InvalidInputError("shot_groups take the place of shots, and not in templates")
+        return _shot_groups(groups, list(circuits))
+    shots = given if given is not None else job.shots
+    if shots is None:
+        raise InvalidInputError(f"{job.job_type.value} jobs need shots (in job/init/ or here)")
+    return dict.fromkeys(circuits, shots)
+
+
+def _template_rows(data: Mapping[str, Any]) -> dict[str, str]:
+    """A template's rows as packed circuits: each row's values put in its names' place."""
+    template, names, rows = (
+        data.get(key) for key in ("circuit_template", "parameter_names", "parameter_sets")
+    )
+    if not isinstance(template, str):
+        raise InvalidInputError("circuit_template must be base64(gzip(OpenQASM 2)) text")
+    if not isinstance(names, list) or not all(
+        isinstance(n, str) and _IDENTIFIER.fullmatch(n) for n in names
+    ):
+        raise InvalidInputError("parameter_names must be a list of OpenQASM 2 identifiers")
+    if not isinstance(rows, list) or not rows:
+        raise InvalidInputError("parameter_sets must be a non-empty list of {label, values}")
+    try:
+        qasm = unpack_circuit(template)
+    except ValueError as err:
+        raise InvalidInputError(f"circuit_template: {err}") from err
+    bound: dict[str, str] = {}
+    for row in rows:
+        label = row.get("label") if isinstance(row, dict) else None
+        values = row.get("values") if isinstance(row, dict) else None
+        if not isinstance(label, str) or not isinstance(values, list) or len(values) != len(names):
+            raise InvalidInputError(
+                f"parameter set {label!r} must be {{label, values}} with {len(names)} values"
+            )
+        if not all(
+            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+            for v in values
+        ):
+            raise InvalidInputError(f"parameter set {label!r}: values must be finite numbers")
+        if label in bound:
+            raise InvalidInputError(f"parameter set label {label!r} repeats")
+        bound[label] = pack_circuit(bind_template(qasm, dict(zip(names, values, strict=True))))
+    return bound
+
+
+def bind_template(qasm: str, values: Mapping[str, float]) -> str:
+    """The OpenQASM 2 of a template with each parameter name, where it stands as a gate
+    argument (inside the parentheses of a gate call), replaced by its value.
+
+    Gate definitions are left as they are: their own parameters may share a name.
+    """
+    if not values:
+        return qasm
+    name = re.compile(r"\b(" + "|".join(map(re.escape, values)) + r")\b")
+    argument = re.compile(r"\(([^()]*)\)")
+    out, depth = [], 0
+    for statement in re.split(r"(?<=[;{}])", qasm):
+        stripped = statement.lstrip()
+        if depth == 0 and not stripped.startswith(("gate ", "opaque ")):
+            statement = argument.sub(
+                lambda m: (
+                    "(" + name.sub(lambda n: repr(float(values[n.group(1)])), m.group(1)) + ")"
+                ),
+                statement,
+            )
+        depth += statement.count("{") - statement.count("}")
+        out.append(statement)
+    return "".join(out)
+
+
+def _shot_groups(groups: object, labels: list[str]) -> dict[str, int]:
+    """Each circuit's shots from ``[[start, end, shots], ...]`` ranges that tile the upload."""
+    if not isinstance(groups, list):
+        raise InvalidInputError("shot_groups must be a list of [start, end, shots]")
+    shots: dict[str, int] = {}
+    expected_start = 0
+    for group in groups:
+        if (
+            not isinstance(group, list)
+            or len(group) != 3
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in group)
+        ):
+            raise InvalidInputError(f"shot group {group!r} is not [start, end, shots]")
+        start, end, count = group
+        if start != expected_start or not start < end <= len(labels) or count < 1:
+            raise InvalidInputError(
+                f"shot group {group!r}: the groups must tile this upload's {len(labels)} "
+                "circuits in order, each with positive shots"
+            )
+        shots.update(dict.fromkeys(labels[start:end], int(count)))
+        expected_start = end
+    if expected_start != len(labels):
+        raise InvalidInputError(f"shot_groups cover {expected_start} of {len(labels)} circuits")
+    return shots
+
+
+def _observables_by_circuit(
+    texts: list[str], ham_map: object, circuits: Mapping[str, str], position: int
+) -> dict[str, str]:
+    """Each circuit's observables: one group for all, or the group whose
+    ``circuit_ham_map`` range holds its place in the job."""
+    if ham_map is None:
+        if len(texts) != 1:
+            raise InvalidInputError(f"{len(texts)} observable groups need a circuit_ham_map")
+        return dict.fromkeys(circuits, texts[0])
+    if (
+        not isinstance(ham_map, list)
+        or len(ham_map) != len(texts)
+        or not all(
+            isinstance(r, list)
+            and len(r) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in r)
+            and 0 <= r[0] < r[1]
+            for r in ham_map
+        )
+    ):
+        raise InvalidInputError(
+            f"circuit_ham_map must list one [start, end) range per observable group ({len(texts)})"
+        )
+    observables = {}
+    for index, label in enumerate(circuits, start=position):
+        group = next((g for g, (a, b) in enumerate(ham_map) if a <= index < b), None)
+        if group is None:
+            raise InvalidInputError(f"circuit {label!r} (#{index}) is in no circuit_ham_map range")
+        observables[label] = texts[group]
+    return observables
+
+
+def _checked_circuits(data: Mapping[str, Any], upload: _Upload) -> list[str]:
+    """The circuits to check before storing: all, or a template's first row (its rows
+    differ only in numbers)."""
+    labels = list(upload.circuits)
+    return labels[:1] if "circuit_template" in data else labels
 
 
 # -- errors as answers --------------------------------------------------------------------

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
 
-from ..exceptions import InvalidInputError, MissingCredentialsError
+from ..exceptions import InvalidInputError, InvalidTypeError, MissingCredentialsError
 from ..qoro.protocol import DEFAULT_SYSTEM, QPU, QPU_ONLINE_STATUS, QPUSystem, SimulatorCluster
 
 if TYPE_CHECKING:
@@ -105,7 +105,7 @@ def check_systems(systems: Iterable[SystemConfig]) -> dict[str, SystemConfig]:
     by_name: dict[str, SystemConfig] = {}
     for system in systems:
         if not isinstance(system, SystemConfig):
-            raise TypeError(f"systems must be SystemConfig records, got {system!r}")
+            raise InvalidTypeError(f"systems must be SystemConfig records, got {system!r}")
         if system.name in by_name:
             raise InvalidInputError(f"system name {system.name!r} is given twice")
         system.backend()
@@ -118,17 +118,17 @@ def check_systems(systems: Iterable[SystemConfig]) -> dict[str, SystemConfig]:
 def check_tokens(tokens: Sequence[str]) -> tuple[str, ...]:
     """Tokens as given, refusing none at all, blank ones and ones that cannot go in a header."""
     if isinstance(tokens, str):
-        raise TypeError("tokens must be a sequence of strings, not a single string")
+        raise InvalidTypeError("tokens must be a sequence of strings, not a single string")
     checked = tuple(tokens)
     if not checked:
         raise MissingCredentialsError(
             f"the server needs at least one token (pass --token or set {TOKENS_ENV})"
         )
     for index, token in enumerate(checked):
-        if not isinstance(token, str) or not token.strip() or token != token.strip():
-            raise InvalidInputError(
-                f"token #{index + 1} is empty, not a string or has surrounding spaces"
-            )
+        if not isinstance(token, str):
+            raise InvalidTypeError(f"token #{index + 1} is a {type(token).__name__}, not a string")
+        if not token.strip() or token != token.strip():
+            raise InvalidInputError(f"token #{index + 1} is empty or has surrounding spaces")
         if not token.isascii() or not token.isprintable() or " " in token:
             raise InvalidInputError(f"token #{index + 1} must be printable ASCII without spaces")
     return checked

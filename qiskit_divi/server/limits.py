@@ -255,16 +255,18 @@ def check_circuits(
     limits: Limits,
     width: int,
     system: str,
-    observable_width: int | None,
+    observable_widths: Mapping[str, int],
 ) -> None:
     """Refuse a chunk's first circuit its job could not run, naming it (in a worker).
 
-    Sampling jobs need circuits that measure; expectation jobs circuits as wide as
-    their observables. The runner loads each circuit again when the job runs, possibly
-    after a restart: a ``QuantumCircuit`` does not go into the database, its text does.
+    Circuits sampled (not in ``observable_widths``) must measure; circuits of expectation
+    values must be as wide as their observables. The runner loads each circuit again when
+    the job runs, possibly after a restart: a ``QuantumCircuit`` does not go into the
+    database, its text does.
     """
     for label, packed in circuits.items():
         circuit = load_program(label, packed, limits, width, system)[1]
+        observable_width = observable_widths.get(label)
         if observable_width is None and "measure" not in circuit.count_ops():
             raise InvalidCircuitError(
                 label, "measures nothing: a sampling job would count nothing"

@@ -15,7 +15,6 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import uvicorn
@@ -46,6 +45,7 @@ class LocalServer:
         seed: seeds sampling (per job, from the job's content) and a bare fault rate.
         limits: what one job may ask; :class:`~qiskit_divi.server.Limits`' defaults when
             ``None``.
+        credits: each token's opening credit balance; ``None`` for no ledger (unlimited).
     """
 
     def __init__(
@@ -57,6 +57,7 @@ class LocalServer:
         faults: FaultPlan | float | None = None,
         seed: int | None = None,
         limits: Limits | None = None,
+        credits: float | int | str | None = None,
     ) -> None:
         self._tokens = check_tokens(tokens)
         self._db_path = None if db_path is None else Path(db_path)
@@ -65,6 +66,7 @@ class LocalServer:
         self._faults = FaultPlan(faults, seed) if isinstance(faults, (int, float)) else faults
         self._seed = seed
         self._limits = limits
+        self._credits = credits
         self._tmpdir: tempfile.TemporaryDirectory[str] | None = None
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -117,6 +119,7 @@ class LocalServer:
                 faults=self._faults,
                 seed=self._seed,
                 limits=self._limits,
+                credits=self._credits,
             )
             self._serve_in_thread()
         except BaseException:
@@ -165,10 +168,5 @@ class LocalServer:
     def __enter__(self) -> LocalServer:
         return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()

@@ -60,11 +60,10 @@ class _Task:
 
     job_type: JobType
     system: SystemConfig
-    shots: int | None
-    observables: str | None
     server_seed: int | None
     limits: Limits
-    circuits: list[tuple[str, str]]  # (label, packed OpenQASM), in order
+    #: (label, packed OpenQASM, shots, dense observables "ZZ;XX"), in order
+    circuits: list[tuple[str, str, int | None, str | None]]
 
 
 class Runner:
@@ -167,11 +166,9 @@ class Runner:
         task = _Task(
             job_type=job.job_type,
             system=self._systems[job.system],
-            shots=job.shots,
-            observables=job.observables,
             server_seed=self._seed,
             limits=self._limits,
-            circuits=self._persist(self._store.circuits, job.id),
+            circuits=self._persist(self._store.circuit_runs, job.id),
         )
         seconds = self._limits.job_seconds
         try:
@@ -249,7 +246,7 @@ def _results(task: _Task) -> list[Any]:
     width, name = system_width(task.system, task.limits)
     loaded = [
         (label, load_program(label, packed, task.limits, width, name))
-        for label, packed in task.circuits
+        for label, packed, _, _ in task.circuits
     ]
     programs = [(label, qasm) for label, (qasm, _) in loaded]
     circuits = [circuit for _, (_, circuit) in loaded]
@@ -260,16 +257,26 @@ def _results(task: _Task) -> list[Any]:
         )
     engine = _engines[task.system]
     if task.job_type is JobType.ESTIMATE:
-        terms = decode_observables(task.observables or "")
-        operators = [SparsePauliOp(wire_term(term)) for term in terms]
-        values = engine.expectation_values(circuits, [operators] * len(circuits))
+        terms = [decode_observables(observables or "") for _, _, _, observables in task.circuits]
+        operators = [[SparsePauliOp(wire_term(term)) for term in each] for each in terms]
+        values = engine.expectation_values(circuits, operators)
         return [
-            {term: float(value) for term, value in zip(terms, row, strict=True)} for row in values
+            {term: float(value) for term, value in zip(each, row, strict=True)}
+            for each, row in zip(terms, values, strict=True)
         ]
-    assert task.shots is not None  # the app refuses sampling chunks without shots
+    # Circuits are sampled in groups of equal shots; each group has a seed of its own.
+    by_shots: dict[int, list[int]] = {}
+    for index, (_, _, shots, _) in enumerate(task.circuits):
+        assert shots is not None  # the app refuses sampling circuits without shots
+        by_shots.setdefault(shots, []).append(index)
     seed = _job_seed(task, programs)
-    samples = engine.sample(circuits, shots=task.shots, seed=seed)
-    return [encode_histogram(sample.outcomes) for sample in samples]
+    results: list[Any] = [None] * len(circuits)
+    for offset, (shots, indices) in enumerate(by_shots.items()):
+        group_seed = None if seed is None else (seed + offset) % 2**32
+        samples = engine.sample([circuits[i] for i in indices], shots=shots, seed=group_seed)
+        for index, sample in zip(indices, samples, strict=True):
+            results[index] = encode_histogram(sample.outcomes)
+    return results
 
 
 def _job_seed(task: _Task, programs: Sequence[tuple[str, str]]) -> int | None:
@@ -279,7 +286,9 @@ def _job_seed(task: _Task, programs: Sequence[tuple[str, str]]) -> int | None:
     """
     if task.server_seed is None:
         return None
-    digest = hashlib.sha256(f"{task.server_seed}\0{task.job_type.value}\0{task.shots}".encode())
+    shots = sorted({shots for _, _, shots, _ in task.circuits}, key=str)
+    every = shots[0] if len(shots) == 1 else shots
+    digest = hashlib.sha256(f"{task.server_seed}\0{task.job_type.value}\0{every}".encode())
     for label, qasm in programs:
         digest.update(f"\0{label}\0{qasm}".encode())
     return int.from_bytes(digest.digest()[:4], "big")

@@ -1,8 +1,8 @@
-"""SQLite persistence of a local server's jobs, circuits and results.
+"""SQLite persistence of a local server's jobs, circuits, results and credit ledger.
 
 Every state change is one transaction, so a crash or restart loses no submitted job and
-no finished result. One connection serves all threads behind a lock: the server's writes
-are small and short.
+no finished result, and a job is charged exactly when it is finalized. One connection
+serves all threads behind a lock: the server's writes are small and short.
 
 The file is the server's alone: created readable by its user only (SQLite gives its
 ``-wal`` and ``-shm`` files the same mode), and locked (``flock``) while a server uses
@@ -22,9 +22,11 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import ROUND_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -41,15 +43,12 @@ try:
 except ImportError:  # pragma: no cover - not POSIX: no lock
     fcntl = None  # type: ignore[assignment]
 
-# Version 1 kept owners as the plain SHA-256 of their tokens; version 2 adds a key and
-# keeps owners as those digests keyed, so a version 1 file is migrated losing no job.
 _SCHEMA_VERSION = 2
-_KEYS = "CREATE TABLE keys (name TEXT PRIMARY KEY, value BLOB NOT NULL);"
-_SCHEMA = f"""
-{_KEYS}
+#: Version 1 (qiskit-divi 0.1) kept owners as the plain SHA-256 of their tokens.
+_SCHEMA_V1 = """
 CREATE TABLE jobs (
     id          TEXT PRIMARY KEY,
-    owner       TEXT NOT NULL,              -- Store.owner(bearer token)
+    owner       TEXT NOT NULL,              -- SHA-256 of the token; keyed since v2
     tag         TEXT NOT NULL,
     job_type    TEXT NOT NULL,              -- wire value
     system      TEXT NOT NULL,
@@ -72,8 +71,45 @@ CREATE TABLE circuits (
 );
 CREATE UNIQUE INDEX circuits_in_order ON circuits (job_id, position);
 """
+#: Version 2: owners keyed with a key of this database (see ``Store.owner``), each
+#: circuit its own shots or observables (shot groups, observable groups, template rows), a
+#: job's wire dialect and settings, and the credit ledger.
+_SCHEMA_V2 = """
+CREATE TABLE keys (name TEXT PRIMARY KEY, value BLOB NOT NULL);
+ALTER TABLE jobs ADD COLUMN dialect TEXT;   -- "2025", "2026", or NULL until it shows
+ALTER TABLE jobs ADD COLUMN settings TEXT;  -- JSON {"maestro_config", "device_config"}
+ALTER TABLE circuits ADD COLUMN shots INTEGER;
+ALTER TABLE circuits ADD COLUMN observables TEXT;  -- dense terms, e.g. "XZ;ZZ"
+CREATE TABLE accounts (
+    owner      TEXT PRIMARY KEY,
+    balance    TEXT NOT NULL,               -- decimal text, exact
+    total_used TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE transactions (
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    owner            TEXT NOT NULL,
+    amount           TEXT NOT NULL,
+    balance_after    TEXT NOT NULL,
+    transaction_type TEXT NOT NULL,
+    description      TEXT NOT NULL,
+    job_id           TEXT,
+    created_at       REAL NOT NULL
+);
+CREATE INDEX transactions_by_owner ON transactions (owner, id);
+"""
+#: The schema changes that lead from each version to the next.
+_MIGRATIONS = {0: _SCHEMA_V1, 1: _SCHEMA_V2}
+
+#: What a job costs: a sampled circuit 1 credit per 1000 shots, an expectation circuit 1
+#: credit; the job pays the sum, rounded up to the cent, when it is finalized.
+CREDITS_PER_1000_SHOTS = Decimal(1)
+CREDITS_PER_EXPECTATION_CIRCUIT = Decimal(1)
+_CENT = Decimal("0.01")
 
 _RUNNABLE = QoroJobStatus.PENDING.value
+_INSUFFICIENT = QoroJobStatus.INSUFFICIENT_CREDITS.value
 _CANCELLABLE = (QoroJobStatus.PENDING.value, QoroJobStatus.RUNNING.value)
 
 
@@ -92,10 +128,14 @@ class Job:
     attempts: int
     error: str | None
     n_circuits: int
+    dialect: str | None = None
+    settings: dict[str, Any] | None = None
 
     @classmethod
     def _from_row(cls, row: sqlite3.Row) -> Job:
         return cls(
+            dialect=row["dialect"],
+            settings=None if row["settings"] is None else json.loads(row["settings"]),
             id=row["id"],
             tag=row["tag"],
             job_type=JobType(row["job_type"]),
@@ -135,6 +175,7 @@ class Store:
         self.path = Path(path)
         self._lock = threading.Lock()
         self._holder = _hold(self.path)
+        self._ledger = False
         self._db = sqlite3.connect(":memory:")  # until the file is open
         try:
             self._open()
@@ -162,26 +203,23 @@ class Store:
     def _migrate(self) -> bytes:
         """Bring the file to this schema; the key owners are digested with."""
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        if version not in (0, 1, _SCHEMA_VERSION):
+        if version in _MIGRATIONS:
+            steps = " ".join(_MIGRATIONS[v] for v in range(version, _SCHEMA_VERSION))
+            key = secrets.token_bytes(32)
+            # Owners stored so far are the SHA-256 digests that owner() keys.
+            self._db.create_function("keyed", 1, lambda digest: _keyed(key, digest))
+            with self._transaction() as db:
+                db.executescript(
+                    f"BEGIN; {steps}"
+                    f" INSERT INTO keys (name, value) VALUES ('owner', X'{key.hex()}');"
+                    " UPDATE jobs SET owner = keyed(owner);"
+                    f" PRAGMA user_version = {_SCHEMA_VERSION}; COMMIT;"
+                )
+        elif version != _SCHEMA_VERSION:
             raise ServerDatabaseError(
                 f"{self.path} holds a server database of schema version {version}; "
                 f"this version of qiskit-divi reads versions 1 and {_SCHEMA_VERSION}"
             )
-        key = secrets.token_bytes(32)
-        new_key = f"INSERT INTO keys (name, value) VALUES ('owner', X'{key.hex()}');"
-        if version == 0:
-            with self._transaction() as db:
-                db.executescript(
-                    f"BEGIN; {_SCHEMA} {new_key} PRAGMA user_version = {_SCHEMA_VERSION}; COMMIT;"
-                )
-        elif version == 1:
-            with self._write() as db:
-                db.execute(_KEYS)
-                db.execute(new_key)
-                # Version 1 owners are the SHA-256 digests that owner() keys.
-                db.create_function("keyed", 1, lambda digest: _keyed(key, digest))
-                db.execute("UPDATE jobs SET owner = keyed(owner)")
-                db.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
         row = self._db.execute("SELECT value FROM keys WHERE name = 'owner'").fetchone()
         return bytes(row["value"])
 
@@ -216,14 +254,33 @@ class Store:
     # -- jobs ---------------------------------------------------------------------------
 
     def create_job(
-        self, owner: str, *, tag: str, job_type: JobType, system: str, shots: int | None
+        self,
+        owner: str,
+        *,
+        tag: str,
+        job_type: JobType,
+        system: str,
+        shots: int | None,
+        dialect: str | None = None,
+        settings: Mapping[str, Any] | None = None,
     ) -> str:
         job_id = str(uuid.uuid4())
         with self._write() as db:
             db.execute(
-                "INSERT INTO jobs (id, owner, tag, job_type, system, shots, status, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (job_id, owner, tag, job_type.value, system, shots, _RUNNABLE, time.time()),
+                "INSERT INTO jobs (id, owner, tag, job_type, system, shots, status, created_at,"
+                " dialect, settings) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    job_id,
+                    owner,
+                    tag,
+                    job_type.value,
+                    system,
+                    shots,
+                    _RUNNABLE,
+                    time.time(),
+                    dialect,
+                    None if settings is None else json.dumps(settings),
+                ),
             )
         return job_id
 
@@ -241,11 +298,23 @@ class Store:
         observables: str | None,
         finalize: bool,
         max_circuits: int | None = None,
+        max_outcomes: int | None = None,
+        circuit_shots: Mapping[str, int] | None = None,
+        circuit_observables: Mapping[str, str] | None = None,
+        dialect: str | None = None,
     ) -> int:
         """Append a chunk of ``label -> payload``; returns how many circuits were new.
 
-        A chunk whose circuits are all stored already, with the same payloads, is a
-        repeat (a client retrying after a lost answer) and changes nothing.
+        ``shots`` and ``observables`` are the job's own (one value per job: a chunk may
+        repeat or leave them out, not change them); ``circuit_shots`` and
+        ``circuit_observables`` a circuit's own, where the chunk gives each its own.
+        ``dialect`` settles the job's dialect if it was not known yet. A job holds at most
+        ``max_circuits`` circuits and ``max_outcomes`` sampled outcomes (shots summed over
+        its circuits). A chunk whose
+        circuits are all stored already, with the same payloads, is a repeat (a client
+        retrying after a lost answer) and changes nothing. The finalizing chunk charges
+        the job (:func:`job_cost`) when the server keeps a ledger; a job its owner cannot
+        pay for ends INSUFFICIENT_CREDITS instead.
         """
         with self._write() as db:
             job = _owned_job(db, owner, job_id)
@@ -263,18 +332,135 @@ class Store:
                 )
             if finalize and total == 0:
                 raise InvalidInputError("cannot finalize a job without circuits")
+            each_shots = circuit_shots or {}
+            if max_outcomes is not None:
+                stored = db.execute(
+                    "SELECT COALESCE(SUM(shots), 0) FROM circuits WHERE job_id = ?", (job_id,)
+                ).fetchone()[0]
+                outcomes = stored + sum(each_shots.get(label, shots) or 0 for label in new)
+                if outcomes > max_outcomes:
+                    raise InvalidInputError(
+                        f"a job may ask for at most {max_outcomes} outcomes (shots summed "
+                        f"over its circuits: the server's max_outcomes); this chunk would "
+                        f"make {outcomes}"
+                    )
+            each_observables = circuit_observables or {}
             db.executemany(
-                "INSERT INTO circuits (job_id, position, label, payload) VALUES (?, ?, ?, ?)",
+                "INSERT INTO circuits (job_id, position, label, payload, shots, observables)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
                 [
-                    (job_id, job.n_circuits + i, label, payload)
+                    (
+                        job_id,
+                        job.n_circuits + i,
+                        label,
+                        payload,
+                        each_shots.get(label, shots),
+                        each_observables.get(label, observables),
+                    )
                     for i, (label, payload) in enumerate(new.items())
                 ],
             )
             db.execute(
-                "UPDATE jobs SET shots = ?, observables = ?, finalized = ? WHERE id = ?",
-                (shots, observables, int(finalize), job_id),
+                "UPDATE jobs SET shots = ?, observables = ?, finalized = ?,"
+                " dialect = COALESCE(dialect, ?) WHERE id = ?",
+                (shots, observables, int(finalize), dialect, job_id),
             )
+            if finalize and self.ledger:
+                self._charge(db, owner, job_id)
         return len(new)
+
+    # -- the credit ledger ----------------------------------------------------------------
+
+    @property
+    def ledger(self) -> bool:
+        """Whether this server keeps a credit ledger (see :meth:`open_accounts`)."""
+        return self._ledger
+
+    def open_accounts(self, owners: Iterable[str], credits: Decimal) -> None:
+        """Keep a ledger: each owner without an account gets one holding ``credits``
+        (an owner with one keeps its balance across restarts)."""
+        now = time.time()
+        with self._write() as db:
+            for owner in owners:
+                opened = db.execute(
+                    "INSERT OR IGNORE INTO accounts VALUES (?, ?, '0', ?, ?)",
+                    (owner, str(credits), now, now),
+                ).rowcount
+                if opened:
+                    db.execute(
+                        "INSERT INTO transactions (owner, amount, balance_after,"
+                        " transaction_type, description, job_id, created_at)"
+                        " VALUES (?, ?, ?, 'GRANT', 'opening balance', NULL, ?)",
+                        (owner, str(credits), str(credits), now),
+                    )
+        self._ledger = True
+
+    def balance(self, owner: str) -> dict[str, Any]:
+        """The owner's account as ``credits/`` answers it."""
+        with self._transaction() as db:
+            row = db.execute("SELECT * FROM accounts WHERE owner = ?", (owner,)).fetchone()
+        if row is None:
+            raise UnknownJobError("this token has no credit account")
+        return {
+            "balance": row["balance"],
+            "total_used": row["total_used"],
+            "created_at": _timestamp(row["created_at"]),
+            "updated_at": _timestamp(row["updated_at"]),
+        }
+
+    def transactions(
+        self, owner: str, *, page: int, page_size: int
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """How many transactions the owner has, and one page of them, newest first."""
+        with self._transaction() as db:
+            count = db.execute(
+                "SELECT COUNT(*) FROM transactions WHERE owner = ?", (owner,)
+            ).fetchone()[0]
+            rows = db.execute(
+                "SELECT * FROM transactions WHERE owner = ? ORDER BY id DESC LIMIT ? OFFSET ?",
+                (owner, page_size, (page - 1) * page_size),
+            ).fetchall()
+        return count, [
+            {
+                "id": row["id"],
+                "amount": row["amount"],
+                "balance_after": row["balance_after"],
+                "transaction_type": row["transaction_type"],
+                "description": row["description"],
+                "job_id": row["job_id"],
+                "created_at": _timestamp(row["created_at"]),
+            }
+            for row in rows
+        ]
+
+    def _charge(self, db: sqlite3.Connection, owner: str, job_id: str) -> None:
+        """Charge a finalized job to its owner, or end it INSUFFICIENT_CREDITS."""
+        rows = db.execute(
+            "SELECT shots, observables FROM circuits WHERE job_id = ?", (job_id,)
+        ).fetchall()
+        cost = job_cost((row["shots"], row["observables"]) for row in rows)
+        account = db.execute("SELECT * FROM accounts WHERE owner = ?", (owner,)).fetchone()
+        balance = Decimal(account["balance"]) if account is not None else Decimal(0)
+        if cost > balance:
+            db.execute(
+                "UPDATE jobs SET status = ?, error = ? WHERE id = ?",
+                (
+                    _INSUFFICIENT,
+                    f"the job costs {cost} credits and the balance is {balance}",
+                    job_id,
+                ),
+            )
+            return
+        now = time.time()
+        db.execute(
+            "UPDATE accounts SET balance = ?, total_used = ?, updated_at = ? WHERE owner = ?",
+            (str(balance - cost), str(Decimal(account["total_used"]) + cost), now, owner),
+        )
+        db.execute(
+            "INSERT INTO transactions (owner, amount, balance_after, transaction_type,"
+            " description, job_id, created_at) VALUES (?, ?, ?, 'USAGE', ?, ?, ?)",
+            (owner, str(-cost), str(balance - cost), f"{len(rows)} circuits", job_id, now),
+        )
 
     def cancel(self, owner: str, job_id: str) -> int:
         """Cancel a pending or running job; returns how many circuits will not run."""
@@ -344,11 +530,20 @@ class Store:
 
     def circuits(self, job_id: str) -> list[tuple[str, str]]:
         """``(label, payload)`` pairs of a job, in the order they were added."""
+        return [(label, payload) for label, payload, _, _ in self.circuit_runs(job_id)]
+
+    def circuit_runs(self, job_id: str) -> list[tuple[str, str, int | None, str | None]]:
+        """``(label, payload, shots, observables)`` of a job's circuits, in order: each
+        circuit's own shots or observables, else the job's."""
         with self._transaction() as db:
             rows = db.execute(
-                "SELECT label, payload FROM circuits WHERE job_id = ? ORDER BY position", (job_id,)
+                "SELECT label, payload, COALESCE(circuits.shots, jobs.shots) AS shots,"
+                " COALESCE(circuits.observables, jobs.observables) AS observables"
+                " FROM circuits JOIN jobs ON jobs.id = circuits.job_id"
+                " WHERE job_id = ? ORDER BY position",
+                (job_id,),
             ).fetchall()
-        return [(row["label"], row["payload"]) for row in rows]
+        return [(r["label"], r["payload"], r["shots"], r["observables"]) for r in rows]
 
     def complete(self, job_id: str, results: Sequence[Any]) -> bool:
         """Store one JSON result per circuit (in order) and mark the job COMPLETED.
@@ -478,3 +673,20 @@ def _hold(path: Path) -> int:
         os.close(descriptor)
         raise ServerDatabaseError(f"cannot lock the server's database {path}: {err}") from None
     return descriptor
+
+
+def job_cost(circuits: Iterable[tuple[int | None, str | None]]) -> Decimal:
+    """What a job of ``(shots, observables)`` circuits costs: :data:`CREDITS_PER_1000_SHOTS`
+    for each thousand shots sampled, :data:`CREDITS_PER_EXPECTATION_CIRCUIT` for each
+    circuit of expectation values, the sum rounded up to the cent."""
+    total = Decimal(0)
+    for shots, observables in circuits:
+        if observables is not None:
+            total += CREDITS_PER_EXPECTATION_CIRCUIT
+        else:
+            total += CREDITS_PER_1000_SHOTS * (shots or 0) / 1000
+    return total.quantize(_CENT, rounding=ROUND_UP)
+
+
+def _timestamp(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")

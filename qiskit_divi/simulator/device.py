@@ -14,6 +14,7 @@ import os
 import pickle
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
 from qiskit import QuantumCircuit
@@ -37,24 +38,20 @@ _DIRECTIVES = frozenset({"barrier"})
 QiskitBackend: TypeAlias = str | BackendV2 | None
 
 
+@dataclass(eq=False, repr=False)
 class SimulatedDevice:
     """An Aer method, plus optionally a device (its target and noise) and a noise model.
 
     A device pickles to a compact, cached payload and is rebuilt at most once per
-    process (see :func:`_restore`), so sending it with every chunk of work is cheap.
+    process (see :func:`_restore`), so sending it with every chunk of work is cheap;
+    ``key`` names it, the same in every process.
     """
 
-    def __init__(
-        self,
-        method: str = "automatic",
-        backend: BackendV2 | None = None,
-        noise_model: NoiseModel | None = None,
-    ) -> None:
-        self.method = method
-        self.backend = backend
-        self.noise_model = noise_model
-        self.key = uuid.uuid4().hex
-        self._by_method: dict[str, SimulatedDevice] = {}
+    method: str = "automatic"
+    backend: BackendV2 | None = None
+    noise_model: NoiseModel | None = None
+    key: str = field(default_factory=lambda: uuid.uuid4().hex)
+    _by_method: dict[str, SimulatedDevice] = field(default_factory=dict, init=False)
 
     def for_method(self, method: str) -> SimulatedDevice:
         """This device as Aer's ``method`` simulates it: the same noise, and a target of
@@ -63,8 +60,9 @@ class SimulatedDevice:
         if method == self.method:
             return self
         if method not in self._by_method:
-            derived = SimulatedDevice(method, self.backend, self.noise_model)
-            derived.key = f"{self.key}:{method}"
+            derived = SimulatedDevice(
+                method, self.backend, self.noise_model, f"{self.key}:{method}"
+            )
             self._by_method[method] = derived
         return self._by_method[method]
 
@@ -208,9 +206,7 @@ class SimulatedDevice:
 def _restore(key: str, payload: bytes) -> SimulatedDevice:
     """The device a payload describes, unpickled once per process and key."""
     method, backend, noise_model = pickle.loads(payload)
-    device = SimulatedDevice(method, backend, noise_model)
-    device.key = key
-    return device
+    return SimulatedDevice(method, backend, noise_model, key)
 
 
 @functools.cache

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -145,13 +145,10 @@ def branches(circuit: QuantumCircuit, readout: ReadoutErrors) -> list[QuantumCir
     """One circuit per branch of ``circuit`` (final measurements dropped), flat: its
     measurements are Kraus instruments, its control flow resolved. Each branch's density
     matrix is unnormalised, with the branch's probability as its trace."""
-    walk = _Walk(circuit, readout)
-    leaves = walk.block(
-        circuit,
-        {qubit: qubit for qubit in circuit.qubits},
-        {bit: bit for bit in circuit.clbits},
-        [_Branch([], {})],
+    top = _Block(
+        circuit, {qubit: qubit for qubit in circuit.qubits}, {bit: bit for bit in circuit.clbits}
     )
+    leaves = _Walk(circuit, readout).block(top, [_Branch([], {})])
     found = []
     for leaf in leaves:
         flat = circuit.copy_empty_like(vars_mode="drop")
@@ -279,6 +276,26 @@ class _Branch:
         return _Branch(list(self.data), dict(self.values), self.leaving)
 
 
+@dataclass(frozen=True)
+class _Block:
+    """A block of instructions, with its qubits and clbits mapped to the top level's."""
+
+    circuit: QuantumCircuit
+    qubits: Mapping[Qubit, Qubit]
+    clbits: Mapping[Clbit, Clbit]
+
+    def inner(self, instruction: CircuitInstruction) -> list[_Block]:
+        """The blocks of a control-flow ``instruction`` of this block, mapped likewise."""
+        return [
+            _Block(
+                body,
+                _inner(body.qubits, instruction.qubits, self.qubits),
+                _inner(body.clbits, instruction.clbits, self.clbits),
+            )
+            for body in instruction.operation.blocks
+        ]
+
+
 class _Walk:
     """Resolves the control flow of one circuit for every branch of its records."""
 
@@ -287,32 +304,24 @@ class _Walk:
         self.reads = _circuit_reads(circuit)
         self.readout = readout
 
-    def block(
-        self,
-        block: QuantumCircuit,
-        qubits: Mapping[Qubit, Qubit],
-        clbits: Mapping[Clbit, Clbit],
-        branches: list[_Branch],
-    ) -> list[_Branch]:
-        """``branches`` after ``block``, whose bits map to the top level's as given."""
-        for instruction in block.data:
+    def block(self, block: _Block, branches: list[_Branch]) -> list[_Branch]:
+        """``branches`` after ``block``."""
+        for instruction in block.circuit.data:
             running = [branch for branch in branches if branch.leaving is None]
             if not running:
                 break
             stopped = [branch for branch in branches if branch.leaving is not None]
-            branches = stopped + self.step(instruction, qubits, clbits, running)
+            branches = stopped + self.step(instruction, block, running)
             if len(branches) > MAX_BRANCHES:
                 raise SimulationError(f"more than {MAX_BRANCHES} branches to follow")
         return branches
 
     def step(
-        self,
-        instruction: CircuitInstruction,
-        qubits: Mapping[Qubit, Qubit],
-        clbits: Mapping[Clbit, Clbit],
-        branches: list[_Branch],
+        self, instruction: CircuitInstruction, block: _Block, branches: list[_Branch]
     ) -> list[_Branch]:
+        """``branches`` after one ``instruction`` of ``block``."""
         operation = instruction.operation
+        qubits, clbits = block.qubits, block.clbits
         held = tuple(qubits[qubit] for qubit in instruction.qubits)
         if operation.name == "measure":
             return self.measure(held[0], clbits[instruction.clbits[0]], branches)
@@ -326,15 +335,7 @@ class _Walk:
                 _assign(operation.lvalue, value, branch.values, clbits)
             return branches
         if isinstance(operation, ControlFlowOp):
-            inner = [
-                (
-                    body,
-                    _inner(body.qubits, instruction.qubits, qubits),
-                    _inner(body.clbits, instruction.clbits, clbits),
-                )
-                for body in operation.blocks
-            ]
-            return self.control_flow(operation, inner, clbits, branches)
+            return self.control_flow(operation, block.inner(instruction), clbits, branches)
         if instruction.clbits:
             raise SimulationError(f"cannot follow {operation.name!r}, which uses clbits")
         flat = CircuitInstruction(operation, held)
@@ -369,22 +370,25 @@ class _Walk:
     def control_flow(
         self,
         operation: ControlFlowOp,
-        inner: list[tuple[QuantumCircuit, dict, dict]],
+        inner: list[_Block],
         clbits: Mapping[Clbit, Clbit],
         branches: list[_Branch],
     ) -> list[_Branch]:
         condition = _condition(operation)
         if isinstance(operation, ForLoopOp):
             indexset, parameter, _ = operation.params
-            body, body_qubits, body_clbits = inner[0]
+            body = inner[0]
             done: list[_Branch] = []
             for value in indexset:
                 bound = (
                     body
                     if parameter is None
-                    else body.assign_parameters({parameter: value}, strict=False)
+                    else replace(
+                        body,
+                        circuit=body.circuit.assign_parameters({parameter: value}, strict=False),
+                    )
                 )
-                branches = self.loop_iteration(bound, body_qubits, body_clbits, branches, done)
+                branches = self.loop_iteration(bound, branches, done)
             return done + branches
         if isinstance(operation, WhileLoopOp):
             done = []
@@ -395,10 +399,10 @@ class _Walk:
                     (going if evaluator.value(condition) else done).append(branch)
                 if not going:
                     return done
-                branches = self.loop_iteration(*inner[0], going, done)
+                branches = self.loop_iteration(inner[0], going, done)
             raise SimulationError(f"a while loop ran {MAX_ITERATIONS} times without ending")
         if isinstance(operation, BoxOp):
-            return self.block(*inner[0], branches)
+            return self.block(inner[0], branches)
         # if_else and switch_case: each branch takes the block its values select.
         chosen: dict[int, list[_Branch]] = {}
         for branch in branches:
@@ -406,20 +410,15 @@ class _Walk:
             chosen.setdefault(_selected(operation, value), []).append(branch)
         after = chosen.pop(-1, [])
         for position, taking in chosen.items():
-            after += self.block(*inner[position], taking)
+            after += self.block(inner[position], taking)
         return after
 
     def loop_iteration(
-        self,
-        body: QuantumCircuit,
-        qubits: Mapping[Qubit, Qubit],
-        clbits: Mapping[Clbit, Clbit],
-        branches: list[_Branch],
-        done: list[_Branch],
+        self, body: _Block, branches: list[_Branch], done: list[_Branch]
     ) -> list[_Branch]:
         """Run one iteration; branches that break join ``done``, the rest go on."""
         going: list[_Branch] = []
-        for branch in self.block(body, qubits, clbits, branches):
+        for branch in self.block(body, branches):
             leaving, branch.leaving = branch.leaving, None
             (done if leaving == "break_loop" else going).append(branch)
         return going

@@ -20,7 +20,7 @@ import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import CancelledError, Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 import numpy as np
 from qiskit import QuantumCircuit
@@ -28,6 +28,7 @@ from qiskit.quantum_info import SparsePauliOp
 from qiskit.transpiler import Target
 from qiskit_aer.noise import NoiseModel
 
+from ..copies import Shared
 from ..exceptions import (
     CircuitTooWideError,
     DiviWarning,
@@ -36,7 +37,7 @@ from ..exceptions import (
     InvalidTypeError,
     SimulationError,
 )
-from ..options import MAX_SEED, check_seed, positive_int
+from ..options import MAX_SEED, check_seed, positive_int, unknown_options
 from . import runs
 from .device import (
     AUTO,
@@ -67,9 +68,35 @@ T = TypeVar("T")
 
 if TYPE_CHECKING:
     from distributed import Client
+    from typing_extensions import Unpack
 
 
-class SimulationEngine:
+class EngineSettings(TypedDict, total=False):
+    """What makes an engine (see :class:`SimulationEngine`): the settings a simulator
+    backend is constructed with."""
+
+    qiskit_backend: QiskitBackend
+    noise_model: NoiseModel | None
+    n_processes: int | None
+    executor: Executor | Client | None
+
+
+class BatchSettings(TypedDict, total=False):
+    """What a batch may say besides its circuits (see :meth:`SimulationEngine.sample`)."""
+
+    labels: Sequence[str | None] | None
+    parameter_values: Sequence[np.ndarray] | None
+
+
+class SampleSettings(BatchSettings, total=False):
+    """What a sampling batch says besides its circuits and shots (see
+    :meth:`SimulationEngine.sample`)."""
+
+    seed: int | None
+    memory: bool
+
+
+class SimulationEngine(Shared):
     """Runs batches of circuits on Aer, sampled or exact, in parallel where that pays.
 
     Args:
@@ -94,18 +121,18 @@ class SimulationEngine:
     Raises:
         UnknownBackendError: ``qiskit_backend`` is a string naming no simulator.
         InvalidInputError: ``n_processes`` < 1.
-        TypeError: ``executor`` is neither an ``Executor`` nor a ``Client``.
+        TypeError: ``executor`` is neither an ``Executor`` nor a ``Client``, or a setting
+            the engine does not have (an ``UnknownOptionError``).
     """
 
-    def __init__(
-        self,
-        *,
-        qiskit_backend: QiskitBackend = None,
-        noise_model: NoiseModel | None = None,
-        n_processes: int | None = None,
-        executor: Executor | Client | None = None,
-    ) -> None:
-        qiskit_backend = check_qiskit_backend(qiskit_backend)
+    def __init__(self, **settings: Unpack[EngineSettings]) -> None:
+        unknown = settings.keys() - EngineSettings.__optional_keys__
+        if unknown:
+            raise unknown_options(unknown, "SimulationEngine", EngineSettings.__optional_keys__)
+        qiskit_backend = check_qiskit_backend(settings.get("qiskit_backend"))
+        noise_model = settings.get("noise_model")
+        n_processes = settings.get("n_processes")
+        executor = settings.get("executor")
         if noise_model is not None and not isinstance(noise_model, NoiseModel):
             raise InvalidTypeError(
                 f"noise_model must be a NoiseModel, got {type(noise_model).__name__}"
@@ -127,12 +154,6 @@ class SimulationEngine:
         self._pool_ready = threading.Event()
         self._lock = threading.Lock()
 
-    def __copy__(self) -> SimulationEngine:
-        return self
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> SimulationEngine:
-        return self
-
     def __reduce__(self) -> tuple[Any, ...]:
         return (_engine_from_settings, (self._settings,))
 
@@ -153,14 +174,7 @@ class SimulationEngine:
         return AUTO if self._auto else self._fixed.name
 
     def sample(
-        self,
-        circuits: Sequence[QuantumCircuit],
-        *,
-        shots: int,
-        seed: int | None = None,
-        memory: bool = False,
-        labels: Sequence[str] | None = None,
-        parameter_values: Sequence[np.ndarray] | None = None,
+        self, circuits: Sequence[QuantumCircuit], *, shots: int, **settings: Unpack[SampleSettings]
     ) -> list[SampleResult]:
         """Measurement outcomes of each circuit, in input order.
 
@@ -187,14 +201,7 @@ class SimulationEngine:
             CircuitTooWideError: a circuit is wider than the device.
             SimulationError: Aer (or a worker process) failed.
         """
-        return self.prepare_sample(
-            circuits,
-            shots=shots,
-            seed=seed,
-            memory=memory,
-            labels=labels,
-            parameter_values=parameter_values,
-        ).run()
+        return self.prepare_sample(circuits, shots=shots, **settings).run()
 
     def prepare_sample(
         self,
@@ -203,7 +210,7 @@ class SimulationEngine:
         shots: int,
         seed: int | None = None,
         memory: bool = False,
-        labels: Sequence[str] | None = None,
+        labels: Sequence[str | None] | None = None,
         parameter_values: Sequence[np.ndarray] | None = None,
     ) -> SampleBatch:
         """Check a batch as :meth:`sample` does, raising the same errors, but run it later.
@@ -231,9 +238,7 @@ class SimulationEngine:
         self,
         circuits: Sequence[QuantumCircuit],
         observables: Sequence[Sequence[SparsePauliOp]],
-        *,
-        labels: Sequence[str] | None = None,
-        parameter_values: Sequence[np.ndarray] | None = None,
+        **settings: Unpack[BatchSettings],
     ) -> list[np.ndarray]:
         """Exact ``<psi|O|psi>`` (real) of each of ``observables[i]`` on ``circuits[i]``.
 
@@ -253,16 +258,14 @@ class SimulationEngine:
                 too many branches of mid-circuit measurements to follow.
             CircuitTooWideError: a circuit is wider than the device.
         """
-        return self.prepare_expectation_values(
-            circuits, observables, labels=labels, parameter_values=parameter_values
-        ).run()
+        return self.prepare_expectation_values(circuits, observables, **settings).run()
 
     def prepare_expectation_values(
         self,
         circuits: Sequence[QuantumCircuit],
         observables: Sequence[Sequence[SparsePauliOp]],
         *,
-        labels: Sequence[str] | None = None,
+        labels: Sequence[str | None] | None = None,
         parameter_values: Sequence[np.ndarray] | None = None,
     ) -> ExpectationBatch:
         """Check a batch as :meth:`expectation_values` does, raising the same errors, but
@@ -574,17 +577,22 @@ def _batch_seed(seed: int | None) -> int:
 
 
 def _checked_batch(
-    circuits: Sequence[QuantumCircuit], labels: Sequence[str] | None, *, bound: bool = True
+    circuits: Sequence[QuantumCircuit],
+    labels: Sequence[str | None] | None,
+    *,
+    bound: bool = True,
 ) -> tuple[list[QuantumCircuit], list[str]]:
-    """The batch as a list with a label per circuit, each of the right kind (and bound,
-    unless parameter values come with them)."""
+    """The batch as a list with a label per circuit (by default its name), each of the
+    right kind (and bound, unless parameter values come with them)."""
     circuits = list(circuits)
-    if labels is None:
-        labels = [getattr(circuit, "name", f"#{index}") for index, circuit in enumerate(circuits)]
-    labels = list(labels)
-    if len(labels) != len(circuits):
-        raise InvalidInputError(f"{len(labels)} labels for {len(circuits)} circuits")
-    for circuit, label in zip(circuits, labels, strict=True):
+    given = [None] * len(circuits) if labels is None else list(labels)
+    if len(given) != len(circuits):
+        raise InvalidInputError(f"{len(given)} labels for {len(circuits)} circuits")
+    named = [
+        getattr(circuit, "name", f"#{index}") if label is None else label
+        for index, (circuit, label) in enumerate(zip(circuits, given, strict=True))
+    ]
+    for circuit, label in zip(circuits, named, strict=True):
         if not isinstance(circuit, QuantumCircuit):
             raise InvalidTypeError(
                 f"circuit {label!r}: expected a QuantumCircuit, got {type(circuit)}"
@@ -592,7 +600,7 @@ def _checked_batch(
         if bound and circuit.parameters:
             names = ", ".join(sorted(parameter.name for parameter in circuit.parameters))
             raise InvalidCircuitError(label, f"unbound parameters ({names}); bind them first")
-    return circuits, labels
+    return circuits, named
 
 
 def _checked_parameter_values(

@@ -22,6 +22,7 @@ from qiskit import ClassicalRegister, QuantumCircuit
 from qiskit.providers import JobStatus
 from qiskit.quantum_info import PauliList
 
+from ..copies import Shared
 from ..exceptions import InvalidInputError, JobCancelledError, JobTimeoutError
 from ..execution import Estimate, EstimateWork, Sampled, SampleWork, Terms
 from ..outcomes import Outcomes
@@ -37,7 +38,7 @@ K = TypeVar("K", bound=Hashable)
 BASIS_REGISTER = "basis"
 
 
-class JobQueue(ThreadPoolExecutor):
+class JobQueue(Shared, ThreadPoolExecutor):
     """A backend's jobs, run one after another in submission order, each spread over
     every worker of the engine.
 
@@ -48,12 +49,6 @@ class JobQueue(ThreadPoolExecutor):
     def __init__(self, name: str) -> None:
         super().__init__(max_workers=1, thread_name_prefix=name)
         self._name = name
-
-    def __copy__(self) -> JobQueue:
-        return self
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> JobQueue:
-        return self
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (JobQueue, (self._name,))
@@ -150,6 +145,7 @@ class SimulatorExecution:
                 shots=shots,
                 seed=batch_seed(seed, position),
                 memory=memory,
+                labels=[work[i].label for i in indices],
                 parameter_values=None if bound else [_rows(work[i]) for i in indices],
             )
             batches.append((indices, batch))

@@ -59,7 +59,7 @@ def test_a_submission_is_recorded_without_the_token(provider, server, journal_pa
         shots=100,
         labels=("0_a", "1_b"),
         observables=None,
-        dialect="2025",
+        dialect="2026",
         submitted=entry.submitted,
     )
     assert before <= entry.submitted <= datetime.now(timezone.utc)

@@ -50,7 +50,8 @@ def job(backend: QoroBackend) -> DiviPrimitiveJob:
     wire = [
         WireJob(JobType.SIMULATE, 10, [Entry(pub, 0, f"0_pub{pub}_0", circuit)]) for pub in (0, 1)
     ]
-    return DiviPrimitiveJob(QoroHandle(backend, IDS, wire, never_finished), never_finished)
+    handle = QoroHandle(backend.execution, IDS, wire, never_finished)
+    return DiviPrimitiveJob(handle, never_finished)
 
 
 @pytest.mark.parametrize(

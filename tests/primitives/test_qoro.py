@@ -46,7 +46,8 @@ def test_sampler_counts_follow_the_exact_distribution(
     job = SamplerV2(qoro).run([(circuit, VALUES)], shots=3000)
     result = job.result()
     assert job.status() is JobStatus.DONE
-    assert job_type_on_server(server, job.job_id()) == "SIMULATE"
+    # SIMULATE on a cluster travels as EXECUTE on the default (2026) wire.
+    assert job_type_on_server(server, job.job_id()) == "EXECUTE"
     assert result.metadata == {"version": 2, "qoro_job_ids": [job.job_id()]}
     assert result[0].metadata == {"shots": 3000, "circuit_metadata": {}}
     data = result[0].data
@@ -191,7 +192,10 @@ def test_simulator_jobs_cannot_be_retrieved() -> None:
 
 
 def test_a_circuit_cutting_backend_gets_one_job_per_circuit(provider: DiviProvider) -> None:
-    backend = provider.get_backend("qoro", job_type="CIRCUIT_CUT", polling_interval=0.02)
+    # Only the guide's 2025 wire cuts on the service.
+    backend = provider.get_backend(
+        "qoro", dialect="2025", job_type="CIRCUIT_CUT", polling_interval=0.02
+    )
     job = SamplerV2(backend).run([(two_register_circuit(), VALUES)], shots=40)
     assert len(job.job_ids) == 3
     result = job.result()

@@ -14,7 +14,7 @@ from qiskit_divi.exceptions import (
 from qiskit_divi.provider import DiviProvider
 from qiskit_divi.qoro.backend import QoroBackend
 from qiskit_divi.qoro.job import QoroJob
-from qiskit_divi.qoro.protocol import JobType
+from qiskit_divi.qoro.protocol import Dialect, JobType
 from qiskit_divi.simulator.backend import ParallelSimulatorBackend
 
 from .helpers import API, JOB_ID, TOKEN
@@ -96,6 +96,15 @@ def test_qoro_names_the_default_system(service):
     assert backend.options.job_type is JobType.SIMULATE
 
 
+def test_the_dialect_reaches_the_backends_client(service):
+    provider = DiviProvider()
+    guide = DiviProvider(dialect="2025").get_backend("qoro")
+
+    assert provider.get_backend("qoro").client.dialect is Dialect.V2026
+    assert provider.get_backend("qoro", dialect="2025").client.dialect is Dialect.V2025
+    assert guide.client.dialect is Dialect.V2025
+
+
 def test_a_system_by_name_takes_options(service):
     provider = DiviProvider()
     backend = provider.get_backend("qpu_five", shots=10, tag="exp-1")
@@ -111,7 +120,7 @@ def test_client_settings_are_construction_settings_not_run_options(service):
     provider = DiviProvider()
     shared = provider.get_backend("qoro")
     backend = provider.get_backend("qoro", request_timeout=7.5, max_retry_time=2.0, shots=10)
-    assert backend.client.timeout == 7.5 and backend.client is not shared.client
+    assert backend.client.request_timeout == 7.5 and backend.client is not shared.client
     assert backend.client.api_url == shared.client.api_url
     assert backend.options.shots == 10
     assert "request_timeout" not in dict(backend.options.items())

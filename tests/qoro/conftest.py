@@ -44,7 +44,7 @@ def http() -> Iterator[requests_mock.Mocker]:
 @pytest.fixture
 def client(http: requests_mock.Mocker) -> QoroClient:
     """A client of the mocked service at ``wire.API_URL``."""
-    return QoroClient(TOKEN, API_URL)
+    return QoroClient(TOKEN, API_URL, dialect="2025")
 
 
 @pytest.fixture
@@ -64,7 +64,7 @@ NO_WAIT = RetrySettings(max_retries=3, backoff_factor=0.0)
 @pytest.fixture
 def real_client(server: ScriptedServer) -> QoroClient:
     """A client of the scripted server, over real HTTP, retrying without waits."""
-    return QoroClient(TOKEN, server.url, timeout=2.0, retry=NO_WAIT)
+    return QoroClient(TOKEN, server.url, request_timeout=2.0, retry=NO_WAIT, dialect="2025")
 
 
 @pytest.fixture

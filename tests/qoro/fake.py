@@ -1,5 +1,9 @@
 """A small in-memory Qoro Service behind requests-mock, for tests of whole workflows.
 
+It takes either wire dialect: shots in ``job/init/`` or with the circuits, observables
+plain or as ``@gzs`` groups (one group per job here), and lists ``qoro_maestro`` as a
+simulator cluster.
+
 It keeps the jobs it is sent and answers their status and results from them: each
 sampling circuit measures half its shots as all zeros and half as all ones, each
 expectation circuit gives every term the value 0.5. Tests script the rest (statuses,
@@ -17,7 +21,13 @@ import requests_mock
 
 from qiskit_divi.circuits import parse_qasm
 from qiskit_divi.outcomes import Outcomes
-from qiskit_divi.qoro.codec import decode_observables, encode_histogram, unpack_circuit
+from qiskit_divi.qoro.codec import (
+    decode_observable_groups,
+    decode_observables,
+    encode_histogram,
+    encode_observables,
+    unpack_circuit,
+)
 from qiskit_divi.qoro.protocol import RESULTS_PAGE_LIMIT
 
 from .wire import API_URL, TOKEN, qpu_systems_body
@@ -30,6 +40,7 @@ class FakeJob:
     init: dict[str, Any]
     circuits: dict[str, str] = field(default_factory=dict)
     observables: str | None = None
+    shots: int | None = None
     finalized: bool = False
     statuses: deque[str] = field(default_factory=lambda: deque(["COMPLETED"]))
     reason: str | None = None
@@ -46,11 +57,11 @@ class FakeJob:
         return status
 
     def results(self) -> list[dict[str, Any]]:
-        shots = self.init.get("shots", 0)
+        shots = self.shots or self.init.get("shots", 0)
         entries = []
         for label, qasm in self.circuits.items():
             if self.observables is not None:
-                results: dict = {term: 0.5 for term in decode_observables(self.observables)}
+                results: dict = dict.fromkeys(decode_observables(self.observables), 0.5)
             else:
                 n_bits = parse_qasm(label, qasm).num_clbits
                 counts = {"0" * n_bits: shots // 2, "1" * n_bits: shots - shots // 2}
@@ -66,6 +77,7 @@ class FakeQoro:
         self.jobs: dict[str, FakeJob] = {}
         http.get(API_URL, json=self._ping)
         http.get(f"{API_URL}/qpusystem/", json=qpu_systems_body())
+        http.get(f"{API_URL}/simulatorcluster/", json=[{"name": "qoro_maestro"}])
         http.post(f"{API_URL}/job/init/", json=self._init)
         http.post(re.compile(_JOB + "/add_circuits/$"), json=self._add)
         http.get(re.compile(_JOB + "/status/$"), json=self._status)
@@ -99,7 +111,10 @@ class FakeQoro:
         job = self._job(request, context)
         body = request.json()
         job.circuits.update({k: unpack_circuit(v) for k, v in body["circuits"].items()})
-        job.observables = body.get("observables")
+        if body.get("observables") is not None:
+            (terms,) = decode_observable_groups(body["observables"])
+            job.observables = encode_observables(terms)
+        job.shots = body.get("shots", job.shots)
         job.finalized = body["finalized"] == "true"
         return {}
 

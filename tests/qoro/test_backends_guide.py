@@ -162,7 +162,9 @@ def test_submitting_circuits_returns_results_for_each_label(guide, fake, virtual
 
     (job,) = fake.jobs.values()
     assert isinstance(guide["job_ids"], str) and job.finalized
-    assert job.init["shots"] == 1000 and set(job.circuits) == {"circuit_1", "circuit_2"}
+    # The default wire (2026) sends the shots with the circuits, not in job/init/.
+    assert job.shots == 1000 and "shots" not in job.init
+    assert set(job.circuits) == {"circuit_1", "circuit_2"}
     assert guide["results"] == [
         {"label": "circuit_1", "results": {"00": 500, "11": 500}},
         {"label": "circuit_2", "results": {"00": 500, "11": 500}},
@@ -175,7 +177,15 @@ def test_job_types_run_until_estimation_asks_for_its_observables(guide, fake):
     with pytest.raises(InvalidInputError, match="needs observables"):
         exec(JOB_TYPES, guide)
 
-    assert [job.init["job_type"] for job in fake.jobs.values()] == ["SIMULATE", "EXECUTE"]
+    # On the default wire (2026) both sample: EXECUTE on the cluster the listings name.
+    assert [job.init for job in fake.jobs.values()] == [
+        {
+            "tag": "default",
+            "job_type": "EXECUTE",
+            "use_packing": False,
+            "simulator_cluster": "qoro_maestro",
+        }
+    ] * 2
     service, JobType = guide["service"], guide["JobType"]
     job_id = service.submit_circuits(
         guide["circuits"], job_type=JobType.ESTIMATE, observables="ZI"

@@ -204,19 +204,20 @@ def test_qpu_systems_and_simulator_clusters_are_typed_records(client, http):
         ],
     )
 
-    systems = client.qpu_systems()
-    clusters = client.simulator_clusters()
+    systems = client.fetch_qpu_systems()
+    clusters = client.fetch_simulator_clusters()
 
     assert [s.name for s in systems] == ["qoro_maestro", "ibm_fez"]
     assert isinstance(systems[1], QPUSystem) and systems[1].num_qubits == 156
-    assert clusters == [SimulatorCluster("qoro_maestro", "PUBLIC", "", True)]
+    # A cluster without a minimum tier is open to the free tier (the listing's default).
+    assert clusters == [SimulatorCluster("qoro_maestro", "PUBLIC", "FREE", True)]
 
 
 def test_unreadable_system_list_is_an_api_error(client, http):
     http.get(f"{API_URL}/qpusystem/", json=[{"no_name": 1}])
 
     with pytest.raises(QoroAPIError, match="unreadable answer from qpusystem/"):
-        client.qpu_systems()
+        client.fetch_qpu_systems()
 
 
 def test_submission_sends_exactly_what_the_spec_shows(client, http):
@@ -343,11 +344,17 @@ def test_init_answer_without_a_job_id_is_an_api_error(client, http):
 def test_upload_failure_after_init_names_the_job(client, http):
     http.post(f"{API_URL}/job/init/", json={"job_id": JOB_ID})
     http.post(f"{JOB}/add_circuits/", status_code=400, json={"detail": "bad circuit"})
+    cancel = http.post(f"{JOB}/cancel/", json={"status": "CANCELLED"})
 
     with pytest.raises(QoroAPIError, match="bad circuit") as info:
         client.submit_job({"a": BELL_QASM}, job_type=JobType.SIMULATE, shots=1)
 
     assert info.value.job_id == JOB_ID and info.value.status_code == 400
+    # Never an orphan: the half-uploaded job is cancelled, and the error says so.
+    assert cancel.call_count == 1
+    assert info.value.__notes__ == [
+        f"job {JOB_ID} was created but not every upload arrived: it was cancelled"
+    ]
 
 
 def test_job_status_carries_the_failure_reason(client, http):
@@ -356,8 +363,16 @@ def test_job_status_carries_the_failure_reason(client, http):
     assert client.job_status(JOB_ID) == JobStatusReport(QoroJobStatus.FAILED, "out of memory")
 
 
-def test_unknown_status_is_an_api_error(client, http):
+def test_unknown_status_is_kept_as_it_came_and_is_not_final(client, http):
     http.get(f"{JOB}/status/", json=status_body("EXPLODED"))
+
+    status = client.job_status(JOB_ID).status
+
+    assert (status.value, status.known, status.is_final) == ("EXPLODED", False, False)
+
+
+def test_status_without_a_status_is_an_api_error(client, http):
+    http.get(f"{JOB}/status/", json={"state": "COMPLETED"})
 
     with pytest.raises(QoroAPIError, match="unreadable status answer"):
         client.job_status(JOB_ID)

@@ -96,7 +96,7 @@ def _echo_paths(http) -> dict:
         ),
         "listing unreadable": (
             lambda: http.get(f"{API_URL}/qpusystem/", json=[{"token": TOKEN}]),
-            lambda c: c.qpu_systems(),
+            lambda c: c.fetch_qpu_systems(),
         ),
         "no usable job id": (
             lambda: http.post(f"{API_URL}/job/init/", json={"job_id": TOKEN}),
@@ -198,7 +198,7 @@ def test_a_trickled_answer_is_cut_at_the_timeout(server, where):
     trickled = Reply(200, body, trickle=0.02, trickle_from=start, pad=2000)
     # A cut during the headers is a lost answer, retried (NO_WAIT allows 3 retries).
     server.script("GET", STATUS, *[trickled] * (4 if where == "headers" else 1))
-    client = QoroClient(TOKEN, server.url, timeout=0.3, retry=NO_WAIT)
+    client = QoroClient(TOKEN, server.url, request_timeout=0.3, retry=NO_WAIT)
 
     with pytest.raises(QoroConnectionError, match=r"no complete answer .* within 0\.3 s"):
         client.job_status(JOB_ID)
@@ -206,7 +206,7 @@ def test_a_trickled_answer_is_cut_at_the_timeout(server, where):
 
 def test_a_trickled_status_cannot_stretch_a_wait_past_its_timeout(server):
     server.script("GET", STATUS, Reply(200, status_body("RUNNING"), trickle=0.02, pad=2000))
-    client = QoroClient(TOKEN, server.url, timeout=30, retry=NO_WAIT)
+    client = QoroClient(TOKEN, server.url, request_timeout=30, retry=NO_WAIT)
 
     with pytest.raises(JobTimeoutError) as info:
         client.wait_for_job(JOB_ID, timeout=0.3, polling_interval=0.1)
@@ -216,7 +216,7 @@ def test_a_trickled_status_cannot_stretch_a_wait_past_its_timeout(server):
 
 def test_a_slow_but_whole_answer_within_the_timeout_is_read(server):
     server.script("GET", STATUS, Reply(200, status_body("RUNNING"), trickle=0.001))
-    client = QoroClient(TOKEN, server.url, timeout=30, retry=NO_WAIT)
+    client = QoroClient(TOKEN, server.url, request_timeout=30, retry=NO_WAIT)
 
     assert client.job_status(JOB_ID).status is QoroJobStatus.RUNNING
 
@@ -362,7 +362,7 @@ def test_any_json_answer_fails_only_as_a_qoro_error(status, page, systems):
         http.get(f"{JOB}/status/", text=json.dumps(status))
         http.get(f"{JOB}/resultsV2/", text=json.dumps(page))
         http.get(f"{API_URL}/qpusystem/", text=json.dumps(systems))
-        for call in (lambda: client.job_results(JOB_ID), client.qpu_systems):
+        for call in (lambda: client.job_results(JOB_ID), client.fetch_qpu_systems):
             with contextlib.suppress(QoroError):
                 call()
 
@@ -372,7 +372,7 @@ def test_a_qubit_count_past_the_integer_range_is_an_api_error(client, http):
     http.get(f"{API_URL}/qpusystem/", text=text)
 
     with pytest.raises(QoroAPIError, match="unreadable answer from qpusystem/"):
-        client.qpu_systems()
+        client.fetch_qpu_systems()
 
 
 def test_expectation_values_past_the_float_range_are_corrupt(client, http):

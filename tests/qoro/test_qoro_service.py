@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from decimal import Decimal
 
 import pytest
 import requests
@@ -20,6 +21,7 @@ from qiskit_divi.exceptions import (
     JobTimeoutError,
     QoroConnectionError,
 )
+from qiskit_divi.qoro.protocol import Dialect
 
 from .fake import FakeQoro
 from .wire import API_URL, BELL_QASM, TOKEN
@@ -32,7 +34,7 @@ def fake(http) -> FakeQoro:
 
 @pytest.fixture
 def service(fake) -> QoroService:
-    return QoroService(TOKEN, shots=100, api_url=API_URL)
+    return QoroService(TOKEN, shots=100, api_url=API_URL, dialect="2025")
 
 
 def _bell() -> QuantumCircuit:
@@ -82,6 +84,24 @@ def test_unreachable_service_is_a_builtin_connection_error(http):
 
 def test_fetch_qpu_systems(service):
     assert [s.name for s in service.fetch_qpu_systems()] == ["qoro_maestro", "ibm_fez"]
+
+
+def test_clusters_and_credits_are_the_clients(service, http):
+    http.get(f"{API_URL}/credits/", json={"balance": "9.50", "total_used": "0.50"})
+    http.get(
+        f"{API_URL}/credits/transactions/?page=3&page_size=7",
+        json={"count": 0, "total_pages": 1, "results": []},
+        complete_qs=True,
+    )
+
+    assert [c.name for c in service.fetch_simulator_clusters()] == ["qoro_maestro"]
+    assert service.get_credit_balance().balance == Decimal("9.50")
+    assert service.get_credit_transactions(page=3, page_size=7).results == ()
+
+
+def test_the_service_speaks_2026_unless_told_otherwise():
+    assert QoroService(TOKEN, api_url=API_URL).client.dialect is Dialect.V2026
+    assert QoroService(TOKEN, api_url=API_URL, dialect="2025").client.dialect is Dialect.V2025
 
 
 # -- submitting -----------------------------------------------------------------------

@@ -61,7 +61,7 @@ def test_get_is_retried_after_a_dropped_connection(server, real_client):
 
 
 def test_get_is_retried_after_a_read_timeout(server):
-    client = QoroClient(TOKEN, server.url, timeout=0.3, retry=NO_WAIT)
+    client = QoroClient(TOKEN, server.url, request_timeout=0.3, retry=NO_WAIT)
     server.script("GET", STATUS, Reply(hang=True), RUNNING)
 
     assert client.job_status(JOB_ID).status is QoroJobStatus.RUNNING
@@ -129,7 +129,7 @@ def test_init_whose_connection_drops_is_not_retried(server, real_client):
 
 
 def test_init_that_times_out_is_not_retried(server):
-    client = QoroClient(TOKEN, server.url, timeout=0.3, retry=NO_WAIT)
+    client = QoroClient(TOKEN, server.url, request_timeout=0.3, retry=NO_WAIT, dialect="2025")
     server.script("POST", INIT, Reply(hang=True))
 
     with pytest.raises(QoroConnectionError, match=r"within 0\.3 s.*may have been created"):
@@ -142,7 +142,7 @@ def test_init_that_never_connects_says_nothing_was_created():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    client = QoroClient(TOKEN, f"http://127.0.0.1:{port}/api", retry=NO_WAIT)
+    client = QoroClient(TOKEN, f"http://127.0.0.1:{port}/api", retry=NO_WAIT, dialect="2025")
 
     with pytest.raises(QoroConnectionError, match="cannot reach") as info:
         _submit(client)

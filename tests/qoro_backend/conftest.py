@@ -26,7 +26,7 @@ def mock() -> Iterator[requests_mock.Mocker]:
 
 @pytest.fixture
 def client() -> QoroClient:
-    return QoroClient(auth_token=TOKEN, api_url=API, max_retry_time=1.0)
+    return QoroClient(auth_token=TOKEN, api_url=API, max_retry_time=1.0, dialect="2025")
 
 
 @pytest.fixture

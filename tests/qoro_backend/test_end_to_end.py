@@ -71,13 +71,13 @@ def client(server: LocalServer) -> QoroClient:
 
 @pytest.fixture(scope="module")
 def maestro(client: QoroClient) -> QoroBackend:
-    (cluster,) = [c for c in client.simulator_clusters() if c.name == "qoro_maestro"]
+    (cluster,) = [c for c in client.fetch_simulator_clusters() if c.name == "qoro_maestro"]
     return QoroBackend(cluster, client, polling_interval=0.05)
 
 
 @pytest.fixture(scope="module")
 def manila(client: QoroClient) -> QoroBackend:
-    (system,) = client.qpu_systems()
+    (system,) = client.fetch_qpu_systems()
     return QoroBackend(system, client, polling_interval=0.05)
 
 
@@ -204,7 +204,7 @@ def test_pickles_of_a_backend_and_its_job_carry_no_token(maestro, server):
 def test_cancel_a_queued_job_and_a_timeout_then_a_late_result():
     with LocalServer(workers=1, seed=SEED) as single:
         client = QoroClient(single.token, single.url)
-        (cluster,) = client.simulator_clusters()
+        (cluster,) = client.fetch_simulator_clusters()
         backend = QoroBackend(cluster, client, polling_interval=0.05)
         busy = backend.run(heavy(8), shots=100)
         queued = backend.run([ghz(2), ghz(3)], shots=100)

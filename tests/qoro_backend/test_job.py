@@ -11,6 +11,7 @@ from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister, qasm2
 from qiskit.providers import JobStatus as QiskitJobStatus
 from qiskit.result import Result
 
+from qiskit_divi.circuits import to_qasm
 from qiskit_divi.exceptions import (
     CorruptResultError,
     JobCancelledError,
@@ -18,7 +19,7 @@ from qiskit_divi.exceptions import (
     JobNotCancellableError,
     JobTimeoutError,
 )
-from qiskit_divi.qoro.job import ExperimentHeader, QoroJob
+from qiskit_divi.qoro.job import ExperimentHeader, QoroJob, submission_label
 
 from .helpers import (
     JOB_ID,
@@ -255,7 +256,8 @@ def test_memory_lists_every_counted_shot_in_a_fixed_order(mock, cluster_backend,
 
     memory = job.result().get_memory(0)
     assert Counter(memory) == {"00": 30, "01": 1, "11": 69}
-    header, _ = ExperimentHeader.export(0, bell)
+    label = submission_label(0, bell)
+    header = ExperimentHeader.of(label, bell, to_qasm(label, bell))
     again = QoroJob(None, JOB_ID, client=cluster_backend.client, headers=[header], memory=True)
     assert again.result().get_memory(0) == memory
 

@@ -76,7 +76,7 @@ class Api:
     def wait(self, job_id: str, timeout: float = 120) -> dict[str, Any]:
         """Poll until the job is final (a poll with a deadline, not a fixed sleep)."""
         deadline = time.monotonic() + timeout
-        while (status := self.status(job_id))["status"] in ("PENDING", "RUNNING"):
+        while (status := self.status(job_id))["status"] in ("PENDING", "SCHEDULED", "RUNNING"):
             assert time.monotonic() < deadline, f"job {job_id} still {status['status']}"
             time.sleep(0.02)
         return status

@@ -31,6 +31,7 @@ pytestmark = pytest.mark.timeout(120)
         (["serve", "--token", "t", "--faults", "2"], "fault rate must be in [0, 1]"),
         (["serve", "--token", "t", "--workers", "0"], "workers must be a positive integer"),
         (["serve", "--token", " spaced "], "surrounding spaces"),
+        (["serve", "--token", "t", "--credits", "-5"], "credits must be a non-negative number"),
     ],
 )
 def test_serve_refuses_to_start_wrongly(argv, problem, monkeypatch, capsys, tmp_path):

@@ -77,7 +77,7 @@ def test_simulator_clusters_lists_the_default_system(alice):
         {
             "name": "qoro_maestro",
             "access_level": "public",
-            "minimum_tier": "",
+            "minimum_tier": "FREE",
             "supports_expval": True,
         }
     ]
@@ -108,6 +108,7 @@ def test_init_creates_a_pending_job(alice):
         "tag": "t1",
         "qpu_system_name": "qoro_maestro",
         "circuits": 0,
+        "run_time": None,
     }
 
 

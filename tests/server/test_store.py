@@ -5,12 +5,19 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import stat
+from decimal import Decimal
 
 import pytest
 
 from qiskit_divi.exceptions import InvalidInputError, ServerDatabaseError
 from qiskit_divi.qoro.protocol import JobType, QoroJobStatus
-from qiskit_divi.server.store import _KEYS, _SCHEMA, JobConflictError, Store, UnknownJobError
+from qiskit_divi.server.store import (
+    _SCHEMA_V1,
+    JobConflictError,
+    Store,
+    UnknownJobError,
+    job_cost,
+)
 
 ALICE, BOB = "a" * 64, "b" * 64
 
@@ -229,23 +236,28 @@ def test_owners_are_kept_as_digests_keyed_per_database(tmp_path):
         second.close()
 
 
-def test_a_version_1_database_is_migrated_keeping_every_job(tmp_path):
-    path = tmp_path / "jobs.sqlite3"
-    db = sqlite3.connect(path)
-    db.executescript(_SCHEMA.replace(_KEYS, ""))  # version 1 had no keys
-    db.execute(
-        "INSERT INTO jobs (id, owner, tag, job_type, system, shots, status, created_at)"
-        " VALUES ('old', ?, 't', 'SIMULATE', 'qoro_maestro', 10, 'PENDING', 0)",
-        (hashlib.sha256(b"test-token").hexdigest(),),
-    )
-    db.execute("PRAGMA user_version = 1")
-    db.commit()
+def test_a_version_1_database_is_migrated_and_its_jobs_run_as_before(tmp_path):
+    path = tmp_path / "old.sqlite3"
+    plain = hashlib.sha256(b"test-token").hexdigest()  # how version 1 kept owners
+    with sqlite3.connect(path) as db:
+        db.executescript(_SCHEMA_V1 + "PRAGMA user_version = 1;")
+        db.execute(
+            "INSERT INTO jobs (id, owner, tag, job_type, system, shots, status, finalized,"
+            " created_at) VALUES ('j', ?, 't', 'SIMULATE', 'qoro_maestro', 7, 'PENDING', 1, 0)",
+            (plain,),
+        )
+        db.execute(
+            "INSERT INTO circuits (job_id, position, label, payload) VALUES ('j', 0, 'a', 'p')"
+        )
     db.close()
+
     store = Store(path)
     try:
-        assert store.job(store.owner("test-token"), "old").shots == 10
+        assert store.circuit_runs("j") == [("a", "p", 7, None)]
+        assert store.job(store.owner("test-token"), "j").dialect is None
         with pytest.raises(UnknownJobError):
-            store.job(hashlib.sha256(b"test-token").hexdigest(), "old")
+            store.job(plain, "j")
+        assert store.recover() == ["j"]
     finally:
         store.close()
 
@@ -278,3 +290,9 @@ def test_an_unusable_path_is_refused_naming_it(tmp_path, make, problem):
     with pytest.raises(ServerDatabaseError, match=problem) as err:
         Store(path)
     assert str(path) in str(err.value)
+
+
+def test_job_cost_is_rounded_up_to_the_cent():
+    assert job_cost([(1000, None), (1, None)]) == Decimal("1.01")
+    assert job_cost([(None, "ZZ"), (2500, None)]) == Decimal("3.50")
+    assert job_cost([]) == Decimal("0.00")

@@ -51,6 +51,20 @@ class SimulatedDevice:
     backend: BackendV2 | None = None
     noise_model: NoiseModel | None = None
     key: str = field(default_factory=lambda: uuid.uuid4().hex)
+    _by_method: dict[str, SimulatedDevice] = field(default_factory=dict, init=False)
+
+    def for_method(self, method: str) -> SimulatedDevice:
+        """This device as Aer's ``method`` simulates it: the same noise, and a target of
+        only what that method runs (Aer's automatic choice runs more than any one method:
+        the density matrix has no ``crx`` or ``initialize``)."""
+        if method == self.method:
+            return self
+        if method not in self._by_method:
+            derived = SimulatedDevice(
+                method, self.backend, self.noise_model, f"{self.key}:{method}"
+            )
+            self._by_method[method] = derived
+        return self._by_method[method]
 
     @property
     def name(self) -> str:
@@ -72,13 +86,16 @@ class SimulatedDevice:
     @functools.cached_property
     def target(self) -> Target:
         """What circuits run on: the device's target; without one, every instruction Aer
-        runs, on any qubits, its gates narrowed to a noise model's (noise attaches to those)."""
+        runs, on any qubits, its gates narrowed to a noise model's (noise attaches to those).
+        Either way, only instructions the method runs (all of a device's, as a rule)."""
         if self.backend is not None:
-            return self.backend.target
+            runs = _method_instructions(self.method)
+            return _restricted(self.backend.target, lambda name, _: name in runs)
         aer = AerSimulator(method=self.method).target
         if self.noise_model is None:
             return aer
-        return _noise_model_target(aer, frozenset(self.noise_model.basis_gates))
+        basis = frozenset(self.noise_model.basis_gates)
+        return _restricted(aer, lambda name, operation: name in basis or not _is_gate(operation))
 
     def conforms(self, circuit: QuantumCircuit) -> bool:
         """Whether ``circuit`` runs as it is: only instructions of the target, on qubits it
@@ -192,20 +209,45 @@ def _restore(key: str, payload: bytes) -> SimulatedDevice:
     return SimulatedDevice(method, backend, noise_model, key)
 
 
-def _noise_model_target(aer: Target, basis: frozenset[str]) -> Target:
-    """Aer's ideal target, with only the gates in ``basis`` (its other instructions,
-    control flow included, stay as Aer lists them)."""
-    target = Target(
-        description=f"Aer with noise on {', '.join(sorted(basis))}", num_qubits=aer.num_qubits
+@functools.cache
+def _method_instructions(method: str) -> frozenset[str]:
+    """The names of the instructions Aer's ``method`` runs."""
+    return frozenset(AerSimulator(method=method).target.operation_names)
+
+
+def _restricted(target: Target, keeps: Callable[[str, Any], bool]) -> Target:
+    """``target`` with only the instructions ``keeps(name, operation)`` accepts, each on the
+    qubits and with the properties it had; ``target`` itself when it keeps them all."""
+    names = target.operation_names
+    kept = [name for name in names if keeps(name, target.operation_from_name(name))]
+    if len(kept) == len(names):
+        return target
+    restricted = Target(
+        description=target.description,
+        num_qubits=target.num_qubits,
+        dt=target.dt,
+        granularity=target.granularity,
+        min_length=target.min_length,
+        pulse_alignment=target.pulse_alignment,
+        acquire_alignment=target.acquire_alignment,
+        qubit_properties=target.qubit_properties,
+        concurrent_measurements=target.concurrent_measurements,
     )
-    for name in aer.operation_names:
-        operation = aer.operation_from_name(name)
-        is_gate = isinstance(operation, Gate) or (
-            isinstance(operation, type) and issubclass(operation, Gate)
+    for name in kept:
+        properties = dict(target[name])
+        restricted.add_instruction(
+            target.operation_from_name(name),
+            None if list(properties) == [None] else properties,
+            name=name,
         )
-        if name in basis or not is_gate:
-            target.add_instruction(operation, name=name)
-    return target
+    return restricted
+
+
+def _is_gate(operation: Any) -> bool:
+    """Whether a target's entry (an instance, or a class for variadic gates) is a gate."""
+    return isinstance(operation, Gate) or (
+        isinstance(operation, type) and issubclass(operation, Gate)
+    )
 
 
 def _operation_names(circuit: QuantumCircuit) -> set[str]:

@@ -20,6 +20,15 @@ from typing import Any, TypeVar
 
 import numpy as np
 from qiskit import QuantumCircuit, qpy
+from qiskit.circuit import (
+    CONTROL_FLOW_OP_NAMES,
+    ControlFlowOp,
+    ControlledGate,
+    Gate,
+    ParameterExpression,
+    Qubit,
+)
+from qiskit.circuit.library import get_standard_gate_name_mapping
 from qiskit.quantum_info import PauliList, SparsePauliOp
 from qiskit.result import Result
 from qiskit.transpiler import StagedPassManager
@@ -40,6 +49,19 @@ AER_SEED_STRIDE = 2113
 EXACT_TRANSPILER_SEED = 0
 #: Optimisation level used when a circuit must be rewritten for the simulated device.
 TRANSPILE_LEVEL = 1
+
+_STANDARD = get_standard_gate_name_mapping()
+#: Instructions that keep a state pure, and that leave it mixed.
+_UNITARY = frozenset(n for n, op in _STANDARD.items() if isinstance(op, Gate)) | {
+    "barrier",
+    "delay",
+}
+_NONUNITARY = frozenset({"reset", "kraus", "superop"})
+#: Standard instructions whose parameters Aer's ``parameter_binds`` bind: all but the
+#: parametrised controlled gates (see :func:`_aer_binds`).
+_BOUND_BY_AER = frozenset(
+    n for n, op in _STANDARD.items() if not (isinstance(op, ControlledGate) and op.params)
+) | {"barrier", "save_expval"}
 
 T = TypeVar("T")
 
@@ -103,14 +125,14 @@ def sample_chunk(
     runnable = [_runnable(task.device, circuit, task.seed) for circuit in circuits]
     first_seed = task.seed + AER_SEED_STRIDE * (start if rows is None else rows[0].first)
     simulator = _simulator(task.device, task.device.method, task.threads)
-    result = _checked(
-        simulator.run(
-            runnable,
-            shots=task.shots,
-            seed_simulator=first_seed,
-            memory=task.memory,
-            parameter_binds=_parameter_binds(circuits, rows),
-        ).result()
+    binds = None if rows is None else [e.binds(c) for c, e in zip(circuits, rows, strict=True)]
+    result = _run_on_aer(
+        simulator,
+        runnable,
+        binds,
+        shots=task.shots,
+        seed_simulator=first_seed,
+        memory=task.memory,
     )
     return [
         _sample_result(result, index, first_seed + AER_SEED_STRIDE * index, task.memory)
@@ -127,32 +149,30 @@ def expectation_chunk(
 ) -> list[np.ndarray]:
     """Exact ``<psi|O|psi>`` of each observable on each circuit, final measurements dropped.
 
-    Noiseless pure states use the statevector method; noise, a reset or a measurement
-    left mid-circuit needs the density matrix to stay exact, and a circuit that measures
-    mid-circuit or branches is the sum of its branches (:mod:`.dynamic`). With ``rows``,
-    each circuit's values are a ``(parameter sets, observables)`` array.
+    Each circuit runs on the method :func:`_exact_method` picks, translated for it; a
+    circuit that measures mid-circuit or branches is the sum of its branches
+    (:mod:`.dynamic`). With ``rows``, each circuit's values are a ``(parameter sets,
+    observables)`` array.
     """
     readout = functools.partial(_readout_errors, task.device, task.threads)
     prepared = [
         _saving_expectations(task.device, circuit, ops, readout)
         for circuit, ops in zip(circuits, observables, strict=True)
     ]
-    owners = [i for i, branches in enumerate(prepared) for _ in branches]
-    flat = [branch for branches in prepared for branch in branches]
-    mixed = [task.device.noisy or _has_nonunitary(branch) for branch in flat]
+    owners = [i for i, (_, branches) in enumerate(prepared) for _ in branches]
+    flat = [branch for _, branches in prepared for branch in branches]
+    methods = [method for method, branches in prepared for _ in branches]
     sets = [1 if rows is None else len(rows[i].values) for i in range(len(circuits))]
     values = [np.zeros((sets[i], len(ops))) for i, ops in enumerate(observables)]
     for method in ("statevector", "density_matrix"):
-        group = [k for k, is_mixed in enumerate(mixed) if is_mixed == (method == "density_matrix")]
+        group = [k for k, used in enumerate(methods) if used == method]
         if not group:
             continue
         simulator = _simulator(task.device, method, task.threads)
         binds = (
             None if rows is None else [rows[owners[k]].binds(circuits[owners[k]]) for k in group]
         )
-        result = _checked(
-            simulator.run([flat[k] for k in group], shots=1, parameter_binds=binds).result()
-        )
+        result = _run_on_aer(simulator, [flat[k] for k in group], binds, shots=1)
         experiments = (result.data(index) for index in range(len(result.results)))
         for k in group:
             i = owners[k]
@@ -238,11 +258,13 @@ def _saving_expectations(
     circuit: QuantumCircuit,
     observables: Sequence[SparsePauliOp],
     readout: Callable[[], dynamic.ReadoutErrors],
-) -> list[QuantumCircuit]:
-    """``circuit`` ready for Aer, saving each observable's value as ``ev{j}``: one circuit,
-    or one per branch when it measures mid-circuit or branches (their values add up)."""
+) -> tuple[str, list[QuantumCircuit]]:
+    """The Aer method for ``circuit``, and the circuit ready for it, saving each
+    observable's value as ``ev{j}``: one circuit, or one per branch when it measures
+    mid-circuit or branches (their values add up)."""
     stripped = dynamic.without_final_measurements(circuit)
-    prepared = _runnable(device, stripped, EXACT_TRANSPILER_SEED)
+    method = _exact_method(device, stripped)
+    prepared = _runnable(device.for_method(method), stripped, EXACT_TRANSPILER_SEED)
     # Observables refer to the qubits of the circuit given (laid out already if the user
     # transpiled it); only a layout added here, by transpiling for the device, moves them.
     placed = (
@@ -266,7 +288,32 @@ def _saving_expectations(
     for branch in found:
         for save in saves:
             branch.append(save, [branch.qubits[q] for q in qubits])
-    return found
+    return method, found
+
+
+def _exact_method(device: SimulatedDevice, circuit: QuantumCircuit) -> str:
+    """Aer's method for the exact state of ``circuit`` (final measurements dropped): the
+    statevector while it stays pure; the density matrix under noise, when it measures
+    mid-circuit (each branch applies a trace-decreasing instrument) and when it resets
+    (``initialize`` does), where a statevector would collapse to one random outcome."""
+    mixed = device.noisy or dynamic.is_dynamic(circuit) or _resets(circuit)
+    return "density_matrix" if mixed else "statevector"
+
+
+def _resets(circuit: QuantumCircuit) -> bool:
+    """Whether ``circuit`` has a non-unitary instruction: a reset or a channel, or an
+    instruction defined through one (``initialize``)."""
+    names = circuit.count_ops().keys()
+    if not _NONUNITARY.isdisjoint(names):
+        return True
+    if names <= _UNITARY:
+        return False
+    return any(
+        not isinstance(operation, Gate)
+        and operation.definition is not None
+        and _resets(operation.definition)
+        for operation in (instruction.operation for instruction in circuit.data)
+    )
 
 
 def _saving(
@@ -296,17 +343,100 @@ def _saving(
     return saves, [placed[k] for k in kept]
 
 
-def _parameter_binds(
-    circuits: Sequence[QuantumCircuit], rows: Sequence[ParameterRows] | None
-) -> list[dict[Any, np.ndarray]] | None:
-    """Aer's ``parameter_binds``: a circuit without parameters runs once (``{}``)."""
-    if rows is None:
-        return None
-    return [each.binds(circuit) for circuit, each in zip(circuits, rows, strict=True)]
+def _run_on_aer(
+    simulator: AerSimulator,
+    circuits: Sequence[QuantumCircuit],
+    binds: Sequence[dict[Any, np.ndarray]] | None,
+    **options: Any,
+) -> Result:
+    """Run ``circuits`` on Aer, each once per parameter set of its ``binds`` (a circuit
+    without parameters: once), around two faults of qiskit-aer 0.18:
+
+    - its ``parameter_binds`` leave the angles of parametrised controlled gates (``cp``,
+      ``crx``, ``cu`` ...) as they were: a circuit whose parameters reach one is bound
+      here, one copy per set, in order (results and seeds line up as before);
+    - its truncation of idle qubits fails on control flow no result depends on, which
+      is dropped here first (:func:`_without_dead_control_flow`).
+    """
+    runnable = [_without_dead_control_flow(circuit) for circuit in circuits]
+    if binds is None:
+        return _checked(simulator.run(runnable, **options).result())
+    experiments: list[QuantumCircuit] = []
+    aer_binds: list[dict[Any, np.ndarray]] = []
+    for circuit, kept, each in zip(circuits, runnable, binds, strict=True):
+        # A circuit left without parameters (they were all in dead code) would run once.
+        if _aer_binds(kept) and (kept.num_parameters or not circuit.num_parameters):
+            experiments.append(kept)
+            aer_binds.append(each)
+            continue
+        for row in zip(*each.values(), strict=True):
+            values = dict(zip(each, row, strict=True))
+            experiments.append(kept.assign_parameters(values, strict=False))
+            aer_binds.append({})
+    return _checked(simulator.run(experiments, parameter_binds=aer_binds, **options).result())
 
 
-def _has_nonunitary(circuit: QuantumCircuit) -> bool:
-    return not {"reset", "kraus"}.isdisjoint(circuit.count_ops())
+def _aer_binds(circuit: QuantumCircuit) -> bool:
+    """Whether Aer's ``parameter_binds`` bind every parameter of ``circuit``, inside
+    control-flow blocks too. Aer binds the instructions whose ``is_parameterized()``
+    holds, which a controlled gate's does not: it reads the gate's own parameters, not
+    those of its base gate that ``params`` shows (qiskit-aer issue 2323)."""
+    if circuit.count_ops().keys() <= _BOUND_BY_AER or not circuit.num_parameters:
+        return True
+    for instruction in circuit.data:
+        operation = instruction.operation
+        if isinstance(operation, ControlFlowOp):
+            if not all(map(_aer_binds, operation.blocks)):
+                return False
+        elif not operation.is_parameterized() and any(
+            isinstance(param, ParameterExpression) and param.parameters
+            for param in operation.params
+        ):
+            return False
+    return True
+
+
+def _without_dead_control_flow(circuit: QuantumCircuit) -> QuantumCircuit:
+    """``circuit`` without the control flow no result depends on: blocks that record
+    nothing and act only on qubits no later measurement sees (dead code: Aer's
+    truncation drops it, but keeps the jumps and marks it becomes, on qubits it no
+    longer maps, and fails with ``unordered_map::at``: qiskit-aer 0.18). As Aer decides
+    what to keep, an instruction on a qubit some result depends on makes all of its
+    qubits such; barriers never do."""
+    if CONTROL_FLOW_OP_NAMES.isdisjoint(circuit.count_ops()):
+        return circuit
+    live: set[Qubit] = set()
+    dead: set[int] = set()
+    for index in range(len(circuit.data) - 1, -1, -1):
+        instruction = circuit.data[index]
+        operation = instruction.operation
+        if operation.name == "barrier":
+            continue
+        if (
+            operation.name == "measure"
+            or not live.isdisjoint(instruction.qubits)
+            or (isinstance(operation, ControlFlowOp) and _records(operation))
+        ):
+            live.update(instruction.qubits)
+        elif isinstance(operation, ControlFlowOp):
+            dead.add(index)
+    if not dead:
+        return circuit
+    kept = circuit.copy_empty_like()
+    for index, instruction in enumerate(circuit.data):
+        if index not in dead:
+            kept.append(instruction, copy=False)
+    return kept
+
+
+def _records(operation: ControlFlowOp) -> bool:
+    """Whether a control-flow operation writes classical data (measures or stores)."""
+    return any(
+        instruction.operation.name in ("measure", "store")
+        or (isinstance(instruction.operation, ControlFlowOp) and _records(instruction.operation))
+        for block in operation.blocks
+        for instruction in block.data
+    )
 
 
 @functools.lru_cache(maxsize=16)

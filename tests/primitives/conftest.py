@@ -1,4 +1,5 @@
-"""Backends, circuits and exact references shared by the primitives' tests."""
+"""Backends, circuits and exact references shared by the primitives' tests (the local
+server and its backends come from the repository's ``conftest.py``)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,7 @@ from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister
 from qiskit.circuit import Parameter, ParameterVector
 from qiskit.quantum_info import Statevector
 
-from qiskit_divi import DiviProvider
-from qiskit_divi.qoro.backend import QoroBackend
-from qiskit_divi.server import LocalServer
 from qiskit_divi.simulator.backend import ParallelSimulatorBackend
-
-#: Seeds the local server's sampling, so Qoro results are reproducible too.
-SERVER_SEED = 99
 
 
 @pytest.fixture(scope="module")
@@ -25,33 +20,6 @@ def simulator() -> Iterator[ParallelSimulatorBackend]:
     backend = ParallelSimulatorBackend(n_processes=2)
     yield backend
     backend.close()
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[LocalServer]:
-    with LocalServer(seed=SERVER_SEED) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def provider(server: LocalServer) -> DiviProvider:
-    return DiviProvider(auth_token=server.token, api_url=server.url)
-
-
-@pytest.fixture(scope="module")
-def qoro(provider: DiviProvider) -> QoroBackend:
-    """The server's noiseless simulator cluster, polled briskly."""
-    backend = provider.get_backend("qoro", polling_interval=0.02, timeout=120)
-    assert isinstance(backend, QoroBackend)
-    return backend
-
-
-@pytest.fixture(scope="module")
-def qpu(provider: DiviProvider) -> QoroBackend:
-    """The server's 5-qubit noisy "QPU" (FakeManilaV2), which computes no expectation values."""
-    backend = provider.get_backend("fake_manila", polling_interval=0.02, timeout=120)
-    assert isinstance(backend, QoroBackend)
-    return backend
 
 
 def two_register_circuit() -> QuantumCircuit:

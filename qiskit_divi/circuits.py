@@ -10,11 +10,12 @@ import functools
 import os
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import TypeAlias
 
 import qiskit
 from qiskit import QuantumCircuit, qasm2
-from qiskit.circuit import Gate, Operation
+from qiskit.circuit import Gate, Operation, Parameter, ParameterExpression
 from qiskit.circuit.library import get_standard_gate_name_mapping
 
 from .exceptions import InvalidCircuitError, InvalidInputError, InvalidTypeError
@@ -225,3 +226,146 @@ def labelled(circuits: Mapping[str, CircuitLike]) -> dict[str, CircuitLike]:
         if not isinstance(label, str):
             raise InvalidTypeError(f"circuit labels must be strings, got {label!r}")
     return dict(circuits)
+
+
+# -- parametric templates ---------------------------------------------------------------
+
+#: Words a template's parameter name must not be: OpenQASM 2's keywords and the
+#: functions and constant its expressions may use.
+_RESERVED = frozenset(
+    ("OPENQASM", "include", "qreg", "creg", "gate", "opaque", "measure", "reset",
+     "barrier", "if", "U", "CX", "pi", "sin", "cos", "tan", "exp", "ln", "sqrt")
+)  # fmt: skip
+#: A name the 2026 wire takes for a parameter: an OpenQASM 2 identifier, lower-case first.
+_WIRE_NAME = re.compile(r"[a-z][A-Za-z0-9_]*")
+#: Stand-ins for the parametric arguments while the circuit is exported: one per
+#: argument, large and odd enough to be found, as written, exactly where it stands.
+_SENTINEL_BASE = 731_000_000_000
+
+
+@dataclass(frozen=True)
+class QasmTemplate:
+    """A parametric circuit as the 2026 Qoro wire's template: OpenQASM 2 whose gate
+    arguments name the parameters (``ry(theta) q[0];``, ``rz(2.0*t0 + -0.5) q[1];``),
+    and the name of each of ``circuit.parameters``, in that order (rows of values
+    follow it)."""
+
+    qasm: str
+    parameter_names: tuple[str, ...]
+
+
+def to_qasm_template(label: str, circuit: QuantumCircuit) -> QasmTemplate:
+    """``circuit``, with unbound parameters, as a template the service fills in once per
+    row of values (the 2026 Qoro wire), instead of a circuit per row.
+
+    The service puts each row's values in place of the names, as text; so every
+    parametric argument must be a standard gate's, and a linear combination of parameters
+    with real coefficients (``theta``, ``2*theta - phi + 0.5``), which stays valid
+    OpenQASM 2 whatever values replace the names. A parameter keeps its name where that
+    is an OpenQASM 2 identifier starting lower-case that nothing else in the text uses;
+    any other (``t[0]`` of a ``ParameterVector``, ``θ``) becomes ``p<index>``. A
+    parameter only in the global phase, which OpenQASM 2 drops, is still named.
+
+    Raises:
+        InvalidCircuitError: the circuit has no parameters, a parametric argument the
+            template cannot carry (named, with why), or cannot be exported at all.
+    """
+    if not isinstance(circuit, QuantumCircuit):
+        raise _wrong_kind(label, circuit)
+    if not circuit.parameters:
+        raise InvalidCircuitError(label, "has no parameters to make a template of")
+    names = _wire_names(circuit)
+    stand_in = circuit.copy_empty_like()
+    stand_in.global_phase = 0
+    arguments: list[str] = []
+    for index, instruction in enumerate(circuit.data):
+        operation = instruction.operation
+        params = operation.params
+        if not any(isinstance(p, ParameterExpression) for p in params):
+            stand_in.append(instruction)
+            continue
+        if operation.name not in _STANDARD:
+            raise InvalidCircuitError(
+                label,
+                f"instruction {operation.name!r} (#{index}) takes parameters, but only a "
+                "standard gate's arguments can name them in a template",
+            )
+        operation = operation.to_mutable()
+        values = []
+        for param in params:
+            if isinstance(param, ParameterExpression):
+                arguments.append(_linear(label, index, param, names))
+                values.append(float(_SENTINEL_BASE + len(arguments)))
+            else:
+                values.append(param)
+        operation.params = values
+        stand_in.append(operation, instruction.qubits, instruction.clbits)
+    qasm = to_qasm(label, stand_in)
+    for k, text in enumerate(arguments, start=1):
+        sentinel = re.compile(rf"(?<![\w.]){_SENTINEL_BASE + k}\.0(?![\w.])")
+        if len(sentinel.findall(qasm)) != 1:
+            raise InvalidCircuitError(
+                label, "the OpenQASM 2 exporter rewrote a parametric gate: it cannot be a template"
+            )
+        qasm = sentinel.sub(text, qasm)
+    return QasmTemplate(qasm, tuple(names[p] for p in circuit.parameters))
+
+
+def _wire_names(circuit: QuantumCircuit) -> dict[Parameter, str]:
+    """Each parameter's name in a template (see :func:`to_qasm_template`)."""
+    taken = set(_RESERVED) | {register.name for register in (*circuit.qregs, *circuit.cregs)}
+    names: dict[Parameter, str] = {}
+    renamed = []
+    for index, parameter in enumerate(circuit.parameters):
+        if _WIRE_NAME.fullmatch(parameter.name) and parameter.name not in taken:
+            names[parameter] = parameter.name
+            taken.add(parameter.name)
+        else:
+            renamed.append((index, parameter))
+    for index, parameter in renamed:
+        name = f"p{index}"
+        while name in taken:
+            name += "_"
+        names[parameter] = name
+        taken.add(name)
+    return names
+
+
+def _linear(
+    label: str, index: int, expression: ParameterExpression, names: dict[Parameter, str]
+) -> str:
+    """``expression`` as OpenQASM 2 text over the template's names; refused unless it is
+    ``c0 + c1*p1 + ...`` with real ``c``."""
+    if isinstance(expression, Parameter):
+        return names[expression]
+    terms = []
+    for parameter in sorted(expression.parameters, key=lambda p: names[p]):
+        slope = expression.gradient(parameter)
+        if isinstance(slope, ParameterExpression):
+            if slope.parameters:
+                raise InvalidCircuitError(
+                    label,
+                    f"argument {expression} of instruction #{index} is not linear in its "
+                    "parameters, which a template cannot carry",
+                )
+            slope = complex(slope)
+        terms.append((_real(label, index, expression, slope), names[parameter]))
+    offset = expression.bind(dict.fromkeys(expression.parameters, 0.0))
+    parts = [f"{coefficient}*{name}" for coefficient, name in terms]
+    constant = complex(offset)
+    if constant != 0:
+        parts.append(_real(label, index, expression, constant))
+    return " + ".join(parts)
+
+
+def _real(label: str, index: int, expression: ParameterExpression, value: complex) -> str:
+    """A real coefficient as an OpenQASM 2 real (with its point: ``1.0e-07``)."""
+    value = complex(value)
+    if value.imag != 0:
+        raise InvalidCircuitError(
+            label, f"argument {expression} of instruction #{index} has a complex coefficient"
+        )
+    mantissa, _, exponent = repr(float(value.real)).partition("e")
+    if "." not in mantissa:
+        mantissa += ".0"
+    return mantissa + (f"e{exponent}" if exponent else "")

@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from qiskit import QuantumCircuit, qasm2
-from qiskit.circuit import Gate, Instruction
+from qiskit.circuit import Gate, Instruction, Parameter
 from qiskit.circuit.library import UnitaryGate, get_standard_gate_name_mapping
 from qiskit.quantum_info import DensityMatrix, Operator, Statevector
 
-from qiskit_divi.circuits import parse_qasm, to_qasm
+from qiskit_divi.circuits import parse_qasm, to_qasm, to_qasm_template
 from qiskit_divi.exceptions import InvalidCircuitError
 
 #: Standard instructions that are no unitary gate on some qubits.
@@ -146,3 +146,67 @@ def test_an_instruction_without_a_definition_is_still_refused_by_name():
     circuit.append(Gate("enigma", 1, []), [0])
     with pytest.raises(InvalidCircuitError, match=r"'odd'.*'enigma'.*opaque"):
         to_qasm("odd", circuit)
+
+
+# -- parametric templates -----------------------------------------------------------------
+
+
+def _filled(template, values) -> QuantumCircuit:
+    """The template as the local server fills it in for one row of values."""
+    from qiskit_divi.server.app import bind_template
+
+    return parse_qasm(
+        "row",
+        bind_template(template.qasm, dict(zip(template.parameter_names, values, strict=True))),
+    )
+
+
+def test_a_template_filled_in_is_the_bound_circuit():
+    from qiskit.circuit import ParameterVector
+
+    t = ParameterVector("t", 3)
+    theta, pi, c = Parameter("theta"), Parameter("pi"), Parameter("c")
+    circuit = QuantumCircuit(2, 2)
+    circuit.ry(t[0], 0)
+    circuit.rz(2 * t[1] - 0.5, 1)
+    circuit.rzz(theta / 3 + t[2], 0, 1)
+    circuit.u(t[0], -t[1], 1.0, 0)
+    circuit.rx(1e-7 * pi + c, 1)
+    circuit.cx(0, 1)
+    template = to_qasm_template("sweep", circuit)
+    # ParameterVector elements, OpenQASM's ``pi`` and a register's name are renamed.
+    assert template.parameter_names == ("p0", "p1", "p2", "p3", "p4", "theta")
+    assert "ry(p2) q[0];" in template.qasm
+    rng = np.random.default_rng(3)
+    for values in rng.uniform(-4, 4, (5, circuit.num_parameters)):
+        bound = circuit.assign_parameters(values)
+        assert Operator(_filled(template, values)).equiv(Operator(bound))
+
+
+@pytest.mark.parametrize(
+    ("build", "reason"),
+    [
+        (lambda c, a, b: c.ry(a * b, 0), "not linear"),
+        (lambda c, a, b: c.ry(a**2, 0), "not linear"),
+        (lambda c, a, b: c.ry(1j * a, 0), "complex coefficient"),
+        (lambda c, a, b: c.append(_custom(a), [0]), "only a standard gate"),
+    ],
+)
+def test_what_no_template_can_carry_is_refused_by_name(build, reason):
+    a, b = Parameter("a"), Parameter("b")
+    circuit = QuantumCircuit(1, name="odd")
+    circuit.rx(b, 0)
+    build(circuit, a, b)
+    with pytest.raises(InvalidCircuitError, match=f"circuit 'odd'.*{reason}"):
+        to_qasm_template("odd", circuit)
+
+
+def test_a_circuit_without_parameters_is_no_template():
+    with pytest.raises(InvalidCircuitError, match="no parameters"):
+        to_qasm_template("plain", QuantumCircuit(1))
+
+
+def _custom(parameter: Parameter):
+    inner = QuantumCircuit(1, name="wrapped")
+    inner.rz(parameter, 0)
+    return inner.to_gate()

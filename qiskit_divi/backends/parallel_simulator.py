@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any
 
+from qiskit import QuantumCircuit
 from qiskit_aer.noise import NoiseModel
 
 from ..circuits import CircuitLike, labelled, to_circuit
@@ -16,7 +17,7 @@ from ..options import check_seed
 from ..simulator.device import QiskitBackend
 from ..simulator.engine import SimulationEngine
 from ..simulator.execution import JobQueue, SimulatorExecution
-from .circuit_runner import CircuitRunner
+from .circuit_runner import CircuitRunner, ParameterSets, checked_parameter_sets
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -101,6 +102,24 @@ class ParallelSimulator(CircuitRunner):
             {"label": item.label, "results": outcomes.get_counts()}
             for item, (outcomes,) in zip(work, sampled, strict=True)
         ]
+
+    def submit_parameter_sets(
+        self, circuit: QuantumCircuit, parameter_sets: ParameterSets
+    ) -> list[dict[str, Any]]:
+        """Sample one parametric circuit once per row of values; results as
+        :meth:`submit_circuits` gives them, keyed by row label, in input order.
+
+        ``parameter_sets`` maps a row label to a value for each of ``circuit.parameters``,
+        in that order (:class:`~qiskit_divi.backends.QoroService` takes the same).
+
+        Raises:
+            InvalidInputError: the circuit has no parameters, or a row lists the wrong
+                number of values.
+        """
+        rows = checked_parameter_sets(circuit, parameter_sets)
+        return self.submit_circuits(
+            {label: circuit.assign_parameters(values) for label, values in rows.items()}
+        )
 
     def close(self) -> None:
         """Shut the worker pool down now (it also goes with this object or at exit)."""

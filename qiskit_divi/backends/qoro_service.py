@@ -6,10 +6,13 @@ wherever the Backends Guide passes them, and shows a progress bar while it waits
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from ..circuits import CircuitLike, labelled, to_circuit, to_qasm
+from qiskit import QuantumCircuit
+
+from ..circuits import CircuitLike, labelled, to_circuit, to_qasm, to_qasm_template
 from ..exceptions import (
     AuthenticationError,
     InvalidCircuitError,
@@ -18,7 +21,7 @@ from ..exceptions import (
     QoroConnectionError,
 )
 from ..options import positive_seconds
-from ..qoro.client import QoroClient
+from ..qoro.client import CircuitTemplate, QoroClient
 from ..qoro.codec import (
     CircuitResult,
     ExpectationValues,
@@ -37,9 +40,13 @@ from ..qoro.protocol import (
     QPUSystem,
     SimulatorCluster,
 )
-from .circuit_runner import CircuitRunner
+from .circuit_runner import CircuitRunner, ParameterSets, checked_parameter_sets
 
 JobIds = str | Iterable[str]
+Observables = str | Sequence[str] | Mapping[str, str | Sequence[str]]
+"""Terms for every circuit (``"ZZI;XXY"`` or a list), or a mapping label -> terms."""
+
+log = logging.getLogger(__name__)
 
 
 class QoroService(CircuitRunner):
@@ -131,37 +138,88 @@ class QoroService(CircuitRunner):
         circuits: Mapping[str, CircuitLike],
         job_type: JobType = JobType.SIMULATE,
         tag: str = "default",
-        observables: str | Sequence[str] | None = None,
+        observables: Observables | None = None,
         *,
+        shots: int | Mapping[str, int] | None = None,
         system_name: str | None = None,
     ) -> str:
-        """Submit labelled circuits as one job and return its id.
+        """Submit labelled circuits as ONE job and return its id.
 
         Everything is checked before anything is sent: each circuit (OpenQASM 2 text or
-        a ``QuantumCircuit``) must export to OpenQASM 2; an ``ESTIMATE`` job needs
-        ``observables`` (``"ZZI;XXY"`` or a list of terms, leftmost character on qubit
-        0) as wide as every circuit; a ``CIRCUIT_CUT`` job takes one circuit.
+        a ``QuantumCircuit``) must export to OpenQASM 2; a ``CIRCUIT_CUT`` job takes one
+        circuit. ``shots`` (by default :attr:`shots`) is one count for every circuit or a
+        mapping label -> shots (2026 wire: ``shot_groups``). An ``ESTIMATE`` job needs
+        ``observables``: terms for every circuit (``"ZZI;XXY"`` or a list of terms,
+        leftmost character on qubit 0), or a mapping label -> terms (2026 wire: one
+        observable group per run of circuits), each as wide as its circuit.
         """
         circuits = labelled(circuits)
-        terms = None if observables is None else _terms(observables)
+        terms = _terms_by_label(observables, circuits)
         qasm = {}
         for label, circuit in circuits.items():
             # Text is checked by parsing it, once; a circuit is exported, never read back.
             parsed = to_circuit(label, circuit)
             qasm[label] = circuit if isinstance(circuit, str) else to_qasm(label, parsed)
-            if terms is not None and parsed.num_qubits != len(terms[0]):
-                raise InvalidCircuitError(
-                    label,
-                    f"has {parsed.num_qubits} qubits but the observables act on {len(terms[0])}",
-                )
+            if terms is not None:
+                _check_width(label, parsed, terms[label])
         return self._client.submit_job(
             qasm,
             job_type=job_type,
-            shots=self.shots,
+            shots=self.shots if shots is None else shots,
             tag=tag,
             system_name=system_name or self.system_name,
-            observables=None if terms is None else encode_observables(terms),
+            observables=_wire_observables(terms),
         )
+
+    def submit_parameter_sets(
+        self,
+        circuit: QuantumCircuit,
+        parameter_sets: ParameterSets,
+        job_type: JobType = JobType.SIMULATE,
+        tag: str = "default",
+        observables: str | Sequence[str] | None = None,
+        *,
+        shots: int | None = None,
+        system_name: str | None = None,
+    ) -> str:
+        """Submit one parametric circuit, run once per row of values, as ONE job; its
+        results are keyed by row label.
+
+        ``parameter_sets`` maps a row label to a value for each of ``circuit.parameters``,
+        in that order (:class:`~qiskit_divi.backends.ParallelSimulator` takes the same).
+        On the 2026 wire the circuit travels once, as a template that names its
+        parameters, with a row of values per set; a circuit no template can carry (see
+        :func:`~qiskit_divi.circuits.to_qasm_template`), and any on the 2025 wire,
+        travels as one bound circuit per row. Other arguments as :meth:`submit_circuits`.
+        """
+        rows = checked_parameter_sets(circuit, parameter_sets)
+        count = self.shots if shots is None else shots
+        terms = None if observables is None else _terms(observables)
+        if terms is not None:
+            _check_width(circuit.name, circuit, terms)
+        wire_terms = None if terms is None else encode_observables(terms)
+        template = None
+        if self._client.dialect is Dialect.V2026:
+            try:
+                template = to_qasm_template(circuit.name, circuit)
+            except InvalidCircuitError as err:
+                log.info("sending bound circuits instead of a template: %s", err)
+        options: dict[str, Any] = {
+            "job_type": job_type,
+            "shots": count,
+            "tag": tag,
+            "system_name": system_name or self.system_name,
+        }
+        if template is None:
+            bound = {
+                label: to_qasm(label, circuit.assign_parameters(values))
+                for label, values in rows.items()
+            }
+            return self._client.submit_job(bound, observables=wire_terms, **options)
+        wire_template = CircuitTemplate(
+            template.qasm, template.parameter_names, rows, observables=wire_terms
+        )
+        return self._client.submit_job({}, templates=[wire_template], **options)
 
     def get_job_status(self, job_ids: JobIds) -> list[QoroJobStatus]:
         """The status of each job, in order."""
@@ -249,6 +307,38 @@ def _ids(job_ids: JobIds) -> list[str]:
         if not isinstance(job_id, str):
             raise InvalidTypeError(f"job ids must be strings, got {job_id!r}")
     return ids
+
+
+def _terms_by_label(
+    observables: Observables | None, circuits: Mapping[str, CircuitLike]
+) -> dict[str, list[str]] | None:
+    """Each circuit's terms: the same for all, or given by label (exactly the circuits')."""
+    if observables is None:
+        return None
+    if not isinstance(observables, Mapping):
+        return dict.fromkeys(circuits, _terms(observables))
+    if set(observables) != set(circuits):
+        differ = sorted(set(circuits) ^ set(observables))
+        raise InvalidInputError(
+            f"observables by label must name exactly the circuits; {differ[:5]} differ"
+        )
+    return {label: _terms(observables[label]) for label in circuits}
+
+
+def _wire_observables(terms: Mapping[str, list[str]] | None) -> str | dict[str, str] | None:
+    """Terms as the client takes them: one string when every circuit shares them."""
+    if terms is None:
+        return None
+    texts = {label: encode_observables(each) for label, each in terms.items()}
+    shared = set(texts.values())
+    return shared.pop() if len(shared) == 1 else texts
+
+
+def _check_width(label: str, circuit: QuantumCircuit, terms: list[str]) -> None:
+    if circuit.num_qubits != len(terms[0]):
+        raise InvalidCircuitError(
+            label, f"has {circuit.num_qubits} qubits but the observables act on {len(terms[0])}"
+        )
 
 
 def _terms(observables: str | Sequence[str]) -> list[str]:

@@ -10,7 +10,8 @@ broadcast shape picks ``evs`` and ``stds``:
   outcomes), no sampling; precision > 0: ``ceil(1 / precision**2)`` shots of one circuit
   per qubit-wise-commuting group of Pauli terms, ``stds`` the standard errors measured
   from those shots (see :mod:`qiskit_divi.simulator.execution`);
-- QoroBackend: ESTIMATE jobs carrying the Pauli terms; the service reports no spread,
+- QoroBackend: ESTIMATE jobs carrying the Pauli terms (one job per run on the 2026
+  wire: see :func:`qiskit_divi.qoro.execution.wire_jobs`); the service reports no spread,
   so ``stds`` are the precision asked for.
 """
 

@@ -6,7 +6,7 @@ every qubit (the service publishes no coupling map) and ``run`` submits one Qoro
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from qiskit import QuantumCircuit
@@ -26,7 +26,14 @@ from ..version import __version__
 from .client import QoroClient
 from .execution import QoroExecution
 from .job import ExperimentHeader, QoroJob, Reconnecting, submission_label
-from .protocol import QELIB1_GATES, JobType, QPUSystem, SimulatorCluster
+from .protocol import (
+    DEVICE_SETTINGS,
+    QELIB1_GATES,
+    SIMULATOR_SETTINGS,
+    JobType,
+    QPUSystem,
+    SimulatorCluster,
+)
 
 #: Job types ``run`` can send: all of them return histograms. Expectation jobs need
 #: observables and go through the estimator.
@@ -65,6 +72,7 @@ class QoroBackend(Reconnecting, BackendV2):
         self._system = system
         self._client = client
         self._api_url = client.api_url
+        self._dialect = client.dialect
         self._target = _qelib1_target(system.num_qubits, self.description)
         self.set_options(**{"job_type": self.default_job_type, **options})
 
@@ -111,6 +119,8 @@ class QoroBackend(Reconnecting, BackendV2):
             polling_interval=settings["polling_interval"],
             timeout=settings["timeout"],
             one_job=one_job,
+            maestro_config=settings["maestro_config"],
+            device_config=settings["device_config"],
         )
 
     @property
@@ -140,7 +150,20 @@ class QoroBackend(Reconnecting, BackendV2):
         Raises:
             UnknownOptionError: an option this backend does not have (an ``AttributeError``).
         """
-        super().set_options(**_OPTIONS.checked(fields, self.name))
+        checked = _OPTIONS.checked(fields, self.name)
+        self._check_settings(checked)
+        super().set_options(**checked)
+
+    def _check_settings(self, options: Mapping[str, Any]) -> None:
+        """Refuse the settings of the other kind of target (``maestro_config`` are a
+        simulator cluster's, ``device_config`` a QPU system's) before anything is sent."""
+        wrong = DEVICE_SETTINGS if self.simulator else SIMULATOR_SETTINGS
+        if options.get(wrong) is not None:
+            kind = "a simulator cluster" if self.simulator else "a QPU system"
+            right = SIMULATOR_SETTINGS if self.simulator else DEVICE_SETTINGS
+            raise InvalidInputError(
+                f"{wrong} does not apply to {self.name!r}, {kind}; use {right}"
+            )
 
     def run(self, run_input: QuantumCircuit | Sequence[QuantumCircuit], **options: Any) -> QoroJob:
         """Submit circuits as ONE Qoro job and return it at once.
@@ -148,8 +171,11 @@ class QoroBackend(Reconnecting, BackendV2):
         Options (defaults in :attr:`options`): ``shots``; ``job_type`` (SIMULATE,
         EXECUTE or CIRCUIT_CUT; by default the system's); ``tag``; ``memory`` (per-shot
         outcomes, see :meth:`QoroJob.result`); ``polling_interval`` and ``timeout`` (how
-        ``result()`` waits). ``seed_simulator`` must stay ``None``: the service takes no
-        seed. What Qiskit libraries pass to any backend is taken as by the simulator:
+        ``result()`` waits); ``maestro_config`` (a simulator cluster's settings, e.g.
+        ``{"simulation_type": 1}``) or ``device_config`` (a QPU system's, e.g.
+        ``{"TRANSPILE_LEVEL": 3}``), sent in ``job/init/`` on the 2026 wire and refused
+        on the other kind of system. ``seed_simulator`` must stay ``None``: the service
+        takes no seed. What Qiskit libraries pass to any backend is taken as by the simulator:
         ``meas_level=2``, ``init_qubits=True`` and ``meas_return`` are accepted, any other
         option is ignored with a :class:`~qiskit_divi.exceptions.DiviWarning` naming it.
         Circuits must have bound parameters and fit the system's width.
@@ -163,6 +189,7 @@ class QoroBackend(Reconnecting, BackendV2):
         """
         circuits = _circuit_list(run_input)
         settings = {**dict(self.options.items()), **_OPTIONS.for_run(options, self.name)}
+        self._check_settings(settings)
         shots = settings["shots"]
         labels = [submission_label(index, circuit) for index, circuit in enumerate(circuits)]
         work = [
@@ -238,6 +265,12 @@ def _tag(value: object) -> str:
     return value
 
 
+def _settings(name: str, value: object) -> dict[str, Any] | None:
+    if value is not None and not isinstance(value, Mapping):
+        raise InvalidTypeError(f"{name} must be a mapping of settings, got {value!r}")
+    return None if value is None else dict(value)
+
+
 #: Each run option, its default and the check of its values; ``job_type`` is set to the
 #: system's default when a backend is made.
 _OPTIONS = OptionTable(
@@ -248,4 +281,6 @@ _OPTIONS = OptionTable(
     seed_simulator=(None, no_seed),
     polling_interval=(1.0, lambda value: positive_seconds("polling_interval", value)),
     timeout=(None, lambda value: optional_seconds("timeout", value)),
+    maestro_config=(None, lambda value: _settings(SIMULATOR_SETTINGS, value)),
+    device_config=(None, lambda value: _settings(DEVICE_SETTINGS, value)),
 )

@@ -1,17 +1,21 @@
 """A Qoro system as an :class:`~qiskit_divi.execution.Execution`: work in, jobs, typed results.
 
 Work is a batch of circuits, each with its own shots (and, to estimate, its own
-observables). :func:`wire_jobs` splits it into the jobs the wire carries today (one per
-shot count; an ESTIMATE job per width and shot count, asking every term any of its
-circuits needs; a CIRCUIT_CUT job per circuit): the one place to change when one job can
-carry per-circuit shots and observables. The rules every Qoro run keeps (the checks made
-before anything is sent, results matched to circuits by label, the order of a
-histogram's shots) live in :mod:`.rules`.
+observables). :func:`wire_jobs` is the one place that decides how it travels as Qoro
+jobs. On the 2026 wire a whole batch is ONE job: per-circuit shots travel as shot
+groups, per-circuit observables as observable groups with a circuit map, and a
+parametric circuit once, as a template with a row of values per parameter set. The 2025
+wire carries one shot count and one set of observables per job, so there the batch
+splits (a job per shot count; an ESTIMATE job per width and shot count, asking every
+term any of its circuits needs). A CIRCUIT_CUT job takes one circuit on either wire.
+The rules every Qoro run keeps (the checks made before anything is sent, results matched
+to circuits by label, the order of a histogram's shots) live in :mod:`.rules`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -20,21 +24,25 @@ from qiskit import QuantumCircuit
 from qiskit.providers import JobStatus
 from qiskit.providers.jobstatus import JOB_FINAL_STATES
 
-from ..circuits import to_qasm
+from ..circuits import QasmTemplate, to_qasm, to_qasm_template
 from ..exceptions import (
     CorruptResultError,
+    InvalidCircuitError,
     InvalidInputError,
 )
 from ..execution import Estimate, EstimateWork, Sampled, SampleWork, Terms
 from ..options import no_seed
-from .client import QoroClient
+from .client import CircuitTemplate, QoroClient
 from .codec import CircuitResult, ExpectationValues
 from .job import QoroJob
 from .polling import wait_until_final
-from .protocol import JobType
+from .protocol import Dialect, JobType
 from .rules import check_fits, check_sampled, counted, matched, shot_order, wire_term
 
 R = TypeVar("R")
+Work = SampleWork | EstimateWork
+
+log = logging.getLogger(__name__)
 
 #: The most telling status of several jobs comes first.
 _PRECEDENCE = (JobStatus.ERROR, JobStatus.CANCELLED, JobStatus.RUNNING, JobStatus.QUEUED)
@@ -45,43 +53,69 @@ _PRECEDENCE = (JobStatus.ERROR, JobStatus.CANCELLED, JobStatus.RUNNING, JobStatu
 
 @dataclass(frozen=True)
 class Entry:
-    """One circuit of a wire job: which item and parameter set it is, under what label."""
+    """One circuit of a wire job: which item and parameter set it is, under what label;
+    ``circuit`` is the bound circuit, ``None`` for a row of a template."""
 
     item: int
     row: int
     label: str
-    circuit: QuantumCircuit
+    circuit: QuantumCircuit | None = None
+
+
+@dataclass(frozen=True)
+class TemplateRows:
+    """One item's parametric circuit, uploaded once, with a row per parameter set
+    (``entries``, labelled), and that item's shots or observables."""
+
+    item: int
+    template: QasmTemplate
+    entries: list[Entry]
+    shots: int | None = None
+    observables: str | None = None
 
 
 @dataclass(frozen=True)
 class WireJob:
-    """Circuits that travel as one Qoro job, with what that job is asked to do:
-    ``shots`` (required to sample) and, for an ESTIMATE job, its Pauli terms as the
-    wire writes them."""
+    """What travels as one Qoro job: bound circuits (``entries``), then ``templates``.
+
+    ``shots`` (to sample) is one count for every bound circuit or, on the 2026 wire, a
+    count by label; ``observables`` (ESTIMATE) are the wire's terms, ``;``-separated, for
+    every bound circuit or by label.
+    """
 
     job_type: JobType
-    shots: int | None
+    shots: int | Mapping[str, int] | None
     entries: list[Entry]
-    observables: tuple[str, ...] | None = None
+    observables: str | Mapping[str, str] | None = None
+    templates: tuple[TemplateRows, ...] = ()
+
+    @property
+    def all_entries(self) -> list[Entry]:
+        """Every circuit of the job, bound ones first, in the order results are read."""
+        return [*self.entries, *(e for t in self.templates for e in t.entries)]
 
     @property
     def labels(self) -> list[str]:
-        return [entry.label for entry in self.entries]
+        return [entry.label for entry in self.all_entries]
 
 
-def wire_jobs(work: Sequence[SampleWork | EstimateWork], job_type: JobType) -> list[WireJob]:
-    """The Qoro jobs ``work`` travels as today (see the module's docstring).
+def wire_jobs(
+    work: Sequence[Work], job_type: JobType, dialect: Dialect = Dialect.V2026
+) -> list[WireJob]:
+    """The Qoro jobs ``work`` travels as on ``dialect``'s wire (see the module's docstring).
 
     A circuit travels under its item's ``label`` when the user chose one; else the label
     says where it sits in the job, which item and which parameter set it comes from
     (``"4_pub1_2"``): never a circuit's name, which Qiskit may have made up in another
     process, so the same work gives the same labels anywhere. An ESTIMATE job asks each
-    term once, in the order the observables first name them.
+    term once, in the order the observables first name them. On the 2026 wire
+    a parametric item travels as a template unless :func:`to_qasm_template` refuses its
+    circuit; then, as everywhere else, as a bound circuit per parameter set.
     """
-    keys = [
-        (item.circuit.num_qubits, item.shots) if job_type is JobType.ESTIMATE else item.shots
-        for item in work
-    ]
+    if dialect is Dialect.V2026 and job_type is not JobType.CIRCUIT_CUT:
+        return [_one_job(work, job_type)] if work else []
+    estimate = job_type is JobType.ESTIMATE
+    keys = [(item.circuit.num_qubits, item.shots) if estimate else item.shots for item in work]
     jobs = []
     for key in dict.fromkeys(keys):
         indices = [i for i, each in enumerate(keys) if each == key]
@@ -91,9 +125,9 @@ def wire_jobs(work: Sequence[SampleWork | EstimateWork], job_type: JobType) -> l
             for row, circuit in enumerate(_bound(work[i])):
                 entries.append(Entry(i, row, label or f"{len(entries)}_pub{i}_{row}", circuit))
         shots = work[indices[0]].shots
-        if job_type is JobType.ESTIMATE:
-            terms = dict.fromkeys(wire_term(p) for i in indices for p in _paulis(work[i]))
-            jobs.append(WireJob(job_type, shots, entries, tuple(terms)))
+        if estimate:
+            terms = dict.fromkeys(t for i in indices for t in _wire_terms(work[i]))
+            jobs.append(WireJob(job_type, shots, entries, ";".join(terms)))
         elif job_type is JobType.CIRCUIT_CUT:
             jobs += [WireJob(job_type, shots, [entry]) for entry in entries]
         else:
@@ -101,7 +135,55 @@ def wire_jobs(work: Sequence[SampleWork | EstimateWork], job_type: JobType) -> l
     return jobs
 
 
-def _bound(item: SampleWork | EstimateWork) -> list[QuantumCircuit]:
+def _one_job(work: Sequence[Work], job_type: JobType) -> WireJob:
+    """All of ``work`` as one 2026 job: bound circuits with their own shots or
+    observables, then a template per parametric item."""
+    estimate = job_type is JobType.ESTIMATE
+    bound: list[tuple[int, int, QuantumCircuit]] = []
+    parametric: list[tuple[int, QasmTemplate]] = []
+    for i, item in enumerate(work):
+        template = _template(i, item)
+        if template is None:
+            bound += [(i, row, circuit) for row, circuit in enumerate(_bound(item))]
+        else:
+            parametric.append((i, template))
+    entries = [
+        Entry(i, row, work[i].label or f"{n}_pub{i}_{row}", c)
+        for n, (i, row, c) in enumerate(bound)
+    ]
+    templates = []
+    position = len(entries)
+    for i, template in parametric:
+        item = work[i]
+        assert item.parameter_values is not None
+        rows = [
+            Entry(i, row, f"{position + row}_pub{i}_{row}")
+            for row in range(len(item.parameter_values))
+        ]
+        position += len(rows)
+        if estimate:
+            templates.append(TemplateRows(i, template, rows, observables=_joined(item)))
+        else:
+            templates.append(TemplateRows(i, template, rows, shots=item.shots))
+    if estimate:
+        terms = {e.label: _joined(work[e.item]) for e in entries}
+        return WireJob(job_type, None, entries, terms or None, tuple(templates))
+    shots = {e.label: _sample(work[e.item]).shots for e in entries}
+    return WireJob(job_type, shots or None, entries, None, tuple(templates))
+
+
+def _template(index: int, item: Work) -> QasmTemplate | None:
+    """The item's circuit as a template, if it is parametric and can be one."""
+    if item.parameter_values is None or not item.circuit.parameters:
+        return None
+    try:
+        return to_qasm_template(f"pub{index}", item.circuit)
+    except InvalidCircuitError as err:
+        log.info("sending bound circuits instead of a template: %s", err)
+        return None
+
+
+def _bound(item: Work) -> list[QuantumCircuit]:
     """The item's circuit bound to each parameter set, in order: Qoro takes OpenQASM."""
     values = item.parameter_values
     if values is None or not item.circuit.parameters:
@@ -109,10 +191,46 @@ def _bound(item: SampleWork | EstimateWork) -> list[QuantumCircuit]:
     return [item.circuit.assign_parameters(row) for row in values]
 
 
-def _paulis(item: SampleWork | EstimateWork) -> list[str]:
-    """The Pauli labels of an item's observables, in order."""
+def _terms(item: Work) -> Terms:
     assert isinstance(item, EstimateWork)
-    return [label for op in item.observables for label in op.paulis.to_labels()]
+    return Terms.of(item.observables)
+
+
+def _wire_terms(item: Work) -> list[str]:
+    """The item's distinct Pauli terms as the wire writes them, in the order its
+    observables first name them."""
+    return list(dict.fromkeys(wire_term(p) for p in _terms(item).paulis))
+
+
+def _joined(item: Work) -> str:
+    """The item's terms as one wire group."""
+    return ";".join(_wire_terms(item))
+
+
+def _sample(item: Work) -> SampleWork:
+    assert isinstance(item, SampleWork)
+    return item
+
+
+def _circuits(jobs: list[WireJob], work: Sequence[Work]) -> list[tuple[str, QuantumCircuit]]:
+    """Each circuit the jobs send, under a label that names it: a template's once."""
+    return [
+        *((e.label, e.circuit) for job in jobs for e in job.entries if e.circuit is not None),
+        *((f"pub{t.item}", work[t.item].circuit) for job in jobs for t in job.templates),
+    ]
+
+
+def _wire_template(rows: TemplateRows, work: Sequence[Work]) -> CircuitTemplate:
+    """A template as the client sends it: a row of values per parameter set."""
+    values = work[rows.item].parameter_values
+    assert values is not None
+    return CircuitTemplate(
+        rows.template.qasm,
+        rows.template.parameter_names,
+        {e.label: [float(v) for v in values[e.row]] for e in rows.entries},
+        shots=rows.shots,
+        observables=rows.observables,
+    )
 
 
 # -- the execution and its handle ------------------------------------------------------
@@ -132,6 +250,8 @@ class QoroExecution:
         polling_interval: first pause between status checks while a handle waits.
         timeout: seconds a handle's ``result()`` waits by default (``None``: no limit).
         one_job: the face hands its user one Qoro job, so the work must travel as one.
+        maestro_config: a simulator cluster's settings, sent in ``job/init/``.
+        device_config: a QPU system's settings, sent in ``job/init/``.
     """
 
     client: QoroClient
@@ -143,6 +263,8 @@ class QoroExecution:
     polling_interval: float = 1.0
     timeout: float | None = None
     one_job: bool = False
+    maestro_config: Mapping[str, Any] | None = None
+    device_config: Mapping[str, Any] | None = None
 
     def sample(
         self, work: Sequence[SampleWork], *, seed: int | None, memory: bool
@@ -155,11 +277,10 @@ class QoroExecution:
                 measures nothing, or cannot be written as OpenQASM 2.
         """
         no_seed(seed)
-        jobs = wire_jobs(work, self.job_type)
-        for job in jobs:
-            for entry in job.entries:
-                check_sampled(entry.label, entry.circuit, self.system_name, self.num_qubits)
-        return self._submitted(jobs, _Sampling(list(work), memory))
+        jobs = wire_jobs(work, self.job_type, self.client.dialect)
+        for label, circuit in _circuits(jobs, work):
+            check_sampled(label, circuit, self.system_name, self.num_qubits)
+        return self._submitted(jobs, work, _Sampling(list(work), memory))
 
     def estimate(
         self, work: Sequence[EstimateWork], *, seed: int | None
@@ -177,26 +298,28 @@ class QoroExecution:
                 f"Qoro system {self.system_name!r} does not compute expectation values "
                 "(supports_expval is false); sample it with SamplerV2 instead"
             )
-        jobs = wire_jobs(work, JobType.ESTIMATE)
-        for job in jobs:
-            for entry in job.entries:
-                check_fits(entry.label, entry.circuit, self.system_name, self.num_qubits)
-        return self._submitted(jobs, _Estimating(list(work)))
+        jobs = wire_jobs(work, JobType.ESTIMATE, self.client.dialect)
+        for label, circuit in _circuits(jobs, work):
+            check_fits(label, circuit, self.system_name, self.num_qubits)
+        return self._submitted(jobs, work, _Estimating(list(work)))
 
     def retrieve_sample(self, job_id: str, work: Sequence[SampleWork]) -> QoroHandle[Sampled]:
         """The handle :meth:`sample` returned for ``work`` (with any ``memory``: the shot
         order is fixed by the job ids), from its ``job_id()``."""
-        jobs = wire_jobs(work, self.job_type)
+        jobs = wire_jobs(work, self.job_type, self.client.dialect)
         return self._retrieved(job_id, jobs, _Sampling(list(work), True))
 
     def retrieve_estimate(
         self, job_id: str, work: Sequence[EstimateWork]
     ) -> QoroHandle[list[Estimate]]:
         """The handle :meth:`estimate` returned for ``work``, from its ``job_id()``."""
-        return self._retrieved(job_id, wire_jobs(work, JobType.ESTIMATE), _Estimating(list(work)))
+        jobs = wire_jobs(work, JobType.ESTIMATE, self.client.dialect)
+        return self._retrieved(job_id, jobs, _Estimating(list(work)))
 
-    def _submitted(self, jobs: list[WireJob], finish: _Finish[R]) -> QoroHandle[R]:
-        """Export every circuit, then send each wire job: their handle.
+    def _submitted(
+        self, jobs: list[WireJob], work: Sequence[Work], finish: _Finish[R]
+    ) -> QoroHandle[R]:
+        """Export every circuit, then send each wire job with its settings: their handle.
 
         Raises:
             InvalidInputError: no work; or work that travels as several jobs where the
@@ -214,7 +337,10 @@ class QoroExecution:
                 f"this work would travel as {len(jobs)} Qoro jobs, not one: {reason}; "
                 "submit each part as a job of its own"
             )
-        exported = [{e.label: to_qasm(e.label, e.circuit) for e in job.entries} for job in jobs]
+        exported = [
+            {e.label: to_qasm(e.label, e.circuit) for e in job.entries if e.circuit is not None}
+            for job in jobs
+        ]
         job_ids = [
             self.client.submit_job(
                 circuits,
@@ -222,7 +348,10 @@ class QoroExecution:
                 shots=job.shots,
                 tag=self.tag,
                 system_name=self.system_name,
-                observables=";".join(job.observables) if job.observables else None,
+                observables=job.observables,
+                templates=[_wire_template(rows, work) for rows in job.templates],
+                maestro_config=self.maestro_config,
+                device_config=self.device_config,
             )
             for job, circuits in zip(jobs, exported, strict=True)
         ]
@@ -261,7 +390,7 @@ class _Sampling(_Finish[Sampled]):
     ) -> Sampled:
         sampled: Sampled = [[None] * item.num_sets for item in self._work]  # type: ignore[list-item]
         for job_id, job, per_job in zip(job_ids, jobs, results, strict=True):
-            for position, (entry, result) in enumerate(zip(job.entries, per_job, strict=True)):
+            for position, (entry, result) in enumerate(zip(job.all_entries, per_job, strict=True)):
                 item = self._work[entry.item]
                 outcomes = counted(job_id, result, item.shots, item.circuit.num_clbits)
                 if self._memory:
@@ -283,7 +412,7 @@ class _Estimating(_Finish[list[Estimate]]):
             for item, terms in zip(self._work, self._terms, strict=True)
         ]
         for job_id, job, per_job in zip(job_ids, jobs, results, strict=True):
-            for entry, values in zip(job.entries, per_job, strict=True):
+            for entry, values in zip(job.all_entries, per_job, strict=True):
                 tables[entry.item][entry.row] = _term_values(
                     job_id, values, self._terms[entry.item].paulis
                 )

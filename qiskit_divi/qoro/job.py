@@ -23,7 +23,7 @@ from ..outcomes import Outcomes
 from ..version import __version__
 from .client import QoroClient
 from .codec import CircuitResult, ExpectationValues
-from .protocol import QoroJobStatus
+from .protocol import Dialect, QoroJobStatus
 from .rules import matched, shot_order
 
 if TYPE_CHECKING:
@@ -98,13 +98,15 @@ class ExperimentHeader:
 class Reconnecting(SharingCopies):
     """Pickles without its client, which holds the token and refuses to be pickled.
 
-    The unpickled object keeps the API URL and makes a new client there on first use,
-    finding the token as a new client would (:mod:`qiskit_divi.accounts`).
+    The unpickled object keeps the API URL and the wire dialect, and makes a new client
+    there, speaking that dialect, on first use, finding the token as a new client would
+    (:mod:`qiskit_divi.accounts`).
     Copies made in this process (``copy.deepcopy``) share the client, token included.
     """
 
     _client: QoroClient | None
     _api_url: str
+    _dialect: Dialect
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_client": None}
@@ -113,7 +115,7 @@ class Reconnecting(SharingCopies):
     def client(self) -> QoroClient:
         """The client that reaches the service."""
         if self._client is None:
-            self._client = QoroClient(api_url=self._api_url)
+            self._client = QoroClient(api_url=self._api_url, dialect=self._dialect)
         return self._client
 
 
@@ -150,6 +152,7 @@ class QoroJob(Reconnecting, JobV1):
         super().__init__(backend, job_id)
         self._client = client
         self._api_url = client.api_url
+        self._dialect = client.dialect
         self._headers = None if headers is None else tuple(headers)
         self._shots = shots
         self._memory = memory

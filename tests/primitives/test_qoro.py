@@ -60,10 +60,18 @@ def test_sampler_counts_follow_the_exact_distribution(
             )
 
 
-def test_sampler_sends_one_job_per_shot_count(qoro: QoroBackend) -> None:
+@pytest.fixture(scope="module")
+def qoro_2025(provider: DiviProvider) -> QoroBackend:
+    """The noiseless cluster over the guide's 2025 wire: one shot count per job."""
+    backend = provider.get_backend("qoro", dialect="2025", polling_interval=0.02, timeout=120)
+    assert isinstance(backend, QoroBackend)
+    return backend
+
+
+def test_sampler_sends_one_job_per_shot_count_on_the_2025_wire(qoro_2025: QoroBackend) -> None:
     circuit = two_register_circuit()
     pubs = [(circuit, VALUES), (circuit, VALUES[0], 50), (circuit, VALUES[1])]
-    job = SamplerV2(qoro).run(pubs, shots=20)
+    job = SamplerV2(qoro_2025).run(pubs, shots=20)
     assert len(job.job_ids) == 2 and job.job_id() == ",".join(job.job_ids)
     result = job.result()
     assert [r.data.alpha.num_shots for r in result] == [20, 50, 20]
@@ -94,15 +102,19 @@ def test_a_sampler_job_is_rebuilt_from_its_id(qoro: QoroBackend, provider: DiviP
     assert len(raw.results) == 3
 
 
-def test_rebuilding_with_other_pubs_is_refused(qoro: QoroBackend) -> None:
+def test_rebuilding_with_other_pubs_is_refused(qoro: QoroBackend, qoro_2025: QoroBackend) -> None:
     circuit = two_register_circuit()
-    job = SamplerV2(qoro).run([(circuit, VALUES)], shots=16)
+    split = [(circuit, VALUES), (circuit, VALUES[0], 8)]
+    job = SamplerV2(qoro_2025).run([(circuit, VALUES)], shots=16)
     job.result()
     with pytest.raises(InvalidInputError, match="1 Qoro job ids for 2"):
-        SamplerV2(qoro).retrieve_job(job.job_id(), [(circuit, VALUES), (circuit, VALUES[0], 8)])
-    other = SamplerV2(qoro).retrieve_job(job.job_id(), [(circuit, VALUES[:2])], shots=16)
-    with pytest.raises(CorruptResultError, match="do not match"):
-        other.result()
+        SamplerV2(qoro_2025).retrieve_job(job.job_id(), split)
+    for backend in (qoro, qoro_2025):
+        job = SamplerV2(backend).run([(circuit, VALUES)], shots=16)
+        job.result()
+        other = SamplerV2(backend).retrieve_job(job.job_id(), [(circuit, VALUES[:2])], shots=16)
+        with pytest.raises(CorruptResultError, match="do not match"):
+            other.result()
 
 
 def test_an_unknown_job_id_is_refused(qoro: QoroBackend) -> None:
@@ -125,9 +137,13 @@ def test_estimator_values_agree_with_the_statevector_estimator(qoro: QoroBackend
         assert np.array_equal(ours.data.stds, np.zeros(theirs.data.evs.shape))
 
 
-def test_estimator_sends_one_job_per_width_and_reports_the_precision(
-    qoro: QoroBackend, server: LocalServer
+@pytest.mark.parametrize("dialect", ["2025", "2026"])
+def test_estimator_reports_the_precision_in_one_job_or_one_per_width(
+    provider: DiviProvider, server: LocalServer, dialect: str
 ) -> None:
+    """The 2025 wire carries one set of terms per job, so a job per width; the 2026
+    wire carries each circuit's own terms: one job."""
+    qoro = provider.get_backend("qoro", dialect=dialect, polling_interval=0.02, timeout=120)
     narrow = ansatz(2, reps=1)
     pubs = [
         (ANSATZ, "XXZ", ANGLES, 0.05),
@@ -135,7 +151,7 @@ def test_estimator_sends_one_job_per_width_and_reports_the_precision(
         (ANSATZ, "ZZZ", ANGLES[0], 0.05),
     ]
     job = EstimatorV2(qoro).run(pubs)
-    assert len(job.job_ids) == 2
+    assert len(job.job_ids) == (2 if dialect == "2025" else 1)
     assert {job_type_on_server(server, each) for each in job.job_ids} == {"EXPECTATION"}
     result = job.result()
     reference = StatevectorEstimator().run([pub[:3] for pub in pubs]).result()

@@ -7,7 +7,7 @@ wherever the Backends Guide passes them, and shows a progress bar while it waits
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal, overload
 
 from ..circuits import CircuitLike, labelled, to_circuit, to_qasm
 from ..exceptions import (
@@ -25,6 +25,7 @@ from ..qoro.codec import (
     decode_observables,
     encode_observables,
 )
+from ..qoro.execution import SubmissionPlan
 from ..qoro.polling import ProgressBar, wait_until_final
 from ..qoro.protocol import (
     DEFAULT_SYSTEM,
@@ -126,6 +127,30 @@ class QoroService(CircuitRunner):
         """One page (from 1; at most 100 a page) of the token's credit history."""
         return self._client.get_credit_transactions(page, page_size)
 
+    @overload
+    def submit_circuits(
+        self,
+        circuits: Mapping[str, CircuitLike],
+        job_type: JobType = ...,
+        tag: str = ...,
+        observables: str | Sequence[str] | None = ...,
+        *,
+        system_name: str | None = ...,
+        dry_run: Literal[False] = ...,
+    ) -> str: ...
+
+    @overload
+    def submit_circuits(
+        self,
+        circuits: Mapping[str, CircuitLike],
+        job_type: JobType = ...,
+        tag: str = ...,
+        observables: str | Sequence[str] | None = ...,
+        *,
+        system_name: str | None = ...,
+        dry_run: Literal[True],
+    ) -> SubmissionPlan: ...
+
     def submit_circuits(
         self,
         circuits: Mapping[str, CircuitLike],
@@ -134,13 +159,17 @@ class QoroService(CircuitRunner):
         observables: str | Sequence[str] | None = None,
         *,
         system_name: str | None = None,
-    ) -> str:
+        dry_run: bool = False,
+    ) -> str | SubmissionPlan:
         """Submit labelled circuits as one job and return its id.
 
         Everything is checked before anything is sent: each circuit (OpenQASM 2 text or
         a ``QuantumCircuit``) must export to OpenQASM 2; an ``ESTIMATE`` job needs
         ``observables`` (``"ZZI;XXY"`` or a list of terms, leftmost character on qubit
         0) as wide as every circuit; a ``CIRCUIT_CUT`` job takes one circuit.
+
+        With ``dry_run``, the job is checked and planned but not sent: its
+        :class:`~qiskit_divi.qoro.execution.SubmissionPlan` is returned instead of an id.
         """
         circuits = labelled(circuits)
         terms = None if observables is None else _terms(observables)
@@ -154,14 +183,16 @@ class QoroService(CircuitRunner):
                     label,
                     f"has {parsed.num_qubits} qubits but the observables act on {len(terms[0])}",
                 )
-        return self._client.submit_job(
-            qasm,
-            job_type=job_type,
-            shots=self.shots,
-            tag=tag,
-            system_name=system_name or self.system_name,
-            observables=None if terms is None else encode_observables(terms),
-        )
+        how: dict[str, Any] = {
+            "job_type": job_type,
+            "shots": self.shots,
+            "tag": tag,
+            "system_name": system_name or self.system_name,
+            "observables": None if terms is None else encode_observables(terms),
+        }
+        if dry_run:
+            return SubmissionPlan((self._client.plan_job(qasm, **how),))
+        return self._client.submit_job(qasm, **how)
 
     def get_job_status(self, job_ids: JobIds) -> list[QoroJobStatus]:
         """The status of each job, in order."""

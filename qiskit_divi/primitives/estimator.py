@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 from qiskit.primitives import BaseEstimatorV2
@@ -29,7 +29,7 @@ from qiskit.primitives.containers.estimator_pub import EstimatorPub
 from ..execution import Estimate, EstimateWork
 from ..options import check_seed, non_negative_real
 from .job import DiviPrimitiveJob
-from .pubs import OnBackend, estimate_work
+from .pubs import OnBackend, Plan, estimate_work
 
 
 @dataclass
@@ -62,10 +62,35 @@ class EstimatorV2(OnBackend[Options], BaseEstimatorV2):
 
     _options_type = Options
 
+    @overload
     def run(
-        self, pubs: Iterable[EstimatorPubLike], *, precision: float | None = None
-    ) -> DiviPrimitiveJob[list[Estimate]]:
+        self,
+        pubs: Iterable[EstimatorPubLike],
+        *,
+        precision: float | None = ...,
+        dry_run: Literal[False] = ...,
+    ) -> DiviPrimitiveJob[list[Estimate]]: ...
+
+    @overload
+    def run(
+        self,
+        pubs: Iterable[EstimatorPubLike],
+        *,
+        precision: float | None = ...,
+        dry_run: Literal[True],
+    ) -> Plan: ...
+
+    def run(
+        self,
+        pubs: Iterable[EstimatorPubLike],
+        *,
+        precision: float | None = None,
+        dry_run: bool = False,
+    ) -> DiviPrimitiveJob[list[Estimate]] | Plan:
         """Estimate each PUB; every input is checked before anything runs or is sent.
+
+        With ``dry_run``, nothing runs or is sent: the backend's plan is returned (a
+        ``SimulationPlan`` or a ``SubmissionPlan``) instead of a job.
 
         Raises:
             ValueError: a PUB is malformed (Qiskit's own checks: parameter count,
@@ -75,6 +100,8 @@ class EstimatorV2(OnBackend[Options], BaseEstimatorV2):
         """
         coerced = self._coerced(pubs, precision)
         work = estimate_work(coerced)
+        if dry_run:
+            return self._backend.execution.plan_estimate(work, seed=self._seed())
         handle = self._backend.execution.estimate(work, seed=self._seed())
         return DiviPrimitiveJob(handle, partial(_results, coerced, work, handle.metadata))
 

@@ -19,9 +19,13 @@ from ..exceptions import InvalidTypeError
 from ..execution import EstimateWork, SampleWork
 from ..options import options_of
 from ..qoro.backend import QoroBackend
+from ..qoro.execution import SubmissionPlan
 from ..simulator.backend import ParallelSimulatorBackend
+from ..simulator.execution import SimulationPlan
 
 Mode = ParallelSimulatorBackend | QoroBackend
+#: What a primitive's dry run returns: its backend's plan.
+Plan = SimulationPlan | SubmissionPlan
 OptionsT = TypeVar("OptionsT")
 
 

@@ -13,7 +13,7 @@ import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 from qiskit.primitives import BaseSamplerV2
@@ -31,7 +31,7 @@ from ..execution import Sampled
 from ..options import check_seed, positive_int
 from ..outcomes import Outcomes, num_bytes
 from .job import DiviPrimitiveJob
-from .pubs import OnBackend, sample_work
+from .pubs import OnBackend, Plan, sample_work
 
 
 @dataclass
@@ -63,10 +63,27 @@ class SamplerV2(OnBackend[Options], BaseSamplerV2):
 
     _options_type = Options
 
+    @overload
     def run(
-        self, pubs: Iterable[SamplerPubLike], *, shots: int | None = None
-    ) -> DiviPrimitiveJob[Sampled]:
+        self,
+        pubs: Iterable[SamplerPubLike],
+        *,
+        shots: int | None = ...,
+        dry_run: Literal[False] = ...,
+    ) -> DiviPrimitiveJob[Sampled]: ...
+
+    @overload
+    def run(
+        self, pubs: Iterable[SamplerPubLike], *, shots: int | None = ..., dry_run: Literal[True]
+    ) -> Plan: ...
+
+    def run(
+        self, pubs: Iterable[SamplerPubLike], *, shots: int | None = None, dry_run: bool = False
+    ) -> DiviPrimitiveJob[Sampled] | Plan:
         """Sample each PUB; every input is checked before anything runs or is sent.
+
+        With ``dry_run``, nothing runs or is sent: the backend's plan is returned (a
+        ``SimulationPlan`` or a ``SubmissionPlan``) instead of a job.
 
         Raises:
             ValueError: a PUB is malformed (Qiskit's own checks: parameter count,
@@ -78,6 +95,10 @@ class SamplerV2(OnBackend[Options], BaseSamplerV2):
             # A circuit that measures nothing reads all zeros here, as in Qiskit's
             # samplers, which warn (below) only when there is no register to read.
             warnings.filterwarnings("ignore", "circuit .* has no measurements", DiviWarning)
+            if dry_run:
+                return self._backend.execution.plan_sample(
+                    sample_work(coerced), seed=self._seed(), memory=True
+                )
             handle = self._backend.execution.sample(
                 sample_work(coerced), seed=self._seed(), memory=True
             )

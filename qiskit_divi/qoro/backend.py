@@ -7,7 +7,7 @@ every qubit (the service publishes no coupling map) and ``run`` submits one Qoro
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal, overload
 
 from qiskit import QuantumCircuit
 from qiskit.circuit import Measure, Reset
@@ -23,7 +23,7 @@ from ..exceptions import (
 from ..options import OptionTable, flag, no_seed, optional_seconds, positive_int, positive_seconds
 from ..version import __version__
 from .client import QoroClient
-from .execution import QoroExecution
+from .execution import QoroExecution, SubmissionPlan
 from .job import ExperimentHeader, QoroJob, Reconnecting, submission_label
 from .protocol import QELIB1_GATES, JobType, QPUSystem, SimulatorCluster
 from .rules import check_sampled
@@ -128,7 +128,31 @@ class QoroBackend(Reconnecting, BackendV2):
         """
         super().set_options(**_OPTIONS.checked(fields, self.name))
 
-    def run(self, run_input: QuantumCircuit | Sequence[QuantumCircuit], **options: Any) -> QoroJob:
+    @overload
+    def run(
+        self,
+        run_input: QuantumCircuit | Sequence[QuantumCircuit],
+        *,
+        dry_run: Literal[False] = ...,
+        **options: Any,
+    ) -> QoroJob: ...
+
+    @overload
+    def run(
+        self,
+        run_input: QuantumCircuit | Sequence[QuantumCircuit],
+        *,
+        dry_run: Literal[True],
+        **options: Any,
+    ) -> SubmissionPlan: ...
+
+    def run(
+        self,
+        run_input: QuantumCircuit | Sequence[QuantumCircuit],
+        *,
+        dry_run: bool = False,
+        **options: Any,
+    ) -> QoroJob | SubmissionPlan:
         """Submit circuits as ONE Qoro job and return it at once.
 
         Options (defaults in :attr:`options`): ``shots``; ``job_type`` (SIMULATE,
@@ -139,6 +163,9 @@ class QoroBackend(Reconnecting, BackendV2):
         ``meas_level=2``, ``init_qubits=True`` and ``meas_return`` are accepted, any other
         option is ignored with a :class:`~qiskit_divi.exceptions.DiviWarning` naming it.
         Circuits must have bound parameters and fit the system's width.
+
+        With ``dry_run``, everything is checked and planned but nothing is sent: the
+        :class:`~qiskit_divi.qoro.execution.SubmissionPlan` is returned instead of a job.
 
         Raises:
             InvalidCircuitError: a circuit cannot be sent (it and the instruction named),
@@ -158,13 +185,16 @@ class QoroBackend(Reconnecting, BackendV2):
         exported = [
             ExperimentHeader.export(index, circuit) for index, circuit in enumerate(circuits)
         ]
-        job_id = self.client.submit_job(
-            {header.label: qasm for header, qasm in exported},
-            job_type=settings["job_type"],
-            shots=settings["shots"],
-            tag=settings["tag"],
-            system_name=self.name,
-        )
+        circuits_qasm = {header.label: qasm for header, qasm in exported}
+        how = {
+            "job_type": settings["job_type"],
+            "shots": settings["shots"],
+            "tag": settings["tag"],
+            "system_name": self.name,
+        }
+        if dry_run:
+            return SubmissionPlan((self.client.plan_job(circuits_qasm, **how),))
+        job_id = self.client.submit_job(circuits_qasm, **how)
         return QoroJob(
             self,
             job_id,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import numpy as np
@@ -27,6 +28,7 @@ from ..exceptions import (
 )
 from ..execution import Estimate, EstimateWork, Sampled, SampleWork, Terms
 from ..options import no_seed
+from .client import JobPlan
 from .codec import CircuitResult, ExpectationValues
 from .job import QoroJob
 from .polling import wait_until_final
@@ -100,6 +102,35 @@ def wire_jobs(work: Sequence[SampleWork | EstimateWork], job_type: JobType) -> l
     return jobs
 
 
+@dataclass(frozen=True)
+class SubmissionPlan:
+    """What a run would send to Qoro, checked as the run checks it, with nothing sent:
+    one :class:`~qiskit_divi.qoro.client.JobPlan` per Qoro job, in submission order."""
+
+    jobs: tuple[JobPlan, ...]
+
+    @property
+    def uploads(self) -> int:
+        """``add_circuits`` requests, over every job."""
+        return sum(len(job.uploads) for job in self.jobs)
+
+    @property
+    def bytes(self) -> int:
+        """Bytes of every request body, over every job."""
+        return sum(job.bytes for job in self.jobs)
+
+    @property
+    def circuits(self) -> int:
+        """Circuits and template rows, over every job."""
+        return sum(job.circuits + job.rows for job in self.jobs)
+
+    @property
+    def cost(self) -> Decimal | None:
+        """The credits every job costs together; ``None`` when the rule is unknown."""
+        costs = [job.cost for job in self.jobs if job.cost is not None]
+        return sum(costs, Decimal(0)) if len(costs) == len(self.jobs) else None
+
+
 def _bound(item: SampleWork | EstimateWork) -> list[QuantumCircuit]:
     """The item's circuit bound to each parameter set, in order: Qoro takes OpenQASM."""
     values = item.parameter_values
@@ -133,13 +164,10 @@ class QoroExecution:
             CircuitTooWideError, InvalidCircuitError: a circuit is wider than the system,
                 measures nothing, or cannot be written as OpenQASM 2.
         """
-        no_seed(seed)
-        backend = self._backend
-        jobs = wire_jobs(work, backend.options.job_type)
-        for job in jobs:
-            for entry in job.entries:
-                check_sampled(entry.label, entry.circuit, backend.name, backend.num_qubits)
-        return QoroHandle(backend, self._submitted(jobs), jobs, _Sampling(list(work), memory))
+        jobs = self._sample_jobs(work, seed)
+        return QoroHandle(
+            self._backend, self._submitted(jobs), jobs, _Sampling(list(work), memory)
+        )
 
     def estimate(
         self, work: Sequence[EstimateWork], *, seed: int | None
@@ -151,6 +179,29 @@ class QoroExecution:
             InvalidInputError: a seed, or a system that computes no expectation values.
             CircuitTooWideError: a circuit is wider than the system.
         """
+        jobs = self._estimate_jobs(work, seed)
+        return QoroHandle(self._backend, self._submitted(jobs), jobs, _Estimating(list(work)))
+
+    def plan_sample(
+        self, work: Sequence[SampleWork], *, seed: int | None, memory: bool
+    ) -> SubmissionPlan:
+        """What :meth:`sample` would send, checked as it checks, nothing sent."""
+        return self._planned(self._sample_jobs(work, seed))
+
+    def plan_estimate(self, work: Sequence[EstimateWork], *, seed: int | None) -> SubmissionPlan:
+        """What :meth:`estimate` would send, checked as it checks, nothing sent."""
+        return self._planned(self._estimate_jobs(work, seed))
+
+    def _sample_jobs(self, work: Sequence[SampleWork], seed: int | None) -> list[WireJob]:
+        no_seed(seed)
+        backend = self._backend
+        jobs = wire_jobs(work, backend.options.job_type)
+        for job in jobs:
+            for entry in job.entries:
+                check_sampled(entry.label, entry.circuit, backend.name, backend.num_qubits)
+        return jobs
+
+    def _estimate_jobs(self, work: Sequence[EstimateWork], seed: int | None) -> list[WireJob]:
         no_seed(seed)
         backend = self._backend
         if not backend.system.supports_expval:
@@ -162,7 +213,7 @@ class QoroExecution:
         for job in jobs:
             for entry in job.entries:
                 check_fits(entry.label, entry.circuit, backend.name, backend.num_qubits)
-        return QoroHandle(backend, self._submitted(jobs), jobs, _Estimating(list(work)))
+        return jobs
 
     def retrieve_sample(self, job_id: str, work: Sequence[SampleWork]) -> QoroHandle[Sampled]:
         """The handle :meth:`sample` returned for ``work`` (with any ``memory``: the shot
@@ -178,20 +229,34 @@ class QoroExecution:
 
     def _submitted(self, jobs: list[WireJob]) -> list[str]:
         """Export every circuit, then send each wire job; the job ids, in order."""
+        client = self._backend.client
+        return [client.submit_job(circuits, **how) for circuits, how in self._requests(jobs)]
+
+    def _planned(self, jobs: list[WireJob]) -> SubmissionPlan:
+        """Every wire job planned as :meth:`_submitted` would send it."""
+        client = self._backend.client
+        return SubmissionPlan(
+            tuple(client.plan_job(circuits, **how) for circuits, how in self._requests(jobs))
+        )
+
+    def _requests(self, jobs: list[WireJob]) -> list[tuple[dict[str, str], dict[str, Any]]]:
+        """Each wire job's circuits as OpenQASM 2 and the rest of its ``submit_job``
+        arguments; every circuit is exported before the first is sent."""
         if not jobs:
             raise InvalidInputError("a Qoro job needs at least one circuit")
-        exported = [{e.label: to_qasm(e.label, e.circuit) for e in job.entries} for job in jobs]
         backend = self._backend
         return [
-            backend.client.submit_job(
-                circuits,
-                job_type=job.job_type,
-                shots=job.shots,
-                tag=backend.options.tag,
-                system_name=backend.name,
-                observables=None if job.observables is None else ";".join(job.observables),
+            (
+                {e.label: to_qasm(e.label, e.circuit) for e in job.entries},
+                {
+                    "job_type": job.job_type,
+                    "shots": job.shots,
+                    "tag": backend.options.tag,
+                    "system_name": backend.name,
+                    "observables": None if job.observables is None else ";".join(job.observables),
+                },
             )
-            for job, circuits in zip(jobs, exported, strict=True)
+            for job in jobs
         ]
 
     def _retrieved(self, job_id: str, jobs: list[WireJob], finish: _Finish[R]) -> QoroHandle[R]:

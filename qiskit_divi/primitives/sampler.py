@@ -30,6 +30,7 @@ from ..exceptions import DiviWarning, InvalidCircuitError
 from ..execution import Sampled
 from ..options import check_seed, positive_int
 from ..outcomes import Outcomes, num_bytes
+from . import records
 from .job import DiviPrimitiveJob
 from .pubs import OnBackend, Plan, sample_work
 
@@ -102,27 +103,34 @@ class SamplerV2(OnBackend[Options], BaseSamplerV2):
             handle = self._backend.execution.sample(
                 sample_work(coerced), seed=self._seed(), memory=True
             )
+        self._kept(handle.job_id(), records.SAMPLER, coerced)
         return DiviPrimitiveJob(handle, partial(_results, coerced, handle.metadata))
 
     def retrieve_job(
         self,
         job_id: str | Sequence[str],
-        pubs: Iterable[SamplerPubLike],
+        pubs: Iterable[SamplerPubLike] | None = None,
         *,
         shots: int | None = None,
     ) -> DiviPrimitiveJob[Sampled]:
-        """The job :meth:`run` returned for these PUBs on a QoroBackend, rebuilt anywhere.
+        """The job :meth:`run` returned on a QoroBackend, rebuilt anywhere.
 
-        Give ``job_id()`` of the lost job (or its Qoro job ids) and the same PUBs and
-        ``shots``: they say how the Qoro results become ``BitArray`` objects.
+        Give ``job_id()`` of the lost job (or its Qoro job ids). The PUBs say how the
+        Qoro results become ``BitArray`` objects: without them, their layout comes from
+        the job journal of the machine that ran them (:mod:`.records`); else give the
+        same PUBs and ``shots``.
 
         Raises:
-            InvalidInputError: this sampler runs on the local simulator, or the ids do
-                not match how these PUBs are split into Qoro jobs.
+            InvalidInputError: this sampler runs on the local simulator, no PUBs were
+                given and the journal has none for the job, or the ids do not match how
+                these PUBs are split into Qoro jobs.
             JobNotFoundError: the service knows no such job.
         """
-        coerced = self._coerced(pubs, shots)
         ids = job_id if isinstance(job_id, str) else ",".join(job_id)
+        if pubs is None:
+            coerced = records.sampler_pubs(self._recorded(ids, records.SAMPLER))
+        else:
+            coerced = self._coerced(pubs, shots)
         handle = self._backend.execution.retrieve_sample(ids, sample_work(coerced))
         return DiviPrimitiveJob(handle, partial(_results, coerced, handle.metadata))
 

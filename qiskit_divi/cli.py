@@ -1,7 +1,8 @@
 """The ``qiskit-divi`` command line: ``serve`` runs a local Qoro-compatible server,
 ``demo`` shows every path of the package working on the embedded defaults, ``login`` /
-``logout`` / ``accounts`` keep Qoro accounts, and ``jobs`` / ``status`` / ``result`` /
-``cancel`` / ``delete`` work on Qoro jobs by id, many at a time.
+``logout`` / ``accounts`` keep Qoro accounts, ``systems`` and ``credits`` show what the
+account may use, and ``jobs`` / ``status`` / ``result`` / ``cancel`` / ``delete`` work on
+Qoro jobs by id, many at a time.
 
 The job commands print readable tables (``rich``, the ``cli`` extra), or JSON for
 scripts with ``--json``. Their exit status says what happened; with many ids, the
@@ -40,6 +41,7 @@ from .exceptions import (
     JobNotFoundError,
     MissingCredentialsError,
 )
+from .options import positive_int
 from .qoro.codec import CircuitResult, ExpectationValues
 from .qoro.protocol import QoroJobStatus, is_loopback
 
@@ -64,7 +66,7 @@ _EXIT_STATUS: list[tuple[tuple[type[BaseException], ...], int]] = [
     ((DiviError,), EXIT_SERVICE),
 ]
 #: Table columns whose long text may wrap; every other column keeps each value whole.
-_FREE_TEXT = {"error", "message", "result", "url"}
+_FREE_TEXT = {"description", "error", "message", "result", "url"}
 #: Outcomes shown per circuit in a readable result table (``--json`` shows all).
 _SHOWN_OUTCOMES = 16
 
@@ -222,6 +224,33 @@ def _job_commands(commands: Any) -> None:
         help="only jobs submitted since then (ISO date or time, local time)",
     )
     jobs.set_defaults(run=_jobs)
+    systems = commands.add_parser(
+        "systems",
+        parents=[common],
+        help="the simulator clusters and QPU systems the account may use",
+        description=(
+            "List the Qoro simulator clusters and QPU systems this account may use: kind, "
+            "width (qubits), status (a QPU system is online while one of its QPUs is) and "
+            "whether it computes expectation values."
+        ),
+    )
+    systems.set_defaults(run=_systems)
+    credits = commands.add_parser(
+        "credits",
+        parents=[common],
+        help="the account's credit balance (and, with --history, its transactions)",
+        description=(
+            "Show the account's credit balance and the credits used so far; --history "
+            "lists its transactions instead, newest first."
+        ),
+    )
+    credits.add_argument(
+        "--history", action="store_true", help="list the transactions, newest first"
+    )
+    credits.add_argument(
+        "--limit", type=int, default=20, help="at most this many transactions (default: 20)"
+    )
+    credits.set_defaults(run=_credits)
     for name, text, handler in (
         ("status", "the status of jobs", _status),
         ("cancel", "cancel pending or running jobs", _cancel),
@@ -326,6 +355,93 @@ def _jobs(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         "Status": "status",
     }
     _show(parser, args, rows, columns, readable=readable)
+    return EXIT_OK
+
+
+def _systems(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from .qoro.client import QoroClient
+
+    client = QoroClient(account=args.account)
+    rows = [
+        {
+            "name": cluster.name,
+            "kind": "simulator",
+            "width": cluster.num_qubits,
+            "status": "online",
+            "supports_expval": cluster.supports_expval,
+            "access_level": cluster.access_level,
+        }
+        for cluster in client.fetch_simulator_clusters()
+    ]
+    rows += [
+        {
+            "name": system.name,
+            "kind": "qpu",
+            "width": system.num_qubits,
+            "status": "online" if any(qpu.online for qpu in system.qpus) else "offline",
+            "supports_expval": system.supports_expval,
+            "access_level": system.access_level,
+            "qpus": [
+                {"nickname": qpu.nickname, "qubits": qpu.q_bits, "status": qpu.status}
+                for qpu in system.qpus
+            ],
+        }
+        for system in client.fetch_qpu_systems()
+    ]
+    columns = {
+        "System": "name",
+        "Kind": "kind",
+        "Qubits": "width",
+        "Status": "status",
+        "Expectation values": "supports_expval",
+        "Access": "access_level",
+    }
+    _show(parser, args, rows, columns)
+    return EXIT_OK
+
+
+def _credits(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from .qoro.client import QoroClient
+    from .qoro.protocol import CREDIT_PAGE_SIZE_LIMIT
+
+    limit = positive_int("--limit", args.limit)
+    client = QoroClient(account=args.account)
+    if not args.history:
+        balance = client.get_credit_balance()
+        row = {"balance": str(balance.balance), "total_used": str(balance.total_used)}
+        if args.json:
+            print(json.dumps(row, indent=2))
+        else:
+            _show(parser, args, [row], {"Balance": "balance", "Used": "total_used"})
+        return EXIT_OK
+    transactions: list[dict[str, Any]] = []
+    page = 1
+    while len(transactions) < limit:
+        answer = client.get_credit_transactions(page, min(limit, CREDIT_PAGE_SIZE_LIMIT))
+        transactions += [
+            {
+                "id": t.id,
+                "created_at": t.created_at,
+                "amount": str(t.amount),
+                "balance_after": str(t.balance_after),
+                "transaction_type": t.transaction_type,
+                "job_id": t.job_id,
+                "description": t.description,
+            }
+            for t in answer.results
+        ]
+        if page >= answer.total_pages or not answer.results:
+            break
+        page += 1
+    columns = {
+        "When": "created_at",
+        "Amount": "amount",
+        "Balance": "balance_after",
+        "Type": "transaction_type",
+        "Job": "job_id",
+        "Description": "description",
+    }
+    _show(parser, args, transactions[:limit], columns)
     return EXIT_OK
 
 

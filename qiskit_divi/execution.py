@@ -139,6 +139,13 @@ class Execution(Protocol):
     ) -> Handle[list[Estimate]]:
         """Estimate each item's observables."""
 
+    def plan_sample(self, work: Sequence[SampleWork], *, seed: int | None, memory: bool) -> object:
+        """What :meth:`sample` would do, checked as it checks, nothing run or sent: the
+        target's plan (a ``SimulationPlan`` or a ``SubmissionPlan``)."""
+
+    def plan_estimate(self, work: Sequence[EstimateWork], *, seed: int | None) -> object:
+        """What :meth:`estimate` would do, checked as it checks, nothing run or sent."""
+
     def retrieve_sample(self, job_id: str, work: Sequence[SampleWork]) -> Handle[Sampled]:
         """The handle :meth:`sample` returned for this work, rebuilt from its id."""
 

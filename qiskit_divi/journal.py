@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 
@@ -46,7 +47,12 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_by_time ON jobs (submitted);
 """
-_COLUMNS = "job_id, api_url, system, job_type, tag, shots, labels, observables, dialect, submitted"
+#: Columns added since the first journals; an older file gains them when next opened.
+_ADDED_COLUMNS = {"primitive": "TEXT"}
+_COLUMNS = (
+    "job_id, api_url, system, job_type, tag, shots, labels, observables, dialect, submitted, "
+    "primitive"
+)
 _SLOTS = ", ".join("?" * len(_COLUMNS.split(",")))
 
 
@@ -55,7 +61,9 @@ class JournalEntry:
     """One submitted job as the journal keeps it.
 
     ``labels`` are the circuits' labels in submission order; ``observables`` are an
-    ``ESTIMATE`` job's terms as sent (``"ZZ;XX"``); ``submitted`` is UTC.
+    ``ESTIMATE`` job's terms as sent (``"ZZ;XX"``); ``submitted`` is UTC. ``primitive``,
+    for a job a primitive submitted, is what rebuilds its result without the PUBs
+    (:mod:`qiskit_divi.primitives.records`).
     """
 
     job_id: str
@@ -68,6 +76,7 @@ class JournalEntry:
     observables: str | None
     dialect: str
     submitted: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    primitive: dict[str, Any] | None = None
 
 
 class Journal:
@@ -90,8 +99,6 @@ class Journal:
         Raises:
             OSError, sqlite3.Error: the file cannot be created or written.
         """
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
         row = (
             entry.job_id,
             entry.api_url,
@@ -103,12 +110,32 @@ class Journal:
             entry.observables,
             entry.dialect,
             entry.submitted.timestamp(),
+            None if entry.primitive is None else json.dumps(entry.primitive),
         )
         with self._connection() as connection:
-            connection.executescript(_SCHEMA)
+            connection.execute(f"INSERT OR REPLACE INTO jobs ({_COLUMNS}) VALUES ({_SLOTS})", row)
+
+    def annotate(self, api_url: str, job_ids: list[str], primitive: dict[str, Any]) -> None:
+        """Keep ``primitive`` (JSON) with the recorded jobs ``job_ids`` of ``api_url``.
+
+        Raises:
+            OSError, sqlite3.Error: the file cannot be written.
+        """
+        marks = ", ".join("?" * len(job_ids))
+        with self._connection() as connection:
             connection.execute(
-                f"INSERT OR REPLACE INTO jobs ({_COLUMNS}) VALUES ({', '.join('?' * 10)})", row
+                f"UPDATE jobs SET primitive = ? WHERE api_url = ? AND job_id IN ({marks})",
+                [json.dumps(primitive), api_url, *job_ids],
             )
+
+    def entry(self, api_url: str, job_id: str) -> JournalEntry | None:
+        """The recorded job ``job_id`` of ``api_url``, if there is one."""
+        if not self.path.exists():
+            return None
+        query = f"SELECT {_COLUMNS} FROM jobs WHERE api_url = ? AND job_id = ?"
+        with self._connection() as connection:
+            row = connection.execute(query, [api_url, job_id]).fetchone()
+        return None if row is None else _entry(row)
 
     def entries(
         self,
@@ -145,9 +172,17 @@ class Journal:
     def _connection(self) -> Iterator[sqlite3.Connection]:
         """A connection that commits on success and is always closed (other processes
         may write at the same time: SQLite's lock serializes them)."""
+        if not self.path.exists():
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
         connection = sqlite3.connect(self.path, timeout=10.0)
         try:
             with connection:
+                connection.executescript(_SCHEMA)
+                present = {row[1] for row in connection.execute("PRAGMA table_info(jobs)")}
+                for column, kind in _ADDED_COLUMNS.items():
+                    if column not in present:
+                        connection.execute(f"ALTER TABLE jobs ADD COLUMN {column} {kind}")
                 yield connection
         finally:
             connection.close()
@@ -168,8 +203,36 @@ def record_submission(entry: JournalEntry) -> None:
         )
 
 
+def annotate_submission(api_url: str, job_ids: list[str], primitive: dict[str, Any]) -> None:
+    """Keep ``primitive`` with recorded jobs in the default journal; failing to is a
+    warning, never an error."""
+    journal = Journal()
+    try:
+        journal.annotate(api_url, job_ids, primitive)
+    except (OSError, sqlite3.Error) as err:
+        warnings.warn(
+            JournalWarning(
+                f"jobs {', '.join(job_ids)} were submitted, but the job journal {journal.path} "
+                f"cannot be written ({err}): retrieving them will need their PUBs"
+            ),
+            stacklevel=3,
+        )
+
+
 def _entry(row: tuple) -> JournalEntry:
-    job_id, api_url, system, job_type, tag, shots, labels, observables, dialect, submitted = row
+    (
+        job_id,
+        api_url,
+        system,
+        job_type,
+        tag,
+        shots,
+        labels,
+        observables,
+        dialect,
+        submitted,
+        primitive,
+    ) = row
     return JournalEntry(
         job_id=job_id,
         api_url=api_url,
@@ -181,4 +244,5 @@ def _entry(row: tuple) -> JournalEntry:
         observables=observables,
         dialect=dialect,
         submitted=datetime.fromtimestamp(submitted, timezone.utc),
+        primitive=None if primitive is None else json.loads(primitive),
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal, overload
 
 from qiskit import QuantumCircuit
 
@@ -28,6 +28,7 @@ from ..qoro.codec import (
     decode_observables,
     encode_observables,
 )
+from ..qoro.execution import SubmissionPlan
 from ..qoro.polling import ProgressBar, wait_until_final
 from ..qoro.protocol import (
     DEFAULT_SYSTEM,
@@ -133,6 +134,32 @@ class QoroService(CircuitRunner):
         """One page (from 1; at most 100 a page) of the token's credit history."""
         return self._client.get_credit_transactions(page, page_size)
 
+    @overload
+    def submit_circuits(
+        self,
+        circuits: Mapping[str, CircuitLike],
+        job_type: JobType = ...,
+        tag: str = ...,
+        observables: Observables | None = ...,
+        *,
+        shots: int | Mapping[str, int] | None = ...,
+        system_name: str | None = ...,
+        dry_run: Literal[False] = ...,
+    ) -> str: ...
+
+    @overload
+    def submit_circuits(
+        self,
+        circuits: Mapping[str, CircuitLike],
+        job_type: JobType = ...,
+        tag: str = ...,
+        observables: Observables | None = ...,
+        *,
+        shots: int | Mapping[str, int] | None = ...,
+        system_name: str | None = ...,
+        dry_run: Literal[True],
+    ) -> SubmissionPlan: ...
+
     def submit_circuits(
         self,
         circuits: Mapping[str, CircuitLike],
@@ -142,7 +169,8 @@ class QoroService(CircuitRunner):
         *,
         shots: int | Mapping[str, int] | None = None,
         system_name: str | None = None,
-    ) -> str:
+        dry_run: bool = False,
+    ) -> str | SubmissionPlan:
         """Submit labelled circuits as ONE job and return its id.
 
         Everything is checked before anything is sent: each circuit (OpenQASM 2 text or
@@ -152,6 +180,9 @@ class QoroService(CircuitRunner):
         ``observables``: terms for every circuit (``"ZZI;XXY"`` or a list of terms,
         leftmost character on qubit 0), or a mapping label -> terms (2026 wire: one
         observable group per run of circuits), each as wide as its circuit.
+
+        With ``dry_run``, the job is checked and planned but not sent: its
+        :class:`~qiskit_divi.qoro.execution.SubmissionPlan` is returned instead of an id.
         """
         circuits = labelled(circuits)
         terms = _terms_by_label(observables, circuits)
@@ -162,14 +193,16 @@ class QoroService(CircuitRunner):
             qasm[label] = circuit if isinstance(circuit, str) else to_qasm(label, parsed)
             if terms is not None:
                 _check_width(label, parsed, terms[label])
-        return self._client.submit_job(
-            qasm,
-            job_type=job_type,
-            shots=self.shots if shots is None else shots,
-            tag=tag,
-            system_name=system_name or self.system_name,
-            observables=_wire_observables(terms),
-        )
+        how: dict[str, Any] = {
+            "job_type": job_type,
+            "shots": self.shots if shots is None else shots,
+            "tag": tag,
+            "system_name": system_name or self.system_name,
+            "observables": _wire_observables(terms),
+        }
+        if dry_run:
+            return SubmissionPlan((self._client.plan_job(qasm, **how),))
+        return self._client.submit_job(qasm, **how)
 
     def submit_parameter_sets(
         self,

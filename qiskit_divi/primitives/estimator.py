@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 from qiskit.primitives import BaseEstimatorV2
@@ -29,8 +29,9 @@ from qiskit.primitives.containers.estimator_pub import EstimatorPub
 
 from ..execution import Estimate, EstimateWork
 from ..options import check_seed, non_negative_real
+from . import records
 from .job import DiviPrimitiveJob
-from .pubs import OnBackend, estimate_work
+from .pubs import OnBackend, Plan, estimate_work
 
 
 @dataclass
@@ -63,10 +64,35 @@ class EstimatorV2(OnBackend[Options], BaseEstimatorV2):
 
     _options_type = Options
 
+    @overload
     def run(
-        self, pubs: Iterable[EstimatorPubLike], *, precision: float | None = None
-    ) -> DiviPrimitiveJob[list[Estimate]]:
+        self,
+        pubs: Iterable[EstimatorPubLike],
+        *,
+        precision: float | None = ...,
+        dry_run: Literal[False] = ...,
+    ) -> DiviPrimitiveJob[list[Estimate]]: ...
+
+    @overload
+    def run(
+        self,
+        pubs: Iterable[EstimatorPubLike],
+        *,
+        precision: float | None = ...,
+        dry_run: Literal[True],
+    ) -> Plan: ...
+
+    def run(
+        self,
+        pubs: Iterable[EstimatorPubLike],
+        *,
+        precision: float | None = None,
+        dry_run: bool = False,
+    ) -> DiviPrimitiveJob[list[Estimate]] | Plan:
         """Estimate each PUB; every input is checked before anything runs or is sent.
+
+        With ``dry_run``, nothing runs or is sent: the backend's plan is returned (a
+        ``SimulationPlan`` or a ``SubmissionPlan``) instead of a job.
 
         Raises:
             ValueError: a PUB is malformed (Qiskit's own checks: parameter count,
@@ -76,29 +102,38 @@ class EstimatorV2(OnBackend[Options], BaseEstimatorV2):
         """
         coerced = self._coerced(pubs, precision)
         work = estimate_work(coerced)
+        if dry_run:
+            return self._backend.execution.plan_estimate(work, seed=self._seed())
         handle = self._backend.execution.estimate(work, seed=self._seed())
+        self._kept(handle.job_id(), records.ESTIMATOR, coerced)
         return DiviPrimitiveJob(handle, partial(_results, coerced, work, handle.metadata))
 
     def retrieve_job(
         self,
         job_id: str | Sequence[str],
-        pubs: Iterable[EstimatorPubLike],
+        pubs: Iterable[EstimatorPubLike] | None = None,
         *,
         precision: float | None = None,
     ) -> DiviPrimitiveJob[list[Estimate]]:
-        """The job :meth:`run` returned for these PUBs on a QoroBackend, rebuilt anywhere.
+        """The job :meth:`run` returned on a QoroBackend, rebuilt anywhere.
 
-        Give ``job_id()`` of the lost job (or its Qoro job ids) and the same PUBs and
-        ``precision``: the service keeps each term's value, the PUBs say how they combine.
+        Give ``job_id()`` of the lost job (or its Qoro job ids). The service keeps each
+        term's value; the PUBs say how they combine: without them, their observables'
+        coefficients and shapes come from the job journal of the machine that ran them
+        (:mod:`.records`); else give the same PUBs and ``precision``.
 
         Raises:
-            InvalidInputError: this estimator runs on the local simulator, or the ids do
-                not match how these PUBs are split into Qoro jobs.
+            InvalidInputError: this estimator runs on the local simulator, no PUBs were
+                given and the journal has none for the job, or the ids do not match how
+                these PUBs are split into Qoro jobs.
             JobNotFoundError: the service knows no such job.
         """
-        coerced = self._coerced(pubs, precision)
-        work = estimate_work(coerced)
         ids = job_id if isinstance(job_id, str) else ",".join(job_id)
+        if pubs is None:
+            coerced = records.estimator_pubs(self._recorded(ids, records.ESTIMATOR))
+        else:
+            coerced = self._coerced(pubs, precision)
+        work = estimate_work(coerced)
         handle = self._backend.execution.retrieve_estimate(ids, work)
         return DiviPrimitiveJob(handle, partial(_results, coerced, work, handle.metadata))
 

@@ -15,13 +15,18 @@ from qiskit.primitives.containers.estimator_pub import EstimatorPub
 from qiskit.primitives.containers.sampler_pub import SamplerPub
 from qiskit.quantum_info import SparsePauliOp
 
-from ..exceptions import InvalidTypeError
+from ..exceptions import InvalidInputError, InvalidTypeError
 from ..execution import EstimateWork, SampleWork
 from ..options import options_of
 from ..qoro.backend import QoroBackend
+from ..qoro.execution import SubmissionPlan
 from ..simulator.backend import ParallelSimulatorBackend
+from ..simulator.execution import SimulationPlan
+from . import records
 
 Mode = ParallelSimulatorBackend | QoroBackend
+#: What a primitive's dry run returns: its backend's plan.
+Plan = SimulationPlan | SubmissionPlan
 OptionsT = TypeVar("OptionsT")
 
 
@@ -63,6 +68,24 @@ class OnBackend(Generic[OptionsT]):
     def options(self) -> OptionsT:
         """The primitive's options."""
         return self._options
+
+    def _kept(self, job_ids: str, kind: str, pubs: Sequence[Any]) -> None:
+        """On a QoroBackend, record the layout of ``pubs`` with their jobs in the journal,
+        so :meth:`retrieve_job` can do without them (:mod:`.records`)."""
+        if isinstance(self._backend, QoroBackend):
+            records.keep(self._backend.client.api_url, job_ids.split(","), kind, pubs)
+
+    def _recorded(self, job_ids: str, kind: str) -> list[dict[str, Any]]:
+        """The PUB layouts the journal keeps for a run's ``job_ids``.
+
+        Raises:
+            InvalidInputError: not a QoroBackend, or the journal has none.
+        """
+        if not isinstance(self._backend, QoroBackend):
+            raise InvalidInputError(
+                "only jobs of a QoroBackend can be retrieved; simulator jobs live in this process"
+            )
+        return records.recorded(self._backend.client.api_url, job_ids.split(",")[0], kind)
 
     def _seed(self) -> int | None:
         """The primitive's seed, else its backend's ``seed_simulator`` (one idea, the name

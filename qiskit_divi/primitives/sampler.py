@@ -13,7 +13,7 @@ import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 from qiskit.primitives import BaseSamplerV2
@@ -30,8 +30,9 @@ from ..exceptions import DiviWarning, InvalidCircuitError
 from ..execution import Sampled
 from ..options import check_seed, positive_int
 from ..outcomes import Outcomes, num_bytes
+from . import records
 from .job import DiviPrimitiveJob
-from .pubs import OnBackend, sample_work
+from .pubs import OnBackend, Plan, sample_work
 
 
 @dataclass
@@ -63,10 +64,27 @@ class SamplerV2(OnBackend[Options], BaseSamplerV2):
 
     _options_type = Options
 
+    @overload
     def run(
-        self, pubs: Iterable[SamplerPubLike], *, shots: int | None = None
-    ) -> DiviPrimitiveJob[Sampled]:
+        self,
+        pubs: Iterable[SamplerPubLike],
+        *,
+        shots: int | None = ...,
+        dry_run: Literal[False] = ...,
+    ) -> DiviPrimitiveJob[Sampled]: ...
+
+    @overload
+    def run(
+        self, pubs: Iterable[SamplerPubLike], *, shots: int | None = ..., dry_run: Literal[True]
+    ) -> Plan: ...
+
+    def run(
+        self, pubs: Iterable[SamplerPubLike], *, shots: int | None = None, dry_run: bool = False
+    ) -> DiviPrimitiveJob[Sampled] | Plan:
         """Sample each PUB; every input is checked before anything runs or is sent.
+
+        With ``dry_run``, nothing runs or is sent: the backend's plan is returned (a
+        ``SimulationPlan`` or a ``SubmissionPlan``) instead of a job.
 
         Raises:
             ValueError: a PUB is malformed (Qiskit's own checks: parameter count,
@@ -78,30 +96,41 @@ class SamplerV2(OnBackend[Options], BaseSamplerV2):
             # A circuit that measures nothing reads all zeros here, as in Qiskit's
             # samplers, which warn (below) only when there is no register to read.
             warnings.filterwarnings("ignore", "circuit .* has no measurements", DiviWarning)
+            if dry_run:
+                return self._backend.execution.plan_sample(
+                    sample_work(coerced), seed=self._seed(), memory=True
+                )
             handle = self._backend.execution.sample(
                 sample_work(coerced), seed=self._seed(), memory=True
             )
+        self._kept(handle.job_id(), records.SAMPLER, coerced)
         return DiviPrimitiveJob(handle, partial(_results, coerced, handle.metadata))
 
     def retrieve_job(
         self,
         job_id: str | Sequence[str],
-        pubs: Iterable[SamplerPubLike],
+        pubs: Iterable[SamplerPubLike] | None = None,
         *,
         shots: int | None = None,
     ) -> DiviPrimitiveJob[Sampled]:
-        """The job :meth:`run` returned for these PUBs on a QoroBackend, rebuilt anywhere.
+        """The job :meth:`run` returned on a QoroBackend, rebuilt anywhere.
 
-        Give ``job_id()`` of the lost job (or its Qoro job ids) and the same PUBs and
-        ``shots``: they say how the Qoro results become ``BitArray`` objects.
+        Give ``job_id()`` of the lost job (or its Qoro job ids). The PUBs say how the
+        Qoro results become ``BitArray`` objects: without them, their layout comes from
+        the job journal of the machine that ran them (:mod:`.records`); else give the
+        same PUBs and ``shots``.
 
         Raises:
-            InvalidInputError: this sampler runs on the local simulator, or the ids do
-                not match how these PUBs are split into Qoro jobs.
+            InvalidInputError: this sampler runs on the local simulator, no PUBs were
+                given and the journal has none for the job, or the ids do not match how
+                these PUBs are split into Qoro jobs.
             JobNotFoundError: the service knows no such job.
         """
-        coerced = self._coerced(pubs, shots)
         ids = job_id if isinstance(job_id, str) else ",".join(job_id)
+        if pubs is None:
+            coerced = records.sampler_pubs(self._recorded(ids, records.SAMPLER))
+        else:
+            coerced = self._coerced(pubs, shots)
         handle = self._backend.execution.retrieve_sample(ids, sample_work(coerced))
         return DiviPrimitiveJob(handle, partial(_results, coerced, handle.metadata))
 

@@ -7,7 +7,7 @@ every qubit (the service publishes no coupling map) and ``run`` submits one Qoro
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal, overload
 
 from qiskit import QuantumCircuit
 from qiskit.circuit import Measure, Reset
@@ -24,7 +24,7 @@ from ..execution import SampleWork
 from ..options import OptionTable, flag, no_seed, optional_seconds, positive_int, positive_seconds
 from ..version import __version__
 from .client import QoroClient
-from .execution import QoroExecution
+from .execution import QoroExecution, SubmissionPlan
 from .job import ExperimentHeader, QoroJob, Reconnecting, submission_label
 from .protocol import (
     DEVICE_SETTINGS,
@@ -165,7 +165,31 @@ class QoroBackend(Reconnecting, BackendV2):
                 f"{wrong} does not apply to {self.name!r}, {kind}; use {right}"
             )
 
-    def run(self, run_input: QuantumCircuit | Sequence[QuantumCircuit], **options: Any) -> QoroJob:
+    @overload
+    def run(
+        self,
+        run_input: QuantumCircuit | Sequence[QuantumCircuit],
+        *,
+        dry_run: Literal[False] = ...,
+        **options: Any,
+    ) -> QoroJob: ...
+
+    @overload
+    def run(
+        self,
+        run_input: QuantumCircuit | Sequence[QuantumCircuit],
+        *,
+        dry_run: Literal[True],
+        **options: Any,
+    ) -> SubmissionPlan: ...
+
+    def run(
+        self,
+        run_input: QuantumCircuit | Sequence[QuantumCircuit],
+        *,
+        dry_run: bool = False,
+        **options: Any,
+    ) -> QoroJob | SubmissionPlan:
         """Submit circuits as ONE Qoro job and return it at once.
 
         Options (defaults in :attr:`options`): ``shots``; ``job_type`` (SIMULATE,
@@ -179,6 +203,9 @@ class QoroBackend(Reconnecting, BackendV2):
         ``meas_level=2``, ``init_qubits=True`` and ``meas_return`` are accepted, any other
         option is ignored with a :class:`~qiskit_divi.exceptions.DiviWarning` naming it.
         Circuits must have bound parameters and fit the system's width.
+
+        With ``dry_run``, everything is checked and planned but nothing is sent: the
+        :class:`~qiskit_divi.qoro.execution.SubmissionPlan` is returned instead of a job.
 
         Raises:
             InvalidCircuitError: a circuit cannot be sent (it and the instruction named),
@@ -196,9 +223,12 @@ class QoroBackend(Reconnecting, BackendV2):
             SampleWork(circuit, shots, label=label)
             for circuit, label in zip(circuits, labels, strict=True)
         ]
-        handle = self._execution(settings, one_job=True).sample(
-            work, seed=settings["seed_simulator"], memory=settings["memory"]
-        )
+        execution = self._execution(settings, one_job=True)
+        if dry_run:
+            return execution.plan_sample(
+                work, seed=settings["seed_simulator"], memory=settings["memory"]
+            )
+        handle = execution.sample(work, seed=settings["seed_simulator"], memory=settings["memory"])
         (exported,) = handle.exported
         return QoroJob(
             self,

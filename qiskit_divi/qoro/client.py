@@ -20,6 +20,7 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, NoReturn
 
 import requests
@@ -131,6 +132,56 @@ class CircuitTemplate:
     observables: str | None = None
 
 
+#: A credit rule: what a job of ``(shots, observables)`` circuits (or template rows)
+#: costs, e.g. the local server's :func:`qiskit_divi.server.store.job_cost`.
+CostRule = Callable[[Sequence[tuple[int | None, str | None]]], Decimal]
+
+
+@dataclass(frozen=True)
+class UploadPlan:
+    """One ``add_circuits`` request as it would be sent: its body's size in bytes, the
+    circuits and template rows it carries, and its body's fields."""
+
+    bytes: int
+    circuits: int
+    rows: int
+    fields: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class JobPlan:
+    """One Qoro job as :meth:`QoroClient.submit_job` would send it, nothing sent.
+
+    Attributes:
+        system: the system it targets; ``job_type`` its type.
+        init: the ``job/init/`` body (no secret: the token travels in a header), and
+            ``init_bytes`` its size as sent.
+        uploads: every ``add_circuits`` request, in order.
+        labels: the circuits', then the template rows' labels (results are keyed so).
+        circuits, templates, rows: how many circuits, templates and template rows.
+        shots: each circuit's (and row's) shots, by label; empty for expectation values.
+        cost: the credits the job costs by the client's ``cost_rule``; ``None`` when the
+            rule is unknown (the Qoro Service publishes none).
+    """
+
+    system: str
+    job_type: JobType
+    init: dict[str, Any]
+    init_bytes: int
+    uploads: tuple[UploadPlan, ...]
+    labels: tuple[str, ...]
+    circuits: int
+    templates: int
+    rows: int
+    shots: dict[str, int]
+    cost: Decimal | None
+
+    @property
+    def bytes(self) -> int:
+        """The bytes of every request body, ``job/init/``'s included."""
+        return self.init_bytes + sum(upload.bytes for upload in self.uploads)
+
+
 @dataclass
 class _Submission:
     """A job checked and planned: its ``job/init/`` body and every upload's body."""
@@ -185,6 +236,9 @@ class QoroClient:
         self.request_timeout = positive_seconds("request_timeout", request_timeout)
         self.dialect = _dialect(dialect)
         self._systems: dict[str, System] | None = None
+        self.cost_rule: CostRule | None = None
+        """The service's credit rule, when known, for the cost a :class:`JobPlan` shows:
+        ``qiskit_divi.server.store.job_cost`` for a local server with a ledger."""
         max_retry_time = positive_seconds("max_retry_time", max_retry_time)
         settings = retry or RetrySettings()
         self._auth = _BearerToken(credentials.token)
@@ -377,6 +431,70 @@ class QoroClient:
             len(submission.uploads),
         )
         return job_id
+
+    def plan_job(
+        self,
+        circuits: Mapping[str, str],
+        *,
+        job_type: JobType,
+        shots: int | Mapping[str, int] | None = None,
+        tag: str = "default",
+        system_name: str = DEFAULT_SYSTEM,
+        observables: str | Mapping[str, str] | None = None,
+        templates: Sequence[CircuitTemplate] = (),
+        maestro_config: Mapping[str, Any] | None = None,
+        device_config: Mapping[str, Any] | None = None,
+    ) -> JobPlan:
+        """What :meth:`submit_job` with the same arguments would send, checked the same
+        way, without creating a job (on the 2026 wire the systems may be listed).
+
+        Raises:
+            The errors :meth:`submit_job` raises before its first request.
+        """
+        submission = self._plan(
+            circuits,
+            job_type=job_type,
+            shots=shots,
+            tag=tag,
+            system_name=system_name,
+            observables=observables,
+            templates=templates,
+            maestro_config=maestro_config,
+            device_config=device_config,
+        )
+        estimate = job_type is JobType.ESTIMATE
+        by_label: dict[str, int] = {}
+        if not estimate:
+            by_label = {
+                label: shots if isinstance(shots, int) else shots[label]  # type: ignore[index]
+                for label in circuits
+            }
+            for template in templates:
+                count = template.shots if template.shots is not None else shots
+                by_label.update(dict.fromkeys(template.parameter_sets, count))  # type: ignore[arg-type]
+        rule = self.cost_rule
+        charges = [(by_label.get(label), "*" if estimate else None) for label in submission.labels]
+        return JobPlan(
+            system=system_name,
+            job_type=job_type,
+            init=submission.init,
+            init_bytes=len(self.dialect.render(submission.init).encode()),
+            uploads=tuple(self._upload_plan(body) for body in submission.uploads),
+            labels=submission.labels,
+            circuits=len(circuits),
+            templates=len(templates),
+            rows=sum(len(t.parameter_sets) for t in templates),
+            shots=by_label,
+            cost=None if rule is None else rule(charges),
+        )
+
+    def _upload_plan(self, body: Mapping[str, Any]) -> UploadPlan:
+        return UploadPlan(
+            bytes=len(self.dialect.render(body).encode()),
+            circuits=len(body.get("circuits", ())),
+            rows=len(body.get("parameter_sets", ())),
+            fields=tuple(body),
+        )
 
     def _plan(
         self,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 import numpy as np
@@ -32,7 +33,7 @@ from ..exceptions import (
 )
 from ..execution import Estimate, EstimateWork, Sampled, SampleWork, Terms
 from ..options import no_seed
-from .client import CircuitTemplate, QoroClient
+from .client import CircuitTemplate, JobPlan, QoroClient
 from .codec import CircuitResult, ExpectationValues
 from .job import QoroJob
 from .polling import wait_until_final
@@ -233,6 +234,35 @@ def _wire_template(rows: TemplateRows, work: Sequence[Work]) -> CircuitTemplate:
     )
 
 
+@dataclass(frozen=True)
+class SubmissionPlan:
+    """What a run would send to Qoro, checked as the run checks it, with nothing sent:
+    one :class:`~qiskit_divi.qoro.client.JobPlan` per Qoro job, in submission order."""
+
+    jobs: tuple[JobPlan, ...]
+
+    @property
+    def uploads(self) -> int:
+        """``add_circuits`` requests, over every job."""
+        return sum(len(job.uploads) for job in self.jobs)
+
+    @property
+    def bytes(self) -> int:
+        """Bytes of every request body, over every job."""
+        return sum(job.bytes for job in self.jobs)
+
+    @property
+    def circuits(self) -> int:
+        """Circuits and template rows, over every job."""
+        return sum(job.circuits + job.rows for job in self.jobs)
+
+    @property
+    def cost(self) -> Decimal | None:
+        """The credits every job costs together; ``None`` when the rule is unknown."""
+        costs = [job.cost for job in self.jobs if job.cost is not None]
+        return sum(costs, Decimal(0)) if len(costs) == len(self.jobs) else None
+
+
 # -- the execution and its handle ------------------------------------------------------
 
 
@@ -276,10 +306,7 @@ class QoroExecution:
             CircuitTooWideError, InvalidCircuitError: a circuit is wider than the system,
                 measures nothing, or cannot be written as OpenQASM 2.
         """
-        no_seed(seed)
-        jobs = wire_jobs(work, self.job_type, self.client.dialect)
-        for label, circuit in _circuits(jobs, work):
-            check_sampled(label, circuit, self.system_name, self.num_qubits)
+        jobs = self._sample_jobs(work, seed)
         return self._submitted(jobs, work, _Sampling(list(work), memory))
 
     def estimate(
@@ -292,6 +319,27 @@ class QoroExecution:
             InvalidInputError: a seed, or a system that computes no expectation values.
             CircuitTooWideError: a circuit is wider than the system.
         """
+        jobs = self._estimate_jobs(work, seed)
+        return self._submitted(jobs, work, _Estimating(list(work)))
+
+    def plan_sample(
+        self, work: Sequence[SampleWork], *, seed: int | None, memory: bool
+    ) -> SubmissionPlan:
+        """What :meth:`sample` would send, checked as it checks, nothing sent."""
+        return self._planned(self._sample_jobs(work, seed), work)
+
+    def plan_estimate(self, work: Sequence[EstimateWork], *, seed: int | None) -> SubmissionPlan:
+        """What :meth:`estimate` would send, checked as it checks, nothing sent."""
+        return self._planned(self._estimate_jobs(work, seed), work)
+
+    def _sample_jobs(self, work: Sequence[SampleWork], seed: int | None) -> list[WireJob]:
+        no_seed(seed)
+        jobs = wire_jobs(work, self.job_type, self.client.dialect)
+        for label, circuit in _circuits(jobs, work):
+            check_sampled(label, circuit, self.system_name, self.num_qubits)
+        return jobs
+
+    def _estimate_jobs(self, work: Sequence[EstimateWork], seed: int | None) -> list[WireJob]:
         no_seed(seed)
         if not self.supports_expval:
             raise InvalidInputError(
@@ -301,7 +349,7 @@ class QoroExecution:
         jobs = wire_jobs(work, JobType.ESTIMATE, self.client.dialect)
         for label, circuit in _circuits(jobs, work):
             check_fits(label, circuit, self.system_name, self.num_qubits)
-        return self._submitted(jobs, work, _Estimating(list(work)))
+        return jobs
 
     def retrieve_sample(self, job_id: str, work: Sequence[SampleWork]) -> QoroHandle[Sampled]:
         """The handle :meth:`sample` returned for ``work`` (with any ``memory``: the shot
@@ -319,7 +367,23 @@ class QoroExecution:
     def _submitted(
         self, jobs: list[WireJob], work: Sequence[Work], finish: _Finish[R]
     ) -> QoroHandle[R]:
-        """Export every circuit, then send each wire job with its settings: their handle.
+        """Send each wire job as :meth:`_requests` writes it: their handle."""
+        requests = self._requests(jobs, work)
+        job_ids = [self.client.submit_job(circuits, **how) for circuits, how in requests]
+        return QoroHandle(self, job_ids, jobs, finish, [circuits for circuits, _ in requests])
+
+    def _planned(self, jobs: list[WireJob], work: Sequence[Work]) -> SubmissionPlan:
+        """Every wire job planned as :meth:`_submitted` would send it."""
+        requests = self._requests(jobs, work)
+        return SubmissionPlan(
+            tuple(self.client.plan_job(circuits, **how) for circuits, how in requests)
+        )
+
+    def _requests(
+        self, jobs: list[WireJob], work: Sequence[Work]
+    ) -> list[tuple[dict[str, str], dict[str, Any]]]:
+        """Each wire job's circuits as OpenQASM 2 and the rest of its ``submit_job``
+        arguments; every circuit is exported before the first is sent.
 
         Raises:
             InvalidInputError: no work; or work that travels as several jobs where the
@@ -337,25 +401,26 @@ class QoroExecution:
                 f"this work would travel as {len(jobs)} Qoro jobs, not one: {reason}; "
                 "submit each part as a job of its own"
             )
-        exported = [
-            {e.label: to_qasm(e.label, e.circuit) for e in job.entries if e.circuit is not None}
+        return [
+            (
+                {
+                    e.label: to_qasm(e.label, e.circuit)
+                    for e in job.entries
+                    if e.circuit is not None
+                },
+                {
+                    "job_type": job.job_type,
+                    "shots": job.shots,
+                    "tag": self.tag,
+                    "system_name": self.system_name,
+                    "observables": job.observables,
+                    "templates": [_wire_template(rows, work) for rows in job.templates],
+                    "maestro_config": self.maestro_config,
+                    "device_config": self.device_config,
+                },
+            )
             for job in jobs
         ]
-        job_ids = [
-            self.client.submit_job(
-                circuits,
-                job_type=job.job_type,
-                shots=job.shots,
-                tag=self.tag,
-                system_name=self.system_name,
-                observables=job.observables,
-                templates=[_wire_template(rows, work) for rows in job.templates],
-                maestro_config=self.maestro_config,
-                device_config=self.device_config,
-            )
-            for job, circuits in zip(jobs, exported, strict=True)
-        ]
-        return QoroHandle(self, job_ids, jobs, finish, exported)
 
     def _retrieved(self, job_id: str, jobs: list[WireJob], finish: _Finish[R]) -> QoroHandle[R]:
         """Raises ``InvalidInputError`` when the ids do not match the work's jobs, and

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import Executor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from qiskit import QuantumCircuit
 from qiskit.providers import BackendV2, Options
@@ -18,7 +18,7 @@ from ..options import OptionTable, check_seed, flag, positive_int
 from ..version import __version__
 from .device import QiskitBackend
 from .engine import SimulationEngine
-from .execution import JobQueue, SimulatorExecution
+from .execution import JobQueue, SimulationPlan, SimulatorExecution
 from .job import ParallelSimulatorJob
 
 if TYPE_CHECKING:
@@ -121,9 +121,31 @@ class ParallelSimulatorBackend(SharingCopies, BackendV2):
         """The most worker processes a job is spread over."""
         return self._engine.n_processes
 
+    @overload
     def run(
-        self, run_input: QuantumCircuit | Sequence[QuantumCircuit], **options: Any
-    ) -> ParallelSimulatorJob:
+        self,
+        run_input: QuantumCircuit | Sequence[QuantumCircuit],
+        *,
+        dry_run: Literal[False] = ...,
+        **options: Any,
+    ) -> ParallelSimulatorJob: ...
+
+    @overload
+    def run(
+        self,
+        run_input: QuantumCircuit | Sequence[QuantumCircuit],
+        *,
+        dry_run: Literal[True],
+        **options: Any,
+    ) -> SimulationPlan: ...
+
+    def run(
+        self,
+        run_input: QuantumCircuit | Sequence[QuantumCircuit],
+        *,
+        dry_run: bool = False,
+        **options: Any,
+    ) -> ParallelSimulatorJob | SimulationPlan:
         """Queue circuits to sample; the returned job runs in the background.
 
         Circuits the imitated device cannot run as they are get transpiled for it first.
@@ -137,14 +159,21 @@ class ParallelSimulatorBackend(SharingCopies, BackendV2):
             InvalidInputError, InvalidCircuitError, CircuitTooWideError: bad input, or an
                 option asking for what no run does (``meas_level=1``, ``init_qubits=False``,
                 a ``noise_model``), refused here, before the job is queued.
+
+        With ``dry_run``, everything is checked and planned but nothing runs: the
+        :class:`~qiskit_divi.simulator.execution.SimulationPlan` (batches, processes,
+        memory per circuit) is returned instead of a job.
         """
         settings = {**self.options.__dict__, **_OPTIONS.for_run(options, self.name)}
         circuits = [run_input] if isinstance(run_input, QuantumCircuit) else list(run_input)
         shots = settings["shots"]
+        work = [SampleWork(circuit, shots) for circuit in circuits]
+        if dry_run:
+            return self._execution.plan_sample(
+                work, seed=settings["seed_simulator"], memory=settings["memory"]
+            )
         handle = self._execution.sample(
-            [SampleWork(circuit, shots) for circuit in circuits],
-            seed=settings["seed_simulator"],
-            memory=settings["memory"],
+            work, seed=settings["seed_simulator"], memory=settings["memory"]
         )
         return ParallelSimulatorJob(self, handle, circuits, shots)
 

@@ -137,6 +137,53 @@ class SimulatorExecution:
         bound inside Aer. The first batch has ``seed`` itself, so a single batch samples
         exactly as Aer would; the others have seeds drawn from it."""
         work = list(work)
+        return SimulatorSampling(work, self._sample_batches(work, seed, memory), self._runner)
+
+    def plan_sample(
+        self, work: Sequence[SampleWork], *, seed: int | None, memory: bool
+    ) -> SimulationPlan:
+        """What :meth:`sample` would run, checked as it checks, nothing run."""
+        work = list(work)
+        batches = self._sample_batches(work, seed, memory)
+        return self._plan(work, [(indices, batch, batch.task.shots) for indices, batch in batches])
+
+    def plan_estimate(self, work: Sequence[EstimateWork], *, seed: int | None) -> SimulationPlan:
+        """What :meth:`estimate` would run, checked as it checks, nothing run."""
+        run = self._estimation(list(work), seed)
+        batches: list[tuple[list[int], SampleBatch | ExpectationBatch, int | None]] = []
+        if run.exact:
+            batches.append((run.exact, run.exact_batch, None))
+        batches += [(each.indices, each.batch, each.batch.task.shots) for each in run.sampled]
+        return self._plan(list(work), batches)
+
+    def _plan(
+        self,
+        work: Sequence[SampleWork | EstimateWork],
+        batches: list[tuple[list[int], SampleBatch | ExpectationBatch, int | None]],
+    ) -> SimulationPlan:
+        planned = []
+        for indices, batch, shots in batches:
+            device = batch.task.device
+            planned.append(
+                BatchPlan(
+                    items=tuple(indices),
+                    device=device.name,
+                    circuits=len(batch.circuits),
+                    runs=sum(_runs(batch, k) for k in range(len(batch.circuits))),
+                    shots=shots,
+                    chunks=len(batch.plan),
+                    processes=min(len(batch.plan), self._engine.n_processes),
+                )
+            )
+        noisy = {i: b.task.device.noisy for indices, b, _ in batches for i in indices}
+        memory = tuple(
+            state_bytes(item.circuit, noisy.get(i, False)) for i, item in enumerate(work)
+        )
+        return SimulationPlan(tuple(planned), memory)
+
+    def _sample_batches(
+        self, work: list[SampleWork], seed: int | None, memory: bool
+    ) -> list[tuple[list[int], SampleBatch]]:
         bound = all(item.parameter_values is None for item in work)
         batches = []
         for position, (shots, indices) in enumerate(grouped([item.shots for item in work])):
@@ -149,14 +196,16 @@ class SimulatorExecution:
                 parameter_values=None if bound else [_rows(work[i]) for i in indices],
             )
             batches.append((indices, batch))
-        return SimulatorSampling(work, batches, self._runner)
+        return batches
 
     def estimate(
         self, work: Sequence[EstimateWork], *, seed: int | None
     ) -> SimulatorHandle[list[Estimate]]:
         """Exact items in one batch of exact values; sampled ones in one sampling batch per
         shot count, a circuit per measurement basis and parameter set."""
-        work = list(work)
+        return SimulatorHandle(self._estimation(list(work), seed), self._runner)
+
+    def _estimation(self, work: list[EstimateWork], seed: int | None) -> _Estimation:
         exact = [i for i, item in enumerate(work) if item.shots is None]
         exact_batch = self._engine.prepare_expectation_values(
             [work[i].circuit for i in exact],
@@ -175,8 +224,7 @@ class SimulatorExecution:
             )
             for position, (shots, positions) in enumerate(by_shots)
         ]
-        run = _Estimation(len(work), exact, exact_batch, sampled)
-        return SimulatorHandle(run, self._runner)
+        return _Estimation(len(work), exact, exact_batch, sampled)
 
     def retrieve_sample(self, job_id: str, work: Sequence[SampleWork]) -> SimulatorSampling:
         raise _not_retrievable()
@@ -185,6 +233,46 @@ class SimulatorExecution:
         self, job_id: str, work: Sequence[EstimateWork]
     ) -> SimulatorHandle[list[Estimate]]:
         raise _not_retrievable()
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """One engine batch a run would make: the work items in it, the device it runs on,
+    its circuits (for a sampled estimate, one per measurement basis) and runs (circuits
+    times parameter sets), its shots (``None`` for exact values), and the chunks it is
+    split into over how many worker processes."""
+
+    items: tuple[int, ...]
+    device: str
+    circuits: int
+    runs: int
+    shots: int | None
+    chunks: int
+    processes: int
+
+
+@dataclass(frozen=True)
+class SimulationPlan:
+    """What a run on the simulator would do, checked as the run checks it, nothing run:
+    its batches, in the order they run, and each item's estimated state memory in bytes
+    (:func:`state_bytes`)."""
+
+    batches: tuple[BatchPlan, ...]
+    memory_per_circuit: tuple[int, ...]
+
+
+def state_bytes(circuit: QuantumCircuit, noisy: bool) -> int:
+    """The memory one run of ``circuit`` holds its state in: a complex128 statevector,
+    16 B x 2^n, or a density matrix, 16 B x 4^n, under noise or when the circuit resets
+    or measures mid-circuit."""
+    dynamic = "reset" in circuit.count_ops() or (
+        "measure" in without_final_measurements(circuit).count_ops()
+    )
+    return 16 * (4 if noisy or dynamic else 2) ** circuit.num_qubits
+
+
+def _runs(batch: SampleBatch | ExpectationBatch, k: int) -> int:
+    return 1 if batch.rows is None else len(batch.rows[k].values)
 
 
 class SimulatorSampling(SimulatorHandle[Sampled]):

@@ -33,6 +33,7 @@ from qiskit_divi.exceptions import (
     QoroConnectionError,
 )
 from qiskit_divi.qoro.protocol import DEFAULT_API_URL, Dialect
+from qiskit_divi.server import LocalServer
 
 
 def ghz(n: int, name: str = "ghz") -> QuantumCircuit:
@@ -180,6 +181,60 @@ def test_a_pending_job_is_cancelled(cli, server):
     assert json.loads(out)[0]["status"] == "CANCELLED"
     status, out, _ = cli("cancel", job_id, "--json")
     assert status == EXIT_REFUSED and "CANCELLED" in json.loads(out)[0]["error"]
+
+
+def test_systems_lists_clusters_and_qpu_systems_in_both_forms(cli):
+    status, out, _ = cli("systems", "--json")
+    rows = {row["name"]: row for row in json.loads(out)}
+    assert status == EXIT_OK
+    assert rows["qoro_maestro"]["kind"] == "simulator"
+    assert rows["qoro_maestro"]["supports_expval"] is True
+    manila = rows["fake_manila"]
+    assert (manila["kind"], manila["width"], manila["status"]) == ("qpu", 5, "online")
+    assert manila["supports_expval"] is False and manila["qpus"][0]["qubits"] == 5
+
+    status, out, _ = cli("systems")
+    assert status == EXIT_OK
+    assert "qoro_maestro" in out and "fake_manila" in out and "qpu" in out
+
+
+def test_credits_shows_the_balance_and_the_history_in_both_forms(
+    server, journal_path, clean_cwd, monkeypatch, capsys
+):
+    """A job of 2 circuits x 500 shots costs 1 credit under the local server's rule."""
+    with LocalServer(credits=10, seed=3) as ledger:
+        monkeypatch.setenv("QORO_API_KEY", ledger.token)
+        monkeypatch.setenv("QORO_API_URL", ledger.url)
+        service = QoroService(ledger.token, shots=500, api_url=ledger.url)
+        job_id = service.submit_circuits({"a": ghz(2), "b": ghz(2)})
+        service.poll_job_status(job_id, loop_until_complete=True, progress=False)
+
+        def run(*args: str) -> tuple[int, str]:
+            status = main(list(args))
+            out, err = capsys.readouterr()
+            assert ledger.token not in out + err
+            return status, out
+
+        status, out = run("credits", "--json")
+        assert status == EXIT_OK
+        assert json.loads(out) == {"balance": "9.00", "total_used": "1.00"}
+        status, out = run("credits")
+        assert status == EXIT_OK and "9.00" in out and "1.00" in out
+
+        status, out = run("credits", "--history", "--json")
+        rows = json.loads(out)
+        assert status == EXIT_OK
+        assert [(r["amount"], r["balance_after"], r["job_id"]) for r in rows] == [
+            ("-1.00", "9.00", job_id),
+            ("10", "10", None),
+        ]
+        status, out = run("credits", "--history", "--limit", "1")
+        assert status == EXIT_OK and job_id in out and "opening" not in out
+
+
+def test_credits_without_a_ledger_is_the_services_error(cli):
+    status, _, err = cli("credits")
+    assert status == EXIT_SERVICE and "ledger" in err
 
 
 def test_no_token_and_bad_ids_have_their_own_exit_statuses(cli, monkeypatch):

@@ -147,3 +147,28 @@ def test_a_journal_that_cannot_be_written_is_a_warning_not_a_failure(
     assert job.job_id() in str(caught[0].message)
     assert server.token not in str(caught[0].message)
     assert sum(job.result(timeout=120).get_counts().values()) == 50
+
+
+def test_a_journal_from_before_the_primitive_column_is_read_and_extended(tmp_path):
+    """A file written before ``primitive`` was kept gains the column when next opened."""
+    import sqlite3
+
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as connection:
+        connection.execute(
+            "CREATE TABLE jobs (job_id TEXT NOT NULL, api_url TEXT NOT NULL, system TEXT NOT "
+            "NULL, job_type TEXT NOT NULL, tag TEXT NOT NULL, shots INTEGER, labels TEXT NOT "
+            "NULL, observables TEXT, dialect TEXT NOT NULL, submitted REAL NOT NULL, "
+            "PRIMARY KEY (api_url, job_id))"
+        )
+        connection.execute(
+            "INSERT INTO jobs VALUES ('old', 'http://u', 's', 'SIMULATE', 't', 5, '[\"a\"]', "
+            "NULL, '2026', 0)"
+        )
+    connection.close()
+    journal = Journal(path)
+    old = journal.entry("http://u", "old")
+    assert old is not None and old.primitive is None and old.labels == ("a",)
+    journal.annotate("http://u", ["old"], {"primitive": "sampler", "pubs": []})
+    assert journal.entry("http://u", "old").primitive == {"primitive": "sampler", "pubs": []}
+    assert [e.job_id for e in journal.entries()] == ["old"]

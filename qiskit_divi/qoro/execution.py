@@ -170,7 +170,9 @@ def _one_job(work: Sequence[Work], job_type: JobType) -> WireJob:
         terms = {e.label: _joined(work[e.item]) for e in entries}
         return WireJob(job_type, None, entries, terms or None, tuple(templates))
     shots = {e.label: _sample(work[e.item]).shots for e in entries}
-    return WireJob(job_type, shots or None, entries, None, tuple(templates))
+    common = set(shots.values())
+    one_count = common.pop() if len(common) == 1 else None  # no groups needed
+    return WireJob(job_type, one_count or shots or None, entries, None, tuple(templates))
 
 
 def _template(index: int, item: Work) -> QasmTemplate | None:

@@ -120,7 +120,8 @@ def test_primitive_dry_runs_plan_every_qoro_job_and_its_cost(server, journal_pat
     plan = sampler.run(pubs, shots=500, dry_run=True)
 
     assert stored_jobs(server) == before and not posts(sent)
-    assert [sorted(set(job.shots.values())) for job in plan.jobs] == [[500], [2000]]
+    # One job on the 2026 wire: the two shot counts travel as shot groups.
+    assert [sorted(set(job.shots.values())) for job in plan.jobs] == [[500, 2000]]
     assert plan.circuits == 5
     assert plan.cost == Decimal("4.00")  # 4 x 500 shots + 1 x 2000 shots, 1 per 1000
 

@@ -530,7 +530,7 @@ def _run_each(
 ) -> tuple[list[dict[str, Any]], int]:
     """``action(client, id)`` for every id, a few at a time: a row each, and the exit
     status (the highest of the jobs')."""
-    from .provider import for_each
+    from .qoro.bulk import for_each
     from .qoro.client import QoroClient
 
     client = QoroClient(account=args.account)

@@ -191,31 +191,32 @@ class Journal:
 def record_submission(entry: JournalEntry) -> None:
     """Record ``entry`` in the default journal; failing to is a warning, never an error."""
     journal = Journal()
-    try:
+    with _warned(journal, f"job {entry.job_id} was", "DiviProvider.jobs() will not list it"):
         journal.record(entry)
-    except (OSError, sqlite3.Error) as err:
-        warnings.warn(
-            JournalWarning(
-                f"job {entry.job_id} was submitted, but the job journal {journal.path} "
-                f"cannot be written ({err}): DiviProvider.jobs() will not list it"
-            ),
-            stacklevel=3,
-        )
 
 
 def annotate_submission(api_url: str, job_ids: list[str], primitive: dict[str, Any]) -> None:
     """Keep ``primitive`` with recorded jobs in the default journal; failing to is a
     warning, never an error."""
     journal = Journal()
-    try:
+    what = f"jobs {', '.join(job_ids)} were"
+    with _warned(journal, what, "retrieving them will need their PUBs"):
         journal.annotate(api_url, job_ids, primitive)
+
+
+@contextlib.contextmanager
+def _warned(journal: Journal, what: str, consequence: str) -> Iterator[None]:
+    """A journal that cannot be written is a warning naming ``consequence``: the job was
+    submitted all the same."""
+    try:
+        yield
     except (OSError, sqlite3.Error) as err:
         warnings.warn(
             JournalWarning(
-                f"jobs {', '.join(job_ids)} were submitted, but the job journal {journal.path} "
-                f"cannot be written ({err}): retrieving them will need their PUBs"
+                f"{what} submitted, but the job journal {journal.path} cannot be written "
+                f"({err}): {consequence}"
             ),
-            stacklevel=3,
+            stacklevel=5,
         )
 
 

@@ -9,8 +9,7 @@ environment, then a ``.env`` file in the working directory, then the saved accou
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -28,6 +27,7 @@ from .exceptions import (
 from .journal import Journal, JournalEntry
 from .options import positive_int
 from .qoro.backend import QoroBackend
+from .qoro.bulk import for_each
 from .qoro.client import QoroClient
 from .qoro.job import QoroJob
 from .qoro.protocol import (
@@ -46,10 +46,6 @@ LOCAL_SIMULATOR = "parallel_simulator"
 QORO_ALIAS = "qoro"
 #: A Qoro backend's construction settings: its client's HTTP and retry settings.
 CLIENT_SETTINGS = ("request_timeout", "max_retry_time", "retry")
-
-#: Requests in flight at once when many jobs are asked about (the service has no bulk
-#: endpoint, so each job is one request).
-MAX_CONCURRENT_REQUESTS = 8
 
 T = TypeVar("T")
 
@@ -318,22 +314,6 @@ class DiviProvider:
 
 
 _ABSENT = object()
-
-
-def for_each(function: Callable[[str], T], job_ids: Sequence[str]) -> list[T | QoroError]:
-    """``function(job_id)`` for every id, at most :data:`MAX_CONCURRENT_REQUESTS` at once,
-    in order; a job's ``QoroError`` takes the place of its result."""
-
-    def guarded(job_id: str) -> T | QoroError:
-        try:
-            return function(job_id)
-        except QoroError as err:
-            return err
-
-    if len(job_ids) <= 1:
-        return [guarded(job_id) for job_id in job_ids]
-    with ThreadPoolExecutor(min(MAX_CONCURRENT_REQUESTS, len(job_ids))) as pool:
-        return list(pool.map(guarded, job_ids))
 
 
 def _report(client: QoroClient, job_id: str) -> tuple[QoroJobStatus, str | None] | None:

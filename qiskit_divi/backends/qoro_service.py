@@ -19,8 +19,10 @@ from ..exceptions import (
     InvalidInputError,
     InvalidTypeError,
     QoroConnectionError,
+    QoroError,
 )
 from ..options import positive_seconds
+from ..qoro.bulk import for_each
 from ..qoro.client import CircuitTemplate, QoroClient
 from ..qoro.codec import (
     CircuitResult,
@@ -296,17 +298,22 @@ class QoroService(CircuitRunner):
     def get_job_results(self, job_ids: JobIds) -> list[dict[str, Any]]:
         """Every circuit's ``{"label", "results"}``, job after job, as ParallelSimulator
         returns them; results are counts by bitstring (classical bit 0 rightmost), or
-        expectation values by term.
+        expectation values by term. Jobs are fetched a few at a time.
 
         Raises:
             JobFailedError: a job FAILED; the server's reason is in the message.
             JobCancelledError: a job was cancelled.
             JobNotFinishedError: a job is still running.
         """
+        fetched = for_each(self._client.job_results, _ids(job_ids))
+        failed = next((each for each in fetched if isinstance(each, QoroError)), None)
+        if failed is not None:
+            raise failed
         return [
             {"label": label, "results": _rendered(results)}
-            for job_id in _ids(job_ids)
-            for label, results in self._client.job_results(job_id).items()
+            for each in fetched
+            if not isinstance(each, QoroError)
+            for label, results in each.items()
         ]
 
     def cancel_job(self, job_ids: JobIds) -> list[dict]:

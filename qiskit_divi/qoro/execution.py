@@ -15,6 +15,7 @@ to circuits by label, the order of a histogram's shots) live in :mod:`.rules`.
 from __future__ import annotations
 
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -438,13 +439,13 @@ class QoroExecution:
         return QoroHandle(self, job_ids, jobs, finish)
 
 
-class _Finish(Generic[R]):
+class _Finish(ABC, Generic[R]):
     """Turns each wire job's results (in its entries' order) into the work's results."""
 
+    @abstractmethod
     def __call__(
         self, job_ids: list[str], jobs: list[WireJob], results: list[list[CircuitResult]]
-    ) -> R:
-        raise NotImplementedError
+    ) -> R: ...
 
 
 class _Sampling(_Finish[Sampled]):

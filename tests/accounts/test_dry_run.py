@@ -161,7 +161,8 @@ def test_simulator_dry_run_plans_batches_processes_and_memory():
     assert isinstance(plan, SimulationPlan)
     (batch,) = plan.batches
     assert batch.items == tuple(range(41)) and batch.circuits == 41 and batch.shots == 100
-    assert 1 <= batch.processes <= 2 and batch.chunks >= batch.processes
+    # 41 small circuits are cheaper to run in one chunk than to ship to two workers.
+    assert batch.chunks == 1 and batch.processes == 1
     assert plan.memory_per_circuit == (16 * 2**3,) * 40 + (16 * 2**10,)
 
     noisy = ParallelSimulatorBackend(qiskit_backend=FakeManilaV2())

@@ -24,7 +24,7 @@ from ..exceptions import (
     QoroError,
 )
 from ..execution import EstimateWork, SampleWork
-from ..options import positive_seconds
+from ..options import positive_int, positive_seconds
 from ..qoro.bulk import for_each
 from ..qoro.client import QoroClient
 from ..qoro.codec import (
@@ -234,7 +234,12 @@ class QoroService(CircuitRunner):
         circuit exported (text is parsed, once, to check it and know its width)."""
         circuits = labelled(circuits)
         terms = self._terms_by_label(job_type, observables, circuits)
-        counts = _by_label("shots", self.shots if shots is None else shots, circuits)
+        counts = {
+            label: positive_int(f"shots of {label!r}", count)
+            for label, count in _by_label(
+                "shots", self.shots if shots is None else shots, circuits
+            ).items()
+        }
         parsed = {label: to_circuit(label, circuit) for label, circuit in circuits.items()}
         texts = {
             label: circuit if isinstance(circuit, str) else to_qasm(label, parsed[label])

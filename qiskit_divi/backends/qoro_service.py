@@ -204,23 +204,6 @@ class QoroService(CircuitRunner):
             circuit, parameter_sets, job_type, tag, observables, shots, system_name
         ).submit()
 
-    def plan_parameter_sets(
-        self,
-        circuit: QuantumCircuit,
-        parameter_sets: ParameterSets,
-        job_type: JobType = JobType.SIMULATE,
-        tag: str = "default",
-        observables: str | Sequence[str] | None = None,
-        *,
-        shots: int | None = None,
-        system_name: str | None = None,
-    ) -> SubmissionPlan:
-        """What :meth:`submit_parameter_sets` would send, checked as it checks, nothing
-        sent (as :meth:`plan_circuits`)."""
-        return self._parametric_job(
-            circuit, parameter_sets, job_type, tag, observables, shots, system_name
-        ).plan()
-
     def _job(
         self,
         circuits: Mapping[str, CircuitLike],

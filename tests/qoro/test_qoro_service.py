@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from decimal import Decimal
 
@@ -356,17 +357,19 @@ def test_bound_parameter_sets_travel_under_the_users_row_labels(service, fake):
     assert Operator(sent) == Operator(bound)
 
 
-def test_template_rows_travel_under_the_users_row_labels(fake):
+def test_template_rows_travel_under_the_users_row_labels(fake, http):
     service = QoroService(TOKEN, shots=50, api_url=API_URL)  # the 2026 wire
     circuit = _rotation()
     circuit.remove_final_measurements()
+    uploads = http.post(re.compile(r".*/add_circuits/$"), json={})  # the fake takes no templates
 
-    plan = service.plan_parameter_sets(
+    service.submit_parameter_sets(
         circuit, {"z": [0.0], "a": [1.0]}, JobType.ESTIMATE, observables="Z"
     )
 
-    (job,) = plan.jobs
-    assert job.labels == ("z", "a") and (job.circuits, job.templates, job.rows) == (0, 1, 2)
+    (body,) = [request.json() for request in uploads.request_history]
+    assert [row["label"] for row in body["parameter_sets"]] == ["z", "a"]
+    assert "circuits" not in body
 
 
 @pytest.mark.parametrize(

@@ -33,14 +33,19 @@ class SampleWork:
 
     ``parameter_values`` has a row per set and a column per ``circuit.parameters``
     (C order of the user's sets); ``None`` for a bound circuit, which is one set.
-    ``label`` is the user's name for a bound circuit: errors name it, and Qoro sends the
-    circuit under it (``None``: the target names it).
+    ``label`` is the user's name for the item: errors name it, and Qoro sends a bound
+    circuit under it. ``row_labels`` are the user's names for the parameter sets, in row
+    order: Qoro sends each set under its own. ``qasm`` is the user's own OpenQASM 2 text
+    of a bound circuit, which Qoro sends as given rather than exporting ``circuit``.
+    (``None``: the target names the item, its sets, or exports the circuit.)
     """
 
     circuit: QuantumCircuit
     shots: int
     parameter_values: np.ndarray | None = None
     label: str | None = None
+    row_labels: Sequence[str] | None = None
+    qasm: str | None = None
 
     @property
     def num_sets(self) -> int:
@@ -52,20 +57,23 @@ class SampleWork:
 class EstimateWork:
     """Observables (each as wide as the circuit, qubit 0 rightmost) to estimate on one
     circuit for each of its parameter sets (rows, as in :class:`SampleWork`), exactly
-    (``precision`` 0) or to within ``precision`` (a standard error); ``label`` as in
+    (``shots`` ``None``) or from ``shots`` measurements per circuit (see
+    :func:`precision_shots`); ``label``, ``row_labels`` and ``qasm`` as in
     :class:`SampleWork`."""
 
     circuit: QuantumCircuit
     observables: Sequence[SparsePauliOp]
     parameter_values: np.ndarray
-    precision: float = 0.0
+    shots: int | None = None
     label: str | None = None
+    row_labels: Sequence[str] | None = None
+    qasm: str | None = None
 
-    @property
-    def shots(self) -> int | None:
-        """Shots that bring a term's standard error (variance <= 1) down to the precision;
-        ``None`` for exact values."""
-        return math.ceil(1 / self.precision**2) if self.precision > 0 else None
+
+def precision_shots(precision: float) -> int | None:
+    """Shots that bring a term's standard error (variance <= 1) down to ``precision``;
+    ``None`` (exact values) for precision 0."""
+    return math.ceil(1 / precision**2) if precision > 0 else None
 
 
 @dataclass(frozen=True)

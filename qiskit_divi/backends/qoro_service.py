@@ -6,13 +6,15 @@ wherever the Backends Guide passes them, and shows a progress bar while it waits
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Literal, overload
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
+import numpy as np
 from qiskit import QuantumCircuit
+from qiskit.quantum_info import SparsePauliOp
 
-from ..circuits import CircuitLike, labelled, to_circuit, to_qasm, to_qasm_template
+from ..circuits import CircuitLike, labelled, to_circuit, to_qasm
 from ..exceptions import (
     AuthenticationError,
     InvalidCircuitError,
@@ -21,16 +23,17 @@ from ..exceptions import (
     QoroConnectionError,
     QoroError,
 )
-from ..options import positive_seconds
+from ..execution import EstimateWork, SampleWork
+from ..options import positive_int, positive_seconds
 from ..qoro.bulk import for_each
-from ..qoro.client import CircuitTemplate, QoroClient
+from ..qoro.client import QoroClient
 from ..qoro.codec import (
     CircuitResult,
     ExpectationValues,
     decode_observables,
     encode_observables,
 )
-from ..qoro.execution import SubmissionPlan
+from ..qoro.execution import QoroExecution, SubmissionPlan
 from ..qoro.polling import ProgressBar, wait_until_final
 from ..qoro.protocol import (
     DEFAULT_SYSTEM,
@@ -43,13 +46,15 @@ from ..qoro.protocol import (
     QPUSystem,
     SimulatorCluster,
 )
+from ..qoro.rules import wire_term
 from .circuit_runner import CircuitRunner, ParameterSets, checked_parameter_sets
 
 JobIds = str | Iterable[str]
 Observables = str | Sequence[str] | Mapping[str, str | Sequence[str]]
 """Terms for every circuit (``"ZZI;XXY"`` or a list), or a mapping label -> terms."""
 
-log = logging.getLogger(__name__)
+T = TypeVar("T")
+ObservablesT = TypeVar("ObservablesT", bound=Observables)
 
 
 class QoroService(CircuitRunner):
@@ -136,32 +141,6 @@ class QoroService(CircuitRunner):
         """One page (from 1; at most 100 a page) of the token's credit history."""
         return self._client.get_credit_transactions(page, page_size)
 
-    @overload
-    def submit_circuits(
-        self,
-        circuits: Mapping[str, CircuitLike],
-        job_type: JobType = ...,
-        tag: str = ...,
-        observables: Observables | None = ...,
-        *,
-        shots: int | Mapping[str, int] | None = ...,
-        system_name: str | None = ...,
-        dry_run: Literal[False] = ...,
-    ) -> str: ...
-
-    @overload
-    def submit_circuits(
-        self,
-        circuits: Mapping[str, CircuitLike],
-        job_type: JobType = ...,
-        tag: str = ...,
-        observables: Observables | None = ...,
-        *,
-        shots: int | Mapping[str, int] | None = ...,
-        system_name: str | None = ...,
-        dry_run: Literal[True],
-    ) -> SubmissionPlan: ...
-
     def submit_circuits(
         self,
         circuits: Mapping[str, CircuitLike],
@@ -171,40 +150,34 @@ class QoroService(CircuitRunner):
         *,
         shots: int | Mapping[str, int] | None = None,
         system_name: str | None = None,
-        dry_run: bool = False,
-    ) -> str | SubmissionPlan:
+    ) -> str:
         """Submit labelled circuits as ONE job and return its id.
 
-        Everything is checked before anything is sent: each circuit (OpenQASM 2 text or
-        a ``QuantumCircuit``) must export to OpenQASM 2; a ``CIRCUIT_CUT`` job takes one
-        circuit. ``shots`` (by default :attr:`shots`) is one count for every circuit or a
-        mapping label -> shots (2026 wire: ``shot_groups``). An ``ESTIMATE`` job needs
-        ``observables``: terms for every circuit (``"ZZI;XXY"`` or a list of terms,
-        leftmost character on qubit 0), or a mapping label -> terms (2026 wire: one
-        observable group per run of circuits), each as wide as its circuit.
-
-        With ``dry_run``, the job is checked and planned but not sent: its
-        :class:`~qiskit_divi.qoro.execution.SubmissionPlan` is returned instead of an id.
+        Everything is checked before anything is sent: each circuit (OpenQASM 2 text,
+        sent as given, or a ``QuantumCircuit``) must export to OpenQASM 2, and one to
+        sample must measure something; a ``CIRCUIT_CUT`` job takes one circuit. ``shots``
+        (by default :attr:`shots`) is one count for every circuit or a mapping label ->
+        shots (2026 wire: ``shot_groups``). An ``ESTIMATE`` job needs ``observables``:
+        terms for every circuit (``"ZZI;XXY"`` or a list of terms, leftmost character on
+        qubit 0), or a mapping label -> terms (2026 wire: one observable group per run of
+        circuits), each as wide as its circuit; each circuit's values come back by term.
         """
-        circuits = labelled(circuits)
-        terms = _terms_by_label(observables, circuits)
-        qasm = {}
-        for label, circuit in circuits.items():
-            # Text is checked by parsing it, once; a circuit is exported, never read back.
-            parsed = to_circuit(label, circuit)
-            qasm[label] = circuit if isinstance(circuit, str) else to_qasm(label, parsed)
-            if terms is not None:
-                _check_width(label, parsed, terms[label])
-        how: dict[str, Any] = {
-            "job_type": job_type,
-            "shots": self.shots if shots is None else shots,
-            "tag": tag,
-            "system_name": system_name or self.system_name,
-            "observables": _wire_observables(terms),
-        }
-        if dry_run:
-            return SubmissionPlan((self._client.plan_job(qasm, **how),))
-        return self._client.submit_job(qasm, **how)
+        return self._job(circuits, job_type, tag, observables, shots, system_name).submit()
+
+    def plan_circuits(
+        self,
+        circuits: Mapping[str, CircuitLike],
+        job_type: JobType = JobType.SIMULATE,
+        tag: str = "default",
+        observables: Observables | None = None,
+        *,
+        shots: int | Mapping[str, int] | None = None,
+        system_name: str | None = None,
+    ) -> SubmissionPlan:
+        """What :meth:`submit_circuits` would send, checked as it checks, nothing sent:
+        the job's :class:`~qiskit_divi.qoro.execution.SubmissionPlan` (its requests, their
+        sizes and, where the rule is known, its cost)."""
+        return self._job(circuits, job_type, tag, observables, shots, system_name).plan()
 
     def submit_parameter_sets(
         self,
@@ -227,34 +200,107 @@ class QoroService(CircuitRunner):
         :func:`~qiskit_divi.circuits.to_qasm_template`), and any on the 2025 wire,
         travels as one bound circuit per row. Other arguments as :meth:`submit_circuits`.
         """
-        rows = checked_parameter_sets(circuit, parameter_sets)
-        count = self.shots if shots is None else shots
-        terms = None if observables is None else _terms(observables)
-        if terms is not None:
-            _check_width(circuit.name, circuit, terms)
-        wire_terms = None if terms is None else encode_observables(terms)
-        template = None
-        if self._client.dialect is Dialect.V2026:
-            try:
-                template = to_qasm_template(circuit.name, circuit)
-            except InvalidCircuitError as err:
-                log.info("sending bound circuits instead of a template: %s", err)
-        options: dict[str, Any] = {
-            "job_type": job_type,
-            "shots": count,
-            "tag": tag,
-            "system_name": system_name or self.system_name,
+        return self._parametric_job(
+            circuit, parameter_sets, job_type, tag, observables, shots, system_name
+        ).submit()
+
+    def _job(
+        self,
+        circuits: Mapping[str, CircuitLike],
+        job_type: JobType,
+        tag: str,
+        observables: Observables | None,
+        shots: int | Mapping[str, int] | None,
+        system_name: str | None,
+    ) -> _OneJob:
+        """Labelled circuits as work items, each sent under its label: text as given, a
+        circuit exported (text is parsed, once, to check it and know its width)."""
+        circuits = labelled(circuits)
+        terms = self._terms_by_label(job_type, observables, circuits)
+        counts = {
+            label: positive_int(f"shots of {label!r}", count)
+            for label, count in _by_label(
+                "shots", self.shots if shots is None else shots, circuits
+            ).items()
         }
-        if template is None:
-            bound = {
-                label: to_qasm(label, circuit.assign_parameters(values))
-                for label, values in rows.items()
-            }
-            return self._client.submit_job(bound, observables=wire_terms, **options)
-        wire_template = CircuitTemplate(
-            template.qasm, template.parameter_names, rows, observables=wire_terms
+        parsed = {label: to_circuit(label, circuit) for label, circuit in circuits.items()}
+        texts = {
+            label: circuit if isinstance(circuit, str) else to_qasm(label, parsed[label])
+            for label, circuit in circuits.items()
+        }
+        execution = self._execution(job_type, tag, system_name)
+        if terms is None:
+            sampled = [
+                SampleWork(parsed[label], counts[label], label=label, qasm=texts[label])
+                for label in circuits
+            ]
+            return _OneJob(execution, sampled=sampled)
+        estimated = [
+            EstimateWork(
+                parsed[label],
+                _operators(label, parsed[label], terms[label]),
+                np.empty((1, 0)),  # a bound circuit: one parameter set, of no values
+                counts[label],
+                label=label,
+                qasm=texts[label],
+            )
+            for label in circuits
+        ]
+        return _OneJob(execution, estimated=estimated)
+
+    def _parametric_job(
+        self,
+        circuit: QuantumCircuit,
+        parameter_sets: ParameterSets,
+        job_type: JobType,
+        tag: str,
+        observables: str | Sequence[str] | None,
+        shots: int | None,
+        system_name: str | None,
+    ) -> _OneJob:
+        """One parametric circuit as one work item, each row under its user's label."""
+        rows = checked_parameter_sets(circuit, parameter_sets)
+        needed = _needed(job_type, observables)
+        terms = None if needed is None else _terms(needed)
+        count = self.shots if shots is None else shots
+        values = np.array(list(rows.values()))
+        execution = self._execution(job_type, tag, system_name)
+        if terms is None:
+            item = SampleWork(circuit, count, values, label=circuit.name, row_labels=list(rows))
+            return _OneJob(execution, sampled=[item])
+        operators = _operators(circuit.name, circuit, terms)
+        estimate = EstimateWork(
+            circuit, operators, values, count, label=circuit.name, row_labels=list(rows)
         )
-        return self._client.submit_job({}, templates=[wire_template], **options)
+        return _OneJob(execution, estimated=[estimate])
+
+    def _execution(self, job_type: JobType, tag: str, system_name: str | None) -> QoroExecution:
+        """The execution core, sending this service's work as one job of ``job_type``."""
+        return QoroExecution(
+            self._client, system_name or self.system_name, job_type=job_type, tag=tag, one_job=True
+        )
+
+    def _terms_by_label(
+        self, job_type: JobType, observables: Observables | None, circuits: Mapping[str, object]
+    ) -> dict[str, list[str]] | None:
+        """Each circuit's terms for an ESTIMATE job: the same for all, or by label (on the
+        2025 wire, the same for all); ``None`` for a sampling job."""
+        observables = _needed(job_type, observables)
+        if observables is None:
+            return None
+        by_label = {
+            label: _terms(terms)
+            for label, terms in _by_label("observables", observables, circuits).items()
+        }
+        if (
+            self._client.dialect is Dialect.V2025
+            and len({tuple(t) for t in by_label.values()}) > 1
+        ):
+            raise InvalidInputError(
+                "the 2025 wire takes one set of observables for all circuits; "
+                "per-circuit observables need the 2026 wire (dialect='2026')"
+            )
+        return by_label
 
     def get_job_status(self, job_ids: JobIds) -> list[QoroJobStatus]:
         """The status of each job, in order."""
@@ -349,36 +395,66 @@ def _ids(job_ids: JobIds) -> list[str]:
     return ids
 
 
-def _terms_by_label(
-    observables: Observables | None, circuits: Mapping[str, CircuitLike]
-) -> dict[str, list[str]] | None:
-    """Each circuit's terms: the same for all, or given by label (exactly the circuits')."""
+@dataclass(frozen=True)
+class _OneJob:
+    """One job's work items (to sample, or to estimate), sent or planned by the core."""
+
+    execution: QoroExecution
+    sampled: Sequence[SampleWork] = ()
+    estimated: Sequence[EstimateWork] = ()
+
+    def submit(self) -> str:
+        """Send the job; its id."""
+        if self.estimated:
+            (job_id,) = self.execution.estimate(self.estimated, seed=None).job_ids
+        else:
+            (job_id,) = self.execution.sample(self.sampled, seed=None, memory=False).job_ids
+        return job_id
+
+    def plan(self) -> SubmissionPlan:
+        """The job's plan, nothing sent."""
+        if self.estimated:
+            return self.execution.plan_estimate(self.estimated, seed=None)
+        return self.execution.plan_sample(self.sampled, seed=None, memory=False)
+
+
+def _needed(job_type: JobType, observables: ObservablesT | None) -> ObservablesT | None:
+    """An ESTIMATE job's observables, which it needs; ``None`` for a sampling job, which
+    takes none."""
+    if job_type is not JobType.ESTIMATE:
+        if observables is not None:
+            raise InvalidInputError("observables only apply to ESTIMATE jobs")
+        return None
     if observables is None:
-        return None
-    if not isinstance(observables, Mapping):
-        return dict.fromkeys(circuits, _terms(observables))
-    if set(observables) != set(circuits):
-        differ = sorted(set(circuits) ^ set(observables))
+        raise InvalidInputError("an ESTIMATE job needs observables, e.g. 'ZZ;XX'")
+    return observables
+
+
+def _by_label(
+    what: str, value: T | Mapping[str, T], circuits: Mapping[str, object]
+) -> dict[str, T]:
+    """A value for each circuit: one for all, or given by label (exactly the circuits')."""
+    if not isinstance(value, Mapping):
+        return dict.fromkeys(circuits, value)
+    if set(value) != set(circuits):
+        differ = sorted(set(circuits) ^ set(value))
         raise InvalidInputError(
-            f"observables by label must name exactly the circuits; {differ[:5]} differ"
+            f"{what} by label must name exactly the circuits; {differ[:5]} differ"
         )
-    return {label: _terms(observables[label]) for label in circuits}
+    return {label: value[label] for label in circuits}
 
 
-def _wire_observables(terms: Mapping[str, list[str]] | None) -> str | dict[str, str] | None:
-    """Terms as the client takes them: one string when every circuit shares them."""
-    if terms is None:
-        return None
-    texts = {label: encode_observables(each) for label, each in terms.items()}
-    shared = set(texts.values())
-    return shared.pop() if len(shared) == 1 else texts
+def _operators(label: str, circuit: QuantumCircuit, terms: list[str]) -> list[SparsePauliOp]:
+    """Each wire term (qubit 0 leftmost) as an observable, in the user's order.
 
-
-def _check_width(label: str, circuit: QuantumCircuit, terms: list[str]) -> None:
+    Raises:
+        InvalidCircuitError: the terms are not as wide as the circuit.
+    """
     if circuit.num_qubits != len(terms[0]):
         raise InvalidCircuitError(
             label, f"has {circuit.num_qubits} qubits but the observables act on {len(terms[0])}"
         )
+    return [SparsePauliOp(wire_term(term)) for term in terms]
 
 
 def _terms(observables: str | Sequence[str]) -> list[str]:

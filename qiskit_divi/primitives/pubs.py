@@ -16,7 +16,7 @@ from qiskit.primitives.containers.sampler_pub import SamplerPub
 from qiskit.quantum_info import SparsePauliOp
 
 from ..exceptions import InvalidInputError, InvalidTypeError
-from ..execution import EstimateWork, SampleWork
+from ..execution import EstimateWork, SampleWork, precision_shots
 from ..options import options_of
 from ..qoro.backend import QoroBackend
 from ..qoro.execution import SubmissionPlan
@@ -107,9 +107,11 @@ def sample_work(pubs: Sequence[SamplerPub]) -> list[SampleWork]:
 
 def estimate_work(pubs: Sequence[EstimatorPub]) -> list[EstimateWork]:
     """One item per PUB: its circuit, its observables (flattened in C order) as operators,
-    its parameter sets and its precision."""
+    its parameter sets and the shots its precision needs."""
     return [
-        EstimateWork(pub.circuit, _operators(pub), parameter_rows(pub), float(pub.precision))
+        EstimateWork(
+            pub.circuit, _operators(pub), parameter_rows(pub), precision_shots(pub.precision)
+        )
         for pub in pubs
     ]
 

@@ -42,6 +42,7 @@ from .protocol import Dialect, JobType
 from .rules import check_fits, check_sampled, counted, matched, shot_order, wire_term
 
 R = TypeVar("R")
+T = TypeVar("T")
 Work = SampleWork | EstimateWork
 
 log = logging.getLogger(__name__)
@@ -106,13 +107,14 @@ def wire_jobs(
 ) -> list[WireJob]:
     """The Qoro jobs ``work`` travels as on ``dialect``'s wire (see the module's docstring).
 
-    A circuit travels under its item's ``label`` when the user chose one; else the label
-    says where it sits in the job, which item and which parameter set it comes from
-    (``"4_pub1_2"``): never a circuit's name, which Qiskit may have made up in another
-    process, so the same work gives the same labels anywhere. An ESTIMATE job asks each
-    term once, in the order the observables first name them. On the 2026 wire
-    a parametric item travels as a template unless :func:`to_qasm_template` refuses its
-    circuit; then, as everywhere else, as a bound circuit per parameter set.
+    A circuit travels under the user's name for its parameter set (``row_labels``) or its
+    item (``label``) when the user chose one; else the label says where it sits in the
+    job, which item and which parameter set it comes from (``"4_pub1_2"``): never a
+    circuit's name, which Qiskit may have made up in another process, so the same work
+    gives the same labels anywhere. An ESTIMATE job asks each term once, in the order the
+    observables first name them. On the 2026 wire a parametric item travels as a template
+    unless :func:`to_qasm_template` refuses its circuit; then, as everywhere else, as a
+    bound circuit per parameter set.
     """
     if dialect is Dialect.V2026 and job_type is not JobType.CIRCUIT_CUT:
         return [_one_job(work, job_type)] if work else []
@@ -123,9 +125,8 @@ def wire_jobs(
         indices = [i for i, each in enumerate(keys) if each == key]
         entries: list[Entry] = []
         for i in indices:
-            label = work[i].label
             for row, circuit in enumerate(_bound(work[i])):
-                entries.append(Entry(i, row, label or f"{len(entries)}_pub{i}_{row}", circuit))
+                entries.append(Entry(i, row, _label(work, i, row, len(entries)), circuit))
         shots = work[indices[0]].shots
         if estimate:
             terms = dict.fromkeys(t for i in indices for t in _wire_terms(work[i]))
@@ -139,7 +140,8 @@ def wire_jobs(
 
 def _one_job(work: Sequence[Work], job_type: JobType) -> WireJob:
     """All of ``work`` as one 2026 job: bound circuits with their own shots or
-    observables, then a template per parametric item."""
+    observables, then a template per parametric item; the job's shots (and observables)
+    are one value when every circuit and row shares it."""
     estimate = job_type is JobType.ESTIMATE
     bound: list[tuple[int, int, QuantumCircuit]] = []
     parametric: list[tuple[int, QasmTemplate]] = []
@@ -149,17 +151,14 @@ def _one_job(work: Sequence[Work], job_type: JobType) -> WireJob:
             bound += [(i, row, circuit) for row, circuit in enumerate(_bound(item))]
         else:
             parametric.append((i, template))
-    entries = [
-        Entry(i, row, work[i].label or f"{n}_pub{i}_{row}", c)
-        for n, (i, row, c) in enumerate(bound)
-    ]
+    entries = [Entry(i, row, _label(work, i, row, n), c) for n, (i, row, c) in enumerate(bound)]
     templates = []
     position = len(entries)
     for i, template in parametric:
         item = work[i]
         assert item.parameter_values is not None
         rows = [
-            Entry(i, row, f"{position + row}_pub{i}_{row}")
+            Entry(i, row, _label(work, i, row, position + row))
             for row in range(len(item.parameter_values))
         ]
         position += len(rows)
@@ -167,13 +166,37 @@ def _one_job(work: Sequence[Work], job_type: JobType) -> WireJob:
             templates.append(TemplateRows(i, template, rows, observables=_joined(item)))
         else:
             templates.append(TemplateRows(i, template, rows, shots=item.shots))
-    if estimate:
-        terms = {e.label: _joined(work[e.item]) for e in entries}
-        return WireJob(job_type, None, entries, terms or None, tuple(templates))
-    shots = {e.label: _sample(work[e.item]).shots for e in entries}
-    common = set(shots.values())
-    one_count = common.pop() if len(common) == 1 else None  # no groups needed
-    return WireJob(job_type, one_count or shots or None, entries, None, tuple(templates))
+    shots = _shared(
+        {e.label: work[e.item].shots for e in entries}, [work[t.item].shots for t in templates]
+    )
+    observables = (
+        _shared(
+            {e.label: _joined(work[e.item]) for e in entries}, [t.observables for t in templates]
+        )
+        if estimate
+        else None
+    )
+    return WireJob(job_type, shots, entries, observables, tuple(templates))
+
+
+def _label(work: Sequence[Work], index: int, row: int, position: int) -> str:
+    """The label a circuit travels under: the user's name for its parameter set or its
+    item, else where it sits in the job, which item and which set it comes from."""
+    item = work[index]
+    if item.row_labels is not None:
+        return item.row_labels[row]
+    return item.label or f"{position}_pub{index}_{row}"
+
+
+def _shared(by_label: dict[str, T | None], rows: list[T | None]) -> T | dict[str, T] | None:
+    """A job's value for its bound circuits (``by_label``) and template ``rows``: one for
+    all when they agree, else by label; none when some circuit has none (an exact
+    estimate asks no shots)."""
+    distinct = {*by_label.values(), *rows}
+    if len(distinct) == 1:
+        return distinct.pop()
+    given = {label: value for label, value in by_label.items() if value is not None}
+    return given if given and None not in distinct else None
 
 
 def _template(index: int, item: Work) -> QasmTemplate | None:
@@ -181,7 +204,7 @@ def _template(index: int, item: Work) -> QasmTemplate | None:
     if item.parameter_values is None or not item.circuit.parameters:
         return None
     try:
-        return to_qasm_template(f"pub{index}", item.circuit)
+        return to_qasm_template(item.label or f"pub{index}", item.circuit)
     except InvalidCircuitError as err:
         log.info("sending bound circuits instead of a template: %s", err)
         return None
@@ -195,15 +218,12 @@ def _bound(item: Work) -> list[QuantumCircuit]:
     return [item.circuit.assign_parameters(row) for row in values]
 
 
-def _terms(item: Work) -> Terms:
-    assert isinstance(item, EstimateWork)
-    return Terms.of(item.observables)
-
-
 def _wire_terms(item: Work) -> list[str]:
     """The item's distinct Pauli terms as the wire writes them, in the order its
     observables first name them."""
-    return list(dict.fromkeys(wire_term(p) for p in _terms(item).paulis))
+    assert isinstance(item, EstimateWork)
+    labels = (label for op in item.observables for label in op.paulis.to_labels())
+    return list(dict.fromkeys(wire_term(label) for label in labels))
 
 
 def _joined(item: Work) -> str:
@@ -211,16 +231,15 @@ def _joined(item: Work) -> str:
     return ";".join(_wire_terms(item))
 
 
-def _sample(item: Work) -> SampleWork:
-    assert isinstance(item, SampleWork)
-    return item
-
-
 def _circuits(jobs: list[WireJob], work: Sequence[Work]) -> list[tuple[str, QuantumCircuit]]:
     """Each circuit the jobs send, under a label that names it: a template's once."""
     return [
         *((e.label, e.circuit) for job in jobs for e in job.entries if e.circuit is not None),
-        *((f"pub{t.item}", work[t.item].circuit) for job in jobs for t in job.templates),
+        *(
+            (work[t.item].label or f"pub{t.item}", work[t.item].circuit)
+            for job in jobs
+            for t in job.templates
+        ),
     ]
 
 
@@ -398,7 +417,8 @@ class QoroExecution:
             reason = (
                 f"a {self.job_type.name} job takes one circuit (exactly one)"
                 if self.job_type is JobType.CIRCUIT_CUT
-                else "its circuits differ in shots or width"
+                else "its circuits differ in shots (or, to estimate, in width), and the 2025 "
+                "wire carries one of each per job; the 2026 wire (dialect='2026') carries any"
             )
             raise InvalidInputError(
                 f"this work would travel as {len(jobs)} Qoro jobs, not one: {reason}; "
@@ -407,7 +427,7 @@ class QoroExecution:
         return [
             (
                 {
-                    e.label: to_qasm(e.label, e.circuit)
+                    e.label: work[e.item].qasm or to_qasm(e.label, e.circuit)
                     for e in job.entries
                     if e.circuit is not None
                 },

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from decimal import Decimal
 
@@ -314,3 +315,82 @@ def test_progress_bar_only_when_asked_or_interactive(service, fake, virtual_time
     service.poll_job_status(job_id, loop_until_complete=True, progress=True)
     err = capsys.readouterr().err
     assert "Qoro jobs" in err and "1/1" in err and "COMPLETED=1" in err
+
+
+# -- one job through the execution core ---------------------------------------------------
+
+
+def _rotation() -> QuantumCircuit:
+    circuit = QuantumCircuit(1, 1)
+    circuit.rx(Parameter("theta"), 0)
+    circuit.measure(0, 0)
+    return circuit
+
+
+def test_a_plan_is_checked_as_a_submission_and_sends_nothing(service, http):
+    plan = service.plan_circuits({"a": BELL_QASM, "b": _bell()}, shots={"a": 10, "b": 10})
+
+    (job,) = plan.jobs
+    assert job.labels == ("a", "b") and job.shots == {"a": 10, "b": 10}
+    with pytest.raises(InvalidCircuitError, match="'bad'"):
+        service.plan_circuits({"bad": "OPENQASM 2.0; qreg q[1]; hh q[0];"})
+    assert http.call_count == 0
+
+
+def test_terms_travel_and_come_back_in_the_users_order(service, fake):
+    job_id = service.submit_circuits({"a": BELL_QASM}, JobType.ESTIMATE, observables="XX;ZZ;IY")
+
+    assert fake.jobs[job_id].observables == "XX;ZZ;IY"
+    (entry,) = service.get_job_results(job_id)
+    assert list(entry["results"]) == ["XX", "ZZ", "IY"]
+
+
+def test_bound_parameter_sets_travel_under_the_users_row_labels(service, fake):
+    circuit = _rotation()
+
+    job_id = service.submit_parameter_sets(circuit, {"z": [0.0], "a": [1.0]}, shots=30)
+
+    job = fake.jobs[job_id]
+    assert list(job.circuits) == ["z", "a"] and job.init["shots"] == 30
+    sent = parse_qasm("a", job.circuits["a"]).remove_final_measurements(False)
+    bound = circuit.assign_parameters([1.0]).remove_final_measurements(False)
+    assert Operator(sent) == Operator(bound)
+
+
+def test_template_rows_travel_under_the_users_row_labels(fake, http):
+    service = QoroService(TOKEN, shots=50, api_url=API_URL)  # the 2026 wire
+    circuit = _rotation()
+    circuit.remove_final_measurements()
+    uploads = http.post(re.compile(r".*/add_circuits/$"), json={})  # the fake takes no templates
+
+    service.submit_parameter_sets(
+        circuit, {"z": [0.0], "a": [1.0]}, JobType.ESTIMATE, observables="Z"
+    )
+
+    (body,) = [request.json() for request in uploads.request_history]
+    assert [row["label"] for row in body["parameter_sets"]] == ["z", "a"]
+    assert "circuits" not in body
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"observables": "ZZ"}, "only apply to ESTIMATE"),
+        ({"job_type": JobType.ESTIMATE, "observables": {"a": "ZZ", "b": "XX"}}, "2025 wire"),
+        ({"shots": {"a": 10, "b": 0}}, "shots of 'b'"),
+        ({"shots": {"a": 10}}, r"shots by label.*\['b'\]"),
+        ({"shots": {"a": 10, "b": 20}}, "dialect='2026'"),
+    ],
+)
+def test_what_one_job_cannot_carry_is_refused_before_sending(service, http, kwargs, match):
+    with pytest.raises(InvalidInputError, match=match):
+        service.submit_circuits({"a": BELL_QASM, "b": BELL_QASM}, **kwargs)
+
+    assert http.call_count == 0
+
+
+def test_a_sampled_circuit_must_measure_something(service, http):
+    with pytest.raises(InvalidCircuitError, match=r"'idle'.*measures nothing"):
+        service.submit_circuits({"idle": QuantumCircuit(1)})
+
+    assert http.call_count == 0

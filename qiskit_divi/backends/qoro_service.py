@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal, TypedDict, TypeVar, Unpack, overload
 
 import numpy as np
 from qiskit import QuantumCircuit
 from qiskit.quantum_info import SparsePauliOp
 
-from ..circuits import CircuitLike, labelled, to_circuit, to_qasm
+from ..circuits import CircuitLike, labelled, to_circuit
 from ..exceptions import (
     AuthenticationError,
     InvalidCircuitError,
@@ -52,6 +52,19 @@ from .circuit_runner import CircuitRunner, ParameterSets, checked_parameter_sets
 JobIds = str | Iterable[str]
 Observables = str | Sequence[str] | Mapping[str, str | Sequence[str]]
 """Terms for every circuit (``"ZZI;XXY"`` or a list), or a mapping label -> terms."""
+Circuits = Mapping[str, CircuitLike]
+"""Circuits by label: OpenQASM 2 text or circuits."""
+
+
+class JobOptions(TypedDict, total=False):
+    """What :meth:`QoroService.submit_circuits` takes besides its circuits."""
+
+    job_type: JobType
+    tag: str
+    observables: Observables | None
+    shots: int | Mapping[str, int] | None
+    system_name: str | None
+
 
 T = TypeVar("T")
 ObservablesT = TypeVar("ObservablesT", bound=Observables)
@@ -141,16 +154,27 @@ class QoroService(CircuitRunner):
         """One page (from 1; at most 100 a page) of the token's credit history."""
         return self._client.get_credit_transactions(page, page_size)
 
+    @overload
+    def submit_circuits(
+        self, circuits: Circuits, *, dry_run: Literal[False] = ..., **job: Unpack[JobOptions]
+    ) -> str: ...
+
+    @overload
+    def submit_circuits(
+        self, circuits: Circuits, *, dry_run: Literal[True], **job: Unpack[JobOptions]
+    ) -> SubmissionPlan: ...
+
     def submit_circuits(
         self,
-        circuits: Mapping[str, CircuitLike],
+        circuits: Circuits,
         job_type: JobType = JobType.SIMULATE,
         tag: str = "default",
         observables: Observables | None = None,
         *,
         shots: int | Mapping[str, int] | None = None,
         system_name: str | None = None,
-    ) -> str:
+        dry_run: bool = False,
+    ) -> str | SubmissionPlan:
         """Submit labelled circuits as ONE job and return its id.
 
         Everything is checked before anything is sent: each circuit (OpenQASM 2 text,
@@ -161,23 +185,13 @@ class QoroService(CircuitRunner):
         terms for every circuit (``"ZZI;XXY"`` or a list of terms, leftmost character on
         qubit 0), or a mapping label -> terms (2026 wire: one observable group per run of
         circuits), each as wide as its circuit; each circuit's values come back by term.
-        """
-        return self._job(circuits, job_type, tag, observables, shots, system_name).submit()
 
-    def plan_circuits(
-        self,
-        circuits: Mapping[str, CircuitLike],
-        job_type: JobType = JobType.SIMULATE,
-        tag: str = "default",
-        observables: Observables | None = None,
-        *,
-        shots: int | Mapping[str, int] | None = None,
-        system_name: str | None = None,
-    ) -> SubmissionPlan:
-        """What :meth:`submit_circuits` would send, checked as it checks, nothing sent:
-        the job's :class:`~qiskit_divi.qoro.execution.SubmissionPlan` (its requests, their
-        sizes and, where the rule is known, its cost)."""
-        return self._job(circuits, job_type, tag, observables, shots, system_name).plan()
+        With ``dry_run``, the job is checked and planned but not sent: its
+        :class:`~qiskit_divi.qoro.execution.SubmissionPlan` (its requests, their sizes
+        and, where the rule is known, its cost) is returned instead of an id.
+        """
+        job = self._job(circuits, job_type, tag, observables, shots, system_name)
+        return job.plan() if dry_run else job.submit()
 
     def submit_parameter_sets(
         self,
@@ -206,15 +220,15 @@ class QoroService(CircuitRunner):
 
     def _job(
         self,
-        circuits: Mapping[str, CircuitLike],
+        circuits: Circuits,
         job_type: JobType,
         tag: str,
         observables: Observables | None,
         shots: int | Mapping[str, int] | None,
         system_name: str | None,
     ) -> _OneJob:
-        """Labelled circuits as work items, each sent under its label: text as given, a
-        circuit exported (text is parsed, once, to check it and know its width)."""
+        """Labelled circuits as work items, each sent under its label: text as given (parsed
+        once, to check it and know its width), a circuit as the core exports it."""
         circuits = labelled(circuits)
         terms = self._terms_by_label(job_type, observables, circuits)
         counts = {
@@ -224,14 +238,11 @@ class QoroService(CircuitRunner):
             ).items()
         }
         parsed = {label: to_circuit(label, circuit) for label, circuit in circuits.items()}
-        texts = {
-            label: circuit if isinstance(circuit, str) else to_qasm(label, parsed[label])
-            for label, circuit in circuits.items()
-        }
+        texts = {label: text for label, text in circuits.items() if isinstance(text, str)}
         execution = self._execution(job_type, tag, system_name)
         if terms is None:
             sampled = [
-                SampleWork(parsed[label], counts[label], label=label, qasm=texts[label])
+                SampleWork(parsed[label], counts[label], label=label, qasm=texts.get(label))
                 for label in circuits
             ]
             return _OneJob(execution, sampled=sampled)
@@ -242,7 +253,7 @@ class QoroService(CircuitRunner):
                 np.empty((1, 0)),  # a bound circuit: one parameter set, of no values
                 counts[label],
                 label=label,
-                qasm=texts[label],
+                qasm=texts.get(label),
             )
             for label in circuits
         ]

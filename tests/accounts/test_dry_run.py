@@ -146,7 +146,7 @@ def test_primitive_dry_runs_plan_every_qoro_job_and_its_cost(server, journal_pat
 def test_service_dry_run(server, journal_path, sent):
     service = QoroService(server.token, shots=100, api_url=server.url)
     before = stored_jobs(server)
-    plan = service.plan_circuits({"a": ghz(2), "b": ghz(2)})
+    plan = service.submit_circuits({"a": ghz(2), "b": ghz(2)}, dry_run=True)
     assert stored_jobs(server) == before and not posts(sent)
     assert plan.jobs[0].labels == ("a", "b") and plan.jobs[0].shots == {"a": 100, "b": 100}
     job_id = service.submit_circuits({"a": ghz(2), "b": ghz(2)})

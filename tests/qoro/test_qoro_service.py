@@ -193,6 +193,7 @@ def test_bad_submissions_fail_before_anything_is_sent(
 def test_circuit_with_unbound_parameters_is_named(service, http):
     circuit = QuantumCircuit(1)
     circuit.rx(Parameter("theta"), 0)
+    circuit.measure_all()
 
     with pytest.raises(InvalidCircuitError, match=r"'ansatz'.*theta"):
         service.submit_circuits({"ansatz": circuit})
@@ -328,12 +329,14 @@ def _rotation() -> QuantumCircuit:
 
 
 def test_a_plan_is_checked_as_a_submission_and_sends_nothing(service, http):
-    plan = service.plan_circuits({"a": BELL_QASM, "b": _bell()}, shots={"a": 10, "b": 10})
+    plan = service.submit_circuits(
+        {"a": BELL_QASM, "b": _bell()}, shots={"a": 10, "b": 10}, dry_run=True
+    )
 
     (job,) = plan.jobs
     assert job.labels == ("a", "b") and job.shots == {"a": 10, "b": 10}
     with pytest.raises(InvalidCircuitError, match="'bad'"):
-        service.plan_circuits({"bad": "OPENQASM 2.0; qreg q[1]; hh q[0];"})
+        service.submit_circuits({"bad": "OPENQASM 2.0; qreg q[1]; hh q[0];"}, dry_run=True)
     assert http.call_count == 0
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import inspect
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -65,6 +66,8 @@ _EXIT_STATUS: list[tuple[tuple[type[BaseException], ...], int]] = [
     ((InvalidInputError,), EXIT_USAGE),
     ((DiviError,), EXIT_SERVICE),
 ]
+#: A command's handler: its parser (for usage errors) and its arguments -> exit status.
+_Handler = Callable[[argparse.ArgumentParser, argparse.Namespace], int]
 #: Table columns whose long text may wrap; every other column keeps each value whole.
 _FREE_TEXT = {"description", "error", "message", "result", "url"}
 #: Outcomes shown per circuit in a readable result table (``--json`` shows all).
@@ -94,16 +97,8 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(
         title="commands", required=True, metavar="COMMAND", dest="command"
     )
-    serve = commands.add_parser(
-        "serve",
-        help="run a local server that speaks the Qoro Service API",
-        description=(
-            "Serve the Qoro Service API at http://HOST:PORT/api, running jobs on the local "
-            "simulator. Tokens come from --token (repeatable) or, when none is given, from "
-            "the QORO_SERVER_TOKENS environment variable (comma-separated); the server "
-            "refuses to start without one. Prefer the variable: command lines are visible "
-            "to other users of the machine."
-        ),
+    serve = _command(
+        commands, "serve", _serve, "run a local server that speaks the Qoro Service API"
     )
     serve.add_argument(
         "--host", default="127.0.0.1", help="address to bind (default: %(default)s)"
@@ -153,33 +148,24 @@ def _parser() -> argparse.ArgumentParser:
             metavar="N",
             help=f"{text} (default: %(default)s)",
         )
-    serve.set_defaults(run=_serve, **_limit_defaults())
-    demo = commands.add_parser(
+    serve.set_defaults(**_limit_defaults())
+    _command(
+        commands,
         "demo",
-        help="run a batch on the parallel simulator and through a local Qoro server",
-        description=(
-            "Run a QAOA batch on the parallel simulator (noiseless and with a fake IBM "
-            "backend's noise), then the Qoro path (QoroService, the Qoro backend, "
-            "retrieve_job, EstimatorV2) against a local server on 127.0.0.1."
-        ),
+        _demo,
+        "run a batch on the parallel simulator and through a local Qoro server",
     )
-    demo.set_defaults(run=_demo)
     _account_commands(commands)
     _job_commands(commands)
     return parser
 
 
 def _account_commands(commands: Any) -> None:
-    login = commands.add_parser(
+    login = _command(
+        commands,
         "login",
-        help="save a Qoro API token (OS keyring, else a file only you can read)",
-        description=(
-            "Save a Qoro API token with the URL it is for. The token is read without "
-            "echoing it (or, with --token-stdin, from the first line of standard input) "
-            "and kept in the OS keyring when one is usable, else in a file only you can "
-            "read; it is never printed. Clients use the account 'default' when no "
-            "argument, QORO_API_KEY or ./.env gives a token."
-        ),
+        _login,
+        "save a Qoro API token (OS keyring, else a file only you can read)",
     )
     login.add_argument("--name", default=accounts.DEFAULT_ACCOUNT, help="account name")
     login.add_argument("--url", help="the service's API URL (default: Qoro's public service)")
@@ -187,13 +173,10 @@ def _account_commands(commands: Any) -> None:
         "--token-stdin", action="store_true", help="read the token from standard input"
     )
     login.add_argument("--overwrite", action="store_true", help="replace a saved account")
-    login.set_defaults(run=_login)
-    logout = commands.add_parser("logout", help="forget a saved Qoro account")
+    logout = _command(commands, "logout", _logout, "forget a saved Qoro account")
     logout.add_argument("--name", default=accounts.DEFAULT_ACCOUNT, help="account name")
-    logout.set_defaults(run=_logout)
-    listing = commands.add_parser("accounts", help="list saved accounts (names and URLs)")
+    listing = _command(commands, "accounts", _accounts, "list saved accounts (names and URLs)")
     listing.add_argument("--json", action="store_true", help="print JSON")
-    listing.set_defaults(run=_accounts)
 
 
 def _job_commands(commands: Any) -> None:
@@ -202,14 +185,12 @@ def _job_commands(commands: Any) -> None:
     common.add_argument(
         "--account", help="use this saved account (default: QORO_API_KEY, ./.env, 'default')"
     )
-    jobs = commands.add_parser(
+    jobs = _command(
+        commands,
         "jobs",
-        parents=[common],
-        help="list the Qoro jobs submitted from this machine, newest first",
-        description=(
-            "List the Qoro jobs this machine submitted to the account's service (from the "
-            "local job journal), each with its status asked of the service now."
-        ),
+        _jobs,
+        "list the Qoro jobs submitted from this machine, newest first",
+        common,
     )
     jobs.add_argument("--limit", type=int, default=10, help="at most this many (default: 10)")
     jobs.add_argument(
@@ -223,26 +204,19 @@ def _job_commands(commands: Any) -> None:
         metavar="WHEN",
         help="only jobs submitted since then (ISO date or time, local time)",
     )
-    jobs.set_defaults(run=_jobs)
-    systems = commands.add_parser(
+    _command(
+        commands,
         "systems",
-        parents=[common],
-        help="the simulator clusters and QPU systems the account may use",
-        description=(
-            "List the Qoro simulator clusters and QPU systems this account may use: kind, "
-            "width (qubits), status (a QPU system is online while one of its QPUs is) and "
-            "whether it computes expectation values."
-        ),
+        _systems,
+        "the simulator clusters and QPU systems the account may use",
+        common,
     )
-    systems.set_defaults(run=_systems)
-    credits = commands.add_parser(
+    credits = _command(
+        commands,
         "credits",
-        parents=[common],
-        help="the account's credit balance (and, with --history, its transactions)",
-        description=(
-            "Show the account's credit balance and the credits used so far; --history "
-            "lists its transactions instead, newest first."
-        ),
+        _credits,
+        "the account's credit balance (and, with --history, its transactions)",
+        common,
     )
     credits.add_argument(
         "--history", action="store_true", help="list the transactions, newest first"
@@ -250,35 +224,41 @@ def _job_commands(commands: Any) -> None:
     credits.add_argument(
         "--limit", type=int, default=20, help="at most this many transactions (default: 20)"
     )
-    credits.set_defaults(run=_credits)
-    for name, text, handler in (
-        ("status", "the status of jobs", _status),
-        ("cancel", "cancel pending or running jobs", _cancel),
-        ("delete", "delete jobs and their results from the service", _delete),
+    for name, run, summary in (
+        ("status", _status, "the status of jobs"),
+        ("cancel", _cancel, "cancel pending or running jobs"),
+        ("delete", _delete, "delete jobs and their results from the service"),
+        ("result", _result, "the results of finished jobs"),
     ):
-        command = commands.add_parser(name, parents=[common], help=text, description=text)
+        command = _command(commands, name, run, summary, common)
         command.add_argument("job_ids", nargs="+", metavar="ID", help="a job id")
-        command.set_defaults(run=handler)
-    result = commands.add_parser(
-        "result",
-        parents=[common],
-        help="the results of finished jobs",
-        description=(
-            "Fetch the results of finished jobs, several at a time: a table per job, "
-            "--counts for each circuit's counts as JSON, --json for everything."
-        ),
-    )
-    result.add_argument("job_ids", nargs="+", metavar="ID", help="a job id")
+    result = commands.choices["result"]
     result.add_argument(
         "--counts", action="store_true", help="print each circuit's counts as JSON"
     )
-    result.set_defaults(run=_result)
+
+
+def _command(
+    commands: Any, name: str, run: _Handler, summary: str, *parents: argparse.ArgumentParser
+) -> argparse.ArgumentParser:
+    """Add the subcommand ``name`` that ``run`` runs: ``summary`` in the list of commands,
+    ``run``'s docstring in its ``--help`` (what a command does is said where it is done)."""
+    parser = commands.add_parser(
+        name, parents=list(parents), help=summary, description=inspect.getdoc(run)
+    )
+    parser.set_defaults(run=run)
+    return parser
 
 
 # -- accounts -----------------------------------------------------------------------------
 
 
 def _login(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Save a Qoro API token with the URL it is for. The token is read without echoing it
+    (or, with --token-stdin, from the first line of standard input) and kept in the OS
+    keyring when one is usable, else in a file only you can read; it is never printed.
+    Clients use the account 'default' when no argument, QORO_API_KEY or ./.env gives a
+    token."""
     if args.token_stdin:
         token = sys.stdin.readline().strip()
     else:
@@ -298,6 +278,7 @@ def _login(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 
 def _logout(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Forget a saved Qoro account: its token leaves the keyring (or the file)."""
     if not accounts.delete_account(args.name):
         print(f"qiskit-divi logout: no saved account {args.name!r}", file=sys.stderr)
         return EXIT_NOT_FOUND
@@ -306,6 +287,7 @@ def _logout(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 
 def _accounts(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """List the saved Qoro accounts: their names and URLs, never their tokens."""
     rows = [{"name": name, "url": url} for name, url in accounts.saved_accounts().items()]
     _show(parser, args, rows, {"Account": "name", "URL": "url"})
     return EXIT_OK
@@ -315,6 +297,8 @@ def _accounts(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 
 def _jobs(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """List the Qoro jobs this machine submitted to the account's service (from the local
+    job journal), each with its status asked of the service now."""
     from .provider import DiviProvider
 
     records = DiviProvider(account=args.account).jobs(
@@ -359,6 +343,9 @@ def _jobs(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 
 def _systems(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """List the Qoro simulator clusters and QPU systems this account may use: kind, width
+    (qubits), status (a QPU system is online while one of its QPUs is) and whether it
+    computes expectation values."""
     from .qoro.client import QoroClient
 
     client = QoroClient(account=args.account)
@@ -401,6 +388,8 @@ def _systems(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 
 def _credits(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Show the account's credit balance and the credits used so far; --history lists its
+    transactions instead, newest first."""
     from .qoro.client import QoroClient
     from .qoro.protocol import CREDIT_PAGE_SIZE_LIMIT
 
@@ -446,6 +435,8 @@ def _credits(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 
 def _status(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """The status of jobs."""
+
     def status(client: Any, job_id: str) -> dict[str, Any]:
         report = client.job_status(job_id)
         return {"status": report.status.value, "message": report.message}
@@ -454,6 +445,8 @@ def _status(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 
 def _cancel(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Cancel pending or running jobs."""
+
     def cancel(client: Any, job_id: str) -> dict[str, Any]:
         return {"cancelled": True, "answer": client.cancel_job(job_id)}
 
@@ -461,6 +454,8 @@ def _cancel(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 
 def _delete(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Delete jobs and their results from the service."""
+
     def delete(client: Any, job_id: str) -> dict[str, Any]:
         client.delete_job(job_id)
         return {"deleted": True}
@@ -469,6 +464,8 @@ def _delete(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 
 def _result(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Fetch the results of finished jobs, several at a time: a table per job, --counts
+    for each circuit's counts as JSON, --json for everything."""
     if args.counts and args.json:
         parser.error("--counts and --json are two ways to print; pick one")
 
@@ -617,6 +614,9 @@ def _limit_defaults() -> dict[str, object]:
 
 
 def _demo(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Run a QAOA batch on the parallel simulator (noiseless and with a fake IBM backend's
+    noise), then the Qoro path (QoroService, the Qoro backend, retrieve_job, EstimatorV2)
+    against a local server on 127.0.0.1."""
     from .demo import run_demo
 
     run_demo()
@@ -624,6 +624,11 @@ def _demo(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 
 def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Serve the Qoro Service API at http://HOST:PORT/api, running jobs on the local
+    simulator. Tokens come from --token (repeatable) or, when none is given, from the
+    QORO_SERVER_TOKENS environment variable (comma-separated); the server refuses to start
+    without one. Prefer the variable: command lines are visible to other users of the
+    machine."""
     try:
         import uvicorn
 

@@ -18,8 +18,8 @@ import json
 import os
 import sqlite3
 import warnings
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -49,11 +49,6 @@ CREATE INDEX IF NOT EXISTS jobs_by_time ON jobs (submitted);
 """
 #: Columns added since the first journals; an older file gains them when next opened.
 _ADDED_COLUMNS = {"primitive": "TEXT"}
-_COLUMNS = (
-    "job_id, api_url, system, job_type, tag, shots, labels, observables, dialect, submitted, "
-    "primitive"
-)
-_SLOTS = ", ".join("?" * len(_COLUMNS.split(",")))
 
 
 @dataclass(frozen=True)
@@ -79,6 +74,24 @@ class JournalEntry:
     primitive: dict[str, Any] | None = None
 
 
+#: The columns, one per field of a :class:`JournalEntry` and in its order.
+_FIELDS = tuple(f.name for f in fields(JournalEntry))
+_COLUMNS = ", ".join(_FIELDS)
+_SLOTS = ", ".join("?" * len(_FIELDS))
+#: The fields a column keeps in another form, and how they are read back; ``None`` stays
+#: ``None`` (NULL) either way.
+_TO_COLUMN: dict[str, Callable[[Any], Any]] = {
+    "labels": lambda labels: json.dumps(list(labels)),
+    "submitted": datetime.timestamp,
+    "primitive": json.dumps,
+}
+_FROM_COLUMN: dict[str, Callable[[Any], Any]] = {
+    "labels": lambda text: tuple(json.loads(text)),
+    "submitted": lambda seconds: datetime.fromtimestamp(seconds, timezone.utc),
+    "primitive": json.loads,
+}
+
+
 class Journal:
     """The journal file at ``path`` (by default ``QISKIT_DIVI_JOURNAL``, else the user's
     data directory); nothing is created until the first record."""
@@ -99,19 +112,7 @@ class Journal:
         Raises:
             OSError, sqlite3.Error: the file cannot be created or written.
         """
-        row = (
-            entry.job_id,
-            entry.api_url,
-            entry.system,
-            entry.job_type,
-            entry.tag,
-            entry.shots,
-            json.dumps(list(entry.labels)),
-            entry.observables,
-            entry.dialect,
-            entry.submitted.timestamp(),
-            None if entry.primitive is None else json.dumps(entry.primitive),
-        )
+        row = [_converted(_TO_COLUMN, name, getattr(entry, name)) for name in _FIELDS]
         with self._connection() as connection:
             connection.execute(f"INSERT OR REPLACE INTO jobs ({_COLUMNS}) VALUES ({_SLOTS})", row)
 
@@ -221,29 +222,14 @@ def _warned(journal: Journal, what: str, consequence: str) -> Iterator[None]:
 
 
 def _entry(row: tuple) -> JournalEntry:
-    (
-        job_id,
-        api_url,
-        system,
-        job_type,
-        tag,
-        shots,
-        labels,
-        observables,
-        dialect,
-        submitted,
-        primitive,
-    ) = row
     return JournalEntry(
-        job_id=job_id,
-        api_url=api_url,
-        system=system,
-        job_type=job_type,
-        tag=tag,
-        shots=shots,
-        labels=tuple(json.loads(labels)),
-        observables=observables,
-        dialect=dialect,
-        submitted=datetime.fromtimestamp(submitted, timezone.utc),
-        primitive=None if primitive is None else json.loads(primitive),
+        **{
+            name: _converted(_FROM_COLUMN, name, value)
+            for name, value in zip(_FIELDS, row, strict=True)
+        }
     )
+
+
+def _converted(forms: dict[str, Callable[[Any], Any]], name: str, value: Any) -> Any:
+    """``value`` of field ``name`` in the form ``forms`` gives it, if any."""
+    return value if value is None or name not in forms else forms[name](value)

@@ -52,7 +52,7 @@ class Options:
         check_seed(self.seed)
 
 
-class EstimatorV2(OnBackend[Options], BaseEstimatorV2):
+class EstimatorV2(OnBackend[Options, EstimatorPub], BaseEstimatorV2):
     """Estimates expectation values on a ParallelSimulatorBackend or a QoroBackend.
 
     Each PUB ``(circuit, observables, parameter_values, precision)`` gives ``evs`` and
@@ -63,6 +63,8 @@ class EstimatorV2(OnBackend[Options], BaseEstimatorV2):
     """
 
     _options_type = Options
+    _kind = records.ESTIMATOR
+    _stand_ins = staticmethod(records.estimator_pubs)
 
     @overload
     def run(
@@ -105,7 +107,7 @@ class EstimatorV2(OnBackend[Options], BaseEstimatorV2):
         if dry_run:
             return self._backend.execution.plan_estimate(work, seed=self._seed())
         handle = self._backend.execution.estimate(work, seed=self._seed())
-        self._kept(handle.job_id(), records.ESTIMATOR, coerced)
+        self._kept(handle.job_id(), coerced)
         return DiviPrimitiveJob(handle, partial(_results, coerced, work, handle.metadata))
 
     def retrieve_job(
@@ -128,11 +130,7 @@ class EstimatorV2(OnBackend[Options], BaseEstimatorV2):
                 these PUBs are split into Qoro jobs.
             JobNotFoundError: the service knows no such job.
         """
-        ids = job_id if isinstance(job_id, str) else ",".join(job_id)
-        if pubs is None:
-            coerced = records.estimator_pubs(self._recorded(ids, records.ESTIMATOR))
-        else:
-            coerced = self._coerced(pubs, precision)
+        ids, coerced = self._retrieved(job_id, pubs, precision)
         work = estimate_work(coerced)
         handle = self._backend.execution.retrieve_estimate(ids, work)
         return DiviPrimitiveJob(handle, partial(_results, coerced, work, handle.metadata))

@@ -7,7 +7,8 @@ work item on either (its circuit, its parameter sets as rows, its shots or obser
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from abc import abstractmethod
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
 import numpy as np
@@ -28,6 +29,7 @@ Mode = ParallelSimulatorBackend | QoroBackend
 #: What a primitive's dry run returns: its backend's plan.
 Plan = SimulationPlan | SubmissionPlan
 OptionsT = TypeVar("OptionsT")
+PubT = TypeVar("PubT", SamplerPub, EstimatorPub)
 
 
 def check_mode(mode: object, primitive: str) -> Mode:
@@ -40,8 +42,9 @@ def check_mode(mode: object, primitive: str) -> Mode:
     return mode
 
 
-class OnBackend(Generic[OptionsT]):
-    """What both primitives are: options of their own, and a backend to run on.
+class OnBackend(Generic[OptionsT, PubT]):
+    """What both primitives are: options of their own, a backend to run on, and their
+    PUBs' layouts kept in the job journal under the primitive's kind.
 
     Args:
         mode: the backend, a ParallelSimulatorBackend or a QoroBackend.
@@ -49,6 +52,9 @@ class OnBackend(Generic[OptionsT]):
     """
 
     _options_type: type[OptionsT]
+    #: The primitive's kind in the journal, and the stand-in PUBs of its kept layouts.
+    _kind: str
+    _stand_ins: Callable[[list[dict[str, Any]]], list[PubT]]
 
     def __init__(
         self, mode: object, *, options: OptionsT | Mapping[str, Any] | None = None
@@ -69,23 +75,34 @@ class OnBackend(Generic[OptionsT]):
         """The primitive's options."""
         return self._options
 
-    def _kept(self, job_ids: str, kind: str, pubs: Sequence[Any]) -> None:
+    @abstractmethod
+    def _coerced(self, pubs: Iterable[Any], setting: Any) -> list[PubT]:
+        """``pubs`` as PUBs, ``setting`` (shots or precision) the default of each."""
+
+    def _kept(self, job_ids: str, pubs: Sequence[PubT]) -> None:
         """On a QoroBackend, record the layout of ``pubs`` with their jobs in the journal,
         so :meth:`retrieve_job` can do without them (:mod:`.records`)."""
         if isinstance(self._backend, QoroBackend):
-            records.keep(self._backend.client.api_url, job_ids.split(","), kind, pubs)
+            records.keep(self._backend.client.api_url, job_ids.split(","), self._kind, pubs)
 
-    def _recorded(self, job_ids: str, kind: str) -> list[dict[str, Any]]:
-        """The PUB layouts the journal keeps for a run's ``job_ids``.
+    def _retrieved(
+        self, job_id: str | Sequence[str], pubs: Iterable[Any] | None, setting: Any
+    ) -> tuple[str, list[PubT]]:
+        """A lost run's job ids, joined, and its PUBs: ``pubs`` coerced as :meth:`run`
+        does, else stand-ins of the layouts the journal keeps for the jobs.
 
         Raises:
-            InvalidInputError: not a QoroBackend, or the journal has none.
+            InvalidInputError: not a QoroBackend, or no ``pubs`` and the journal has none.
         """
+        ids = job_id if isinstance(job_id, str) else ",".join(job_id)
+        if pubs is not None:
+            return ids, self._coerced(pubs, setting)
         if not isinstance(self._backend, QoroBackend):
             raise InvalidInputError(
                 "only jobs of a QoroBackend can be retrieved; simulator jobs live in this process"
             )
-        return records.recorded(self._backend.client.api_url, job_ids.split(",")[0], kind)
+        layouts = records.recorded(self._backend.client.api_url, ids.split(",")[0], self._kind)
+        return ids, self._stand_ins(layouts)
 
     def _seed(self) -> int | None:
         """The primitive's seed, else its backend's ``seed_simulator`` (one idea, the name

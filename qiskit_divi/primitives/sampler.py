@@ -52,7 +52,7 @@ class Options:
         check_seed(self.seed)
 
 
-class SamplerV2(OnBackend[Options], BaseSamplerV2):
+class SamplerV2(OnBackend[Options, SamplerPub], BaseSamplerV2):
     """Samples circuits on a ParallelSimulatorBackend or a QoroBackend.
 
     Each PUB ``(circuit, parameter_values, shots)`` gives a ``BitArray`` per classical
@@ -63,6 +63,8 @@ class SamplerV2(OnBackend[Options], BaseSamplerV2):
     """
 
     _options_type = Options
+    _kind = records.SAMPLER
+    _stand_ins = staticmethod(records.sampler_pubs)
 
     @overload
     def run(
@@ -103,7 +105,7 @@ class SamplerV2(OnBackend[Options], BaseSamplerV2):
             handle = self._backend.execution.sample(
                 sample_work(coerced), seed=self._seed(), memory=True
             )
-        self._kept(handle.job_id(), records.SAMPLER, coerced)
+        self._kept(handle.job_id(), coerced)
         return DiviPrimitiveJob(handle, partial(_results, coerced, handle.metadata))
 
     def retrieve_job(
@@ -126,11 +128,7 @@ class SamplerV2(OnBackend[Options], BaseSamplerV2):
                 these PUBs are split into Qoro jobs.
             JobNotFoundError: the service knows no such job.
         """
-        ids = job_id if isinstance(job_id, str) else ",".join(job_id)
-        if pubs is None:
-            coerced = records.sampler_pubs(self._recorded(ids, records.SAMPLER))
-        else:
-            coerced = self._coerced(pubs, shots)
+        ids, coerced = self._retrieved(job_id, pubs, shots)
         handle = self._backend.execution.retrieve_sample(ids, sample_work(coerced))
         return DiviPrimitiveJob(handle, partial(_results, coerced, handle.metadata))
 

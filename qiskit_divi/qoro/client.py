@@ -13,15 +13,17 @@ memory budget, so a hostile or broken server can neither hang nor exhaust the cl
 from __future__ import annotations
 
 import dataclasses
+import functools
+import inspect
 import json
 import logging
 import math
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from decimal import Decimal
-from typing import Any, NoReturn
+from typing import Any, Concatenate, NoReturn, ParamSpec, TypeVar
 
 import requests
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError
@@ -180,6 +182,50 @@ class JobPlan:
     def bytes(self) -> int:
         """The bytes of every request body, ``job/init/``'s included."""
         return self.init_bytes + sum(upload.bytes for upload in self.uploads)
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """One job as :meth:`QoroClient.submit_job` and :meth:`QoroClient.plan_job` take it
+    (their keywords are its fields): labelled OpenQASM 2 circuits and templates, and
+    how to run them."""
+
+    circuits: Mapping[str, str]
+    _: KW_ONLY
+    job_type: JobType
+    shots: int | Mapping[str, int] | None = None
+    tag: str = "default"
+    system_name: str = DEFAULT_SYSTEM
+    observables: str | Mapping[str, str] | None = None
+    templates: Sequence[CircuitTemplate] = ()
+    maestro_config: Mapping[str, Any] | None = None
+    device_config: Mapping[str, Any] | None = None
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _called_with(
+    request: Callable[_P, JobRequest],
+) -> Callable[[Callable[[QoroClient, JobRequest], _R]], Callable[Concatenate[QoroClient, _P], _R]]:
+    """Let a client method of one :class:`JobRequest` be called with the request's own
+    arguments (and show them as its signature), so a job's keywords are stated once."""
+
+    def decorate(method: Callable[[QoroClient, JobRequest], _R]) -> Callable[..., _R]:
+        @functools.wraps(method)
+        def called(self: QoroClient, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+            return method(self, request(*args, **kwargs))
+
+        own = inspect.signature(request)
+        self_parameter = inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY)
+        called.__signature__ = own.replace(  # type: ignore[attr-defined]
+            parameters=[self_parameter, *own.parameters.values()],
+            return_annotation=inspect.signature(method).return_annotation,
+        )
+        return called
+
+    return decorate
 
 
 @dataclass
@@ -354,19 +400,8 @@ class QoroClient:
         """The settings a job was opened with (``maestro_config`` or ``device_config``)."""
         return self._read(Endpoint.EXECUTION_CONFIG, ExecutionConfig.from_wire, job_id=job_id)
 
-    def submit_job(
-        self,
-        circuits: Mapping[str, str],
-        *,
-        job_type: JobType,
-        shots: int | Mapping[str, int] | None = None,
-        tag: str = "default",
-        system_name: str = DEFAULT_SYSTEM,
-        observables: str | Mapping[str, str] | None = None,
-        templates: Sequence[CircuitTemplate] = (),
-        maestro_config: Mapping[str, Any] | None = None,
-        device_config: Mapping[str, Any] | None = None,
-    ) -> str:
+    @_called_with(JobRequest)
+    def submit_job(self, job: JobRequest) -> str:
         """Create one job from labelled OpenQASM 2 circuits and templates; return its id.
 
         Sampling jobs need ``shots``: one number, or (2026 wire) a mapping label ->
@@ -394,17 +429,7 @@ class QoroClient:
                 request may carry.
             QoroAPIError: the service refused a request.
         """
-        submission = self._plan(
-            circuits,
-            job_type=job_type,
-            shots=shots,
-            tag=tag,
-            system_name=system_name,
-            observables=observables,
-            templates=templates,
-            maestro_config=maestro_config,
-            device_config=device_config,
-        )
+        submission = self._plan(job)
         response = self._call(Endpoint.INIT_JOB, body=submission.init)
         data = self._json(response)
         job_id = data.get("job_id") if isinstance(data, dict) else None
@@ -414,12 +439,12 @@ class QoroClient:
             JournalEntry(
                 job_id=job_id,
                 api_url=self.api_url,
-                system=system_name,
-                job_type=job_type.value,
-                tag=tag,
-                shots=shots if isinstance(shots, int) else None,
+                system=job.system_name,
+                job_type=job.job_type.value,
+                tag=job.tag,
+                shots=job.shots if isinstance(job.shots, int) else None,
                 labels=submission.labels,
-                observables=observables if isinstance(observables, str) else None,
+                observables=job.observables if isinstance(job.observables, str) else None,
                 dialect=self.dialect.value,
             )
         )
@@ -432,58 +457,38 @@ class QoroClient:
         )
         return job_id
 
-    def plan_job(
-        self,
-        circuits: Mapping[str, str],
-        *,
-        job_type: JobType,
-        shots: int | Mapping[str, int] | None = None,
-        tag: str = "default",
-        system_name: str = DEFAULT_SYSTEM,
-        observables: str | Mapping[str, str] | None = None,
-        templates: Sequence[CircuitTemplate] = (),
-        maestro_config: Mapping[str, Any] | None = None,
-        device_config: Mapping[str, Any] | None = None,
-    ) -> JobPlan:
+    @_called_with(JobRequest)
+    def plan_job(self, job: JobRequest) -> JobPlan:
         """What :meth:`submit_job` with the same arguments would send, checked the same
         way, without creating a job (on the 2026 wire the systems may be listed).
 
         Raises:
             The errors :meth:`submit_job` raises before its first request.
         """
-        submission = self._plan(
-            circuits,
-            job_type=job_type,
-            shots=shots,
-            tag=tag,
-            system_name=system_name,
-            observables=observables,
-            templates=templates,
-            maestro_config=maestro_config,
-            device_config=device_config,
-        )
-        estimate = job_type is JobType.ESTIMATE
+        submission = self._plan(job)
+        shots = job.shots
+        estimate = job.job_type is JobType.ESTIMATE
         by_label: dict[str, int] = {}
         if not estimate:
             by_label = {
                 label: shots if isinstance(shots, int) else shots[label]  # type: ignore[index]
-                for label in circuits
+                for label in job.circuits
             }
-            for template in templates:
+            for template in job.templates:
                 count = template.shots if template.shots is not None else shots
                 by_label.update(dict.fromkeys(template.parameter_sets, count))  # type: ignore[arg-type]
         rule = self.cost_rule
         charges = [(by_label.get(label), "*" if estimate else None) for label in submission.labels]
         return JobPlan(
-            system=system_name,
-            job_type=job_type,
+            system=job.system_name,
+            job_type=job.job_type,
             init=submission.init,
             init_bytes=len(self.dialect.render(submission.init).encode()),
             uploads=tuple(self._upload_plan(body) for body in submission.uploads),
             labels=submission.labels,
-            circuits=len(circuits),
-            templates=len(templates),
-            rows=sum(len(t.parameter_sets) for t in templates),
+            circuits=len(job.circuits),
+            templates=len(job.templates),
+            rows=sum(len(t.parameter_sets) for t in job.templates),
             shots=by_label,
             cost=None if rule is None else rule(charges),
         )
@@ -496,34 +501,23 @@ class QoroClient:
             fields=tuple(body),
         )
 
-    def _plan(
-        self,
-        circuits: Mapping[str, str],
-        *,
-        job_type: JobType,
-        shots: int | Mapping[str, int] | None,
-        tag: str,
-        system_name: str,
-        observables: str | Mapping[str, str] | None,
-        templates: Sequence[CircuitTemplate],
-        maestro_config: Mapping[str, Any] | None,
-        device_config: Mapping[str, Any] | None,
-    ) -> _Submission:
+    def _plan(self, job: JobRequest) -> _Submission:
         """Check a submission and build every body it sends, before any request that
         changes anything (the 2026 wire may list the systems first)."""
-        templates = _check_submission(circuits, templates, job_type, tag, system_name)
+        templates = _check_submission(job)
+        circuits, shots, observables = job.circuits, job.shots, job.observables
         dialect = self.dialect
-        estimate = job_type is JobType.ESTIMATE
+        estimate = job.job_type is JobType.ESTIMATE
         shots_by_label = _shots(shots, circuits, needed=not estimate and bool(circuits))
         groups, ranges = _observable_groups(observables, circuits, estimate)
         simulator = True
         if dialect is Dialect.V2026:
-            dialect.job_type_value(job_type)  # refuses CIRCUIT_CUT before any request
-            system = self.system(system_name)
+            dialect.job_type_value(job.job_type)  # refuses CIRCUIT_CUT before any request
+            system = self.system(job.system_name)
             simulator = isinstance(system, SimulatorCluster)
             if estimate and not system.supports_expval:
                 raise InvalidInputError(
-                    f"system {system_name!r} runs no expectation (ESTIMATE) jobs"
+                    f"system {job.system_name!r} runs no expectation (ESTIMATE) jobs"
                 )
         elif templates or len(set(shots_by_label.values())) > 1:
             raise InvalidInputError(
@@ -534,13 +528,13 @@ class QoroClient:
         common = distinct.pop() if len(distinct) == 1 else None  # one count for all circuits
         submission = _Submission(
             dialect.init_job_body(
-                job_type=job_type,
-                system_name=system_name,
-                tag=tag,
+                job_type=job.job_type,
+                system_name=job.system_name,
+                tag=job.tag,
                 shots=common if dialect is Dialect.V2025 and not estimate else None,
                 simulator=simulator,
-                maestro_config=maestro_config,
-                device_config=device_config,
+                maestro_config=job.maestro_config,
+                device_config=job.device_config,
             )
         )
         parts: list[_Part] = []
@@ -900,15 +894,10 @@ def _dialect(value: object) -> Dialect:
         ) from None
 
 
-def _check_submission(
-    circuits: Mapping[str, str],
-    templates: Sequence[CircuitTemplate],
-    job_type: JobType,
-    tag: str,
-    system_name: str,
-) -> list[CircuitTemplate]:
+def _check_submission(job: JobRequest) -> list[CircuitTemplate]:
     """Everything about a job's circuits and target that can be checked before sending;
     the templates as a list."""
+    circuits, templates, job_type = job.circuits, job.templates, job.job_type
     if not isinstance(job_type, JobType):
         raise InvalidTypeError(f"job_type must be a JobType, got {job_type!r}")
     if not isinstance(circuits, Mapping):
@@ -929,7 +918,7 @@ def _check_submission(
             labels.add(row)
     if job_type is JobType.CIRCUIT_CUT and (len(circuits) != 1 or templates):
         raise InvalidInputError(f"a CIRCUIT_CUT job takes exactly one circuit, got {len(labels)}")
-    for name, value in (("tag", tag), ("system_name", system_name)):
+    for name, value in (("tag", job.tag), ("system_name", job.system_name)):
         if not isinstance(value, str) or not value:
             raise InvalidInputError(f"{name} must be a non-empty string, got {value!r}")
     return templates

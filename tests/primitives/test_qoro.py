@@ -225,7 +225,9 @@ def test_each_circuit_of_a_job_gets_its_own_shot_order() -> None:
     from qiskit_divi.qoro.rules import counted, shot_order
 
     def shots(job_id: str, position: int) -> np.ndarray:
-        outcomes = counted(job_id, histogram, 1000, 2).shuffled(shot_order(job_id, position))
+        outcomes = counted(job_id, "0_bell", histogram, 1000, 2).shuffled(
+            shot_order(job_id, position)
+        )
         return outcomes.values[outcomes.memory]
 
     histogram = Outcomes.from_counts({"00": 300, "01": 200, "10": 100, "11": 400}, 2)

@@ -25,6 +25,7 @@ from qiskit_divi.exceptions import (
 )
 from qiskit_divi.qoro.backend import QoroBackend
 from qiskit_divi.qoro.client import QoroClient
+from qiskit_divi.qoro.execution import retrieve
 from qiskit_divi.qoro.job import QoroJob
 from qiskit_divi.server import LocalServer
 
@@ -217,6 +218,6 @@ def test_cancel_a_queued_job_and_a_timeout_then_a_late_result():
 
         with pytest.raises(JobTimeoutError):
             late.result(timeout=0.2)
-        again = QoroJob(None, late.job_id(), client=QoroClient(single.token, single.url))
+        again = QoroJob(None, retrieve(QoroClient(single.token, single.url), late.job_id()))
         assert again.result(timeout=300).get_counts() == late.result(timeout=300).get_counts()
         assert busy.result(timeout=300).get_counts(0)

@@ -13,10 +13,12 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from qiskit import QuantumCircuit
+from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister, qasm2
+from qiskit.circuit import Clbit
 from qiskit.primitives import BackendSamplerV2
 from qiskit.providers import JobStatus as QiskitJobStatus
 from qiskit.quantum_info import Statevector
+from qiskit_aer import AerSimulator
 
 from qiskit_divi.exceptions import (
     JobCancelledError,
@@ -192,6 +194,26 @@ def test_a_deep_copy_keeps_the_credentials_it_was_given(maestro, monkeypatch, tm
     counts = copy.deepcopy(job).result(timeout=120).get_counts()
     assert set(counts) <= {"000", "111"} and sum(counts.values()) == 1000
     assert within_five_sigma(counts.get("000", 0), 1000, 0.5)
+
+
+def test_loose_and_shared_classical_bits_read_as_aer_reads_the_text_sent(maestro):
+    """Outcomes follow the registers the OpenQASM 2 text declares: a bit in two registers
+    is counted in each (and written to the last), bits in none form one more register."""
+    bits = [Clbit() for _ in range(4)]
+    circuit = QuantumCircuit(QuantumRegister(3, "q"), bits, name="shared")
+    circuit.add_register(ClassicalRegister(bits=bits[:2], name="a"))
+    circuit.add_register(ClassicalRegister(bits=bits[1:3], name="b"))
+    circuit.x([0, 1])
+    circuit.measure([0, 1, 2], [bits[0], bits[1], bits[3]])
+    loose = QuantumCircuit(2, 3, name="loose")
+    loose.add_bits([Clbit()])
+    loose.x(1)
+    loose.measure([0, 1, 1], [1, 2, 3])
+
+    result = maestro.run([circuit, loose], shots=20).result(timeout=120)
+    sent = [qasm2.loads(qasm2.dumps(each)) for each in (circuit, loose)]
+    expected = AerSimulator().run(sent, shots=20).result()
+    assert result.get_counts() == expected.get_counts() == [{"0 01 01": 20}, {"1 100": 20}]
 
 
 def test_pickles_of_a_backend_and_its_job_carry_no_token(maestro, server):

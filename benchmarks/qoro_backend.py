@@ -22,8 +22,8 @@ import time
 from qiskit import QuantumCircuit, qasm2
 
 from qiskit_divi import DiviProvider
-from qiskit_divi.qoro.job import submission_label
 from qiskit_divi.qoro.protocol import JobType
+from qiskit_divi.qoro.rules import submission_label
 from qiskit_divi.server import LocalServer
 
 SHOTS = 1000

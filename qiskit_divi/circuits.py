@@ -107,6 +107,19 @@ def to_qasm(label: str, circuit: object) -> str:
     return qasm
 
 
+def qasm_registers(circuit: QuantumCircuit) -> tuple[tuple[str, int], ...]:
+    """The classical registers ``(name, size)`` the circuit's OpenQASM 2 text declares, in
+    order: a service that runs the text lays its outcomes out so, classical bit 0 first.
+
+    ``qasm2.dumps`` declares each of the circuit's registers whole, in order (so a bit in
+    several counts in each), then the bits in none as one more register; the names here
+    are the circuit's (the text may escape them), the last one ``cregless``.
+    """
+    loose = sum(1 for bit in circuit.clbits if not circuit.find_bit(bit).registers)
+    declared = tuple((register.name, register.size) for register in circuit.cregs)
+    return (*declared, ("cregless", loose)) if loose else declared
+
+
 def _dumps(label: str, circuit: QuantumCircuit) -> str:
     try:
         qasm = qasm2.dumps(circuit)

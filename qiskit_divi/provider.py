@@ -29,6 +29,7 @@ from .options import positive_int
 from .qoro.backend import QoroBackend
 from .qoro.bulk import for_each
 from .qoro.client import QoroClient
+from .qoro.execution import retrieve
 from .qoro.job import QoroJob
 from .qoro.protocol import (
     DEFAULT_SYSTEM,
@@ -185,8 +186,7 @@ class DiviProvider:
             JobNotFoundError: the service knows no such job for this token.
         """
         client = self._require_client(f"retrieving job {job_id}")
-        client.job_status(job_id)
-        return QoroJob(None, job_id, client=client)
+        return QoroJob(None, retrieve(client, job_id))
 
     def jobs(
         self,

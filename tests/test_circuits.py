@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from qiskit import QuantumCircuit, qasm2
-from qiskit.circuit import Gate, Instruction, Parameter
+from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister, qasm2
+from qiskit.circuit import Clbit, Gate, Instruction, Parameter
 from qiskit.circuit.library import UnitaryGate, get_standard_gate_name_mapping
 from qiskit.quantum_info import DensityMatrix, Operator, Statevector
 
-from qiskit_divi.circuits import parse_qasm, to_qasm, to_qasm_template
+from qiskit_divi.circuits import parse_qasm, qasm_registers, to_qasm, to_qasm_template
 from qiskit_divi.exceptions import InvalidCircuitError
 
 #: Standard instructions that are no unitary gate on some qubits.
@@ -210,3 +210,38 @@ def _custom(parameter: Parameter):
     inner = QuantumCircuit(1, name="wrapped")
     inner.rz(parameter, 0)
     return inner.to_gate()
+
+
+# -- the classical layout the text declares
+
+
+def _with_bits(build) -> QuantumCircuit:
+    """Two qubits, four classical bits (some maybe in no register), registers by ``build``."""
+    bits = [Clbit() for _ in range(4)]
+    circuit = QuantumCircuit(QuantumRegister(2, "q"), bits)
+    for register in build(bits):
+        circuit.add_register(register)
+    circuit.x(0)
+    circuit.measure([0, 1], [bits[0], bits[3]])
+    return circuit
+
+
+def _registers(*pieces: tuple[str, list[int]]):
+    return lambda bits: [ClassicalRegister(bits=[bits[i] for i in at], name=n) for n, at in pieces]
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        _registers(("a", [0, 1]), ("b", [2, 3])),
+        _registers(),
+        _registers(("r", [3, 1])),
+        _registers(("a", [0, 1, 2]), ("b", [1, 2, 3])),
+        _registers(("c", [2, 3]), ("d", [0])),
+    ],
+    ids=["registers", "loose", "loose and a register", "overlapping", "out of bit order"],
+)
+def test_the_classical_layout_is_the_registers_the_exporter_declares(build):
+    circuit = _with_bits(build)
+    declared = qasm2.loads(qasm2.dumps(circuit)).cregs
+    assert qasm_registers(circuit) == tuple((r.name, r.size) for r in declared)

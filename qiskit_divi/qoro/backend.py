@@ -25,7 +25,7 @@ from ..options import OptionTable, flag, no_seed, optional_seconds, positive_int
 from ..version import __version__
 from .client import QoroClient
 from .execution import QoroExecution, SubmissionPlan
-from .job import ExperimentHeader, QoroJob, Reconnecting, submission_label
+from .job import ExperimentHeader, QoroJob
 from .protocol import (
     DEVICE_SETTINGS,
     QELIB1_GATES,
@@ -34,6 +34,8 @@ from .protocol import (
     QPUSystem,
     SimulatorCluster,
 )
+from .reconnecting import Reconnecting
+from .rules import submission_label
 
 #: Job types ``run`` can send: all of them return histograms. Expectation jobs need
 #: observables and go through the estimator.
@@ -51,7 +53,8 @@ class QoroBackend(Reconnecting, BackendV2):
 
     A copy (``copy.deepcopy``) has options of its own and shares the client, and so the
     credentials. A pickled backend carries neither token nor provider; unpickled, it
-    reconnects with the environment's token (see :class:`~qiskit_divi.qoro.job.Reconnecting`).
+    reconnects with the environment's token (see
+    :class:`~qiskit_divi.qoro.reconnecting.Reconnecting`).
     """
 
     def __init__(
@@ -70,9 +73,7 @@ class QoroBackend(Reconnecting, BackendV2):
             backend_version=__version__,
         )
         self._system = system
-        self._client = client
-        self._api_url = client.api_url
-        self._dialect = client.dialect
+        self._connect(client)
         self._target = _qelib1_target(system.num_qubits, self.description)
         self.set_options(**{"job_type": self.default_job_type, **options})
 
@@ -217,10 +218,9 @@ class QoroBackend(Reconnecting, BackendV2):
         circuits = _circuit_list(run_input)
         settings = {**dict(self.options.items()), **_OPTIONS.for_run(options, self.name)}
         self._check_settings(settings)
-        shots = settings["shots"]
         labels = [submission_label(index, circuit) for index, circuit in enumerate(circuits)]
         work = [
-            SampleWork(circuit, shots, label=label)
+            SampleWork(circuit, settings["shots"], label=label)
             for circuit, label in zip(circuits, labels, strict=True)
         ]
         execution = self._execution(settings, one_job=True)
@@ -229,20 +229,8 @@ class QoroBackend(Reconnecting, BackendV2):
                 work, seed=settings["seed_simulator"], memory=settings["memory"]
             )
         handle = execution.sample(work, seed=settings["seed_simulator"], memory=settings["memory"])
-        (exported,) = handle.exported
-        return QoroJob(
-            self,
-            handle.job_id(),
-            client=self.client,
-            headers=[
-                ExperimentHeader.of(label, circuit, exported[label])
-                for circuit, label in zip(circuits, labels, strict=True)
-            ],
-            shots=shots,
-            memory=settings["memory"],
-            polling_interval=settings["polling_interval"],
-            timeout=settings["timeout"],
-        )
+        headers = map(ExperimentHeader.of, labels, circuits)
+        return QoroJob(self, handle, headers=list(headers))
 
 
 def _qelib1_target(num_qubits: int, description: str) -> Target:

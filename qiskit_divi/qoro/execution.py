@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
@@ -26,7 +26,7 @@ from qiskit import QuantumCircuit
 from qiskit.providers import JobStatus
 from qiskit.providers.jobstatus import JOB_FINAL_STATES
 
-from ..circuits import QasmTemplate, to_qasm, to_qasm_template
+from ..circuits import QasmTemplate, qasm_registers, to_qasm, to_qasm_template
 from ..exceptions import (
     CorruptResultError,
     InvalidCircuitError,
@@ -36,19 +36,24 @@ from ..execution import Estimate, EstimateWork, Sampled, SampleWork, Terms
 from ..options import no_seed
 from .client import CircuitTemplate, JobPlan, QoroClient
 from .codec import CircuitResult, ExpectationValues
-from .job import QoroJob
 from .polling import wait_until_final
-from .protocol import Dialect, JobType
-from .rules import check_fits, check_sampled, counted, matched, shot_order, wire_term
+from .protocol import Dialect, JobType, QoroJobStatus
+from .reconnecting import Reconnecting
+from .rules import (
+    check_fits,
+    check_sampled,
+    counted,
+    matched,
+    shot_order,
+    submission_order,
+    wire_term,
+)
 
 R = TypeVar("R")
 T = TypeVar("T")
 Work = SampleWork | EstimateWork
 
 log = logging.getLogger(__name__)
-
-#: The most telling status of several jobs comes first.
-_PRECEDENCE = (JobStatus.ERROR, JobStatus.CANCELLED, JobStatus.RUNNING, JobStatus.QUEUED)
 
 
 # -- work as wire jobs ----------------------------------------------------------------------
@@ -329,7 +334,7 @@ class QoroExecution:
                 measures nothing, or cannot be written as OpenQASM 2.
         """
         jobs = self._sample_jobs(work, seed)
-        return self._submitted(jobs, work, _Sampling(list(work), memory))
+        return self._submitted(jobs, work, _Sampling(jobs, list(work), memory))
 
     def estimate(
         self, work: Sequence[EstimateWork], *, seed: int | None
@@ -342,7 +347,7 @@ class QoroExecution:
             CircuitTooWideError: a circuit is wider than the system.
         """
         jobs = self._estimate_jobs(work, seed)
-        return self._submitted(jobs, work, _Estimating(list(work)))
+        return self._submitted(jobs, work, _Estimating(jobs, list(work)))
 
     def plan_sample(
         self, work: Sequence[SampleWork], *, seed: int | None, memory: bool
@@ -377,22 +382,21 @@ class QoroExecution:
         """The handle :meth:`sample` returned for ``work`` (with any ``memory``: the shot
         order is fixed by the job ids), from its ``job_id()``."""
         jobs = wire_jobs(work, self.job_type, self.client.dialect)
-        return self._retrieved(job_id, jobs, _Sampling(list(work), True))
+        return self._retrieved(job_id, jobs, _Sampling(jobs, list(work), True))
 
     def retrieve_estimate(
         self, job_id: str, work: Sequence[EstimateWork]
     ) -> QoroHandle[list[Estimate]]:
         """The handle :meth:`estimate` returned for ``work``, from its ``job_id()``."""
         jobs = wire_jobs(work, JobType.ESTIMATE, self.client.dialect)
-        return self._retrieved(job_id, jobs, _Estimating(list(work)))
+        return self._retrieved(job_id, jobs, _Estimating(jobs, list(work)))
 
     def _submitted(
         self, jobs: list[WireJob], work: Sequence[Work], finish: _Finish[R]
     ) -> QoroHandle[R]:
         """Send each wire job as :meth:`_requests` writes it: their handle."""
         requests = self._requests(jobs, work)
-        job_ids = [self.client.submit_job(circuits, **how) for circuits, how in requests]
-        return QoroHandle(self, job_ids, jobs, finish, [circuits for circuits, _ in requests])
+        return self._handle([self.client.submit_job(c, **how) for c, how in requests], finish)
 
     def _planned(self, jobs: list[WireJob], work: Sequence[Work]) -> SubmissionPlan:
         """Every wire job planned as :meth:`_submitted` would send it."""
@@ -456,57 +460,124 @@ class QoroExecution:
             )
         for each in job_ids:
             self.client.job_status(each)
-        return QoroHandle(self, job_ids, jobs, finish)
+        return self._handle(job_ids, finish)
+
+    def _handle(self, job_ids: list[str], finish: _Finish[R]) -> QoroHandle[R]:
+        return QoroHandle(
+            self.client,
+            job_ids,
+            finish,
+            polling_interval=self.polling_interval,
+            timeout=self.timeout,
+        )
+
+
+def retrieve(
+    client: QoroClient,
+    job_id: str,
+    *,
+    polling_interval: float = 1.0,
+    timeout: float | None = None,
+) -> QoroHandle[list[Labelled]]:
+    """The Qoro job ``job_id``, whose work is not known here, from its id alone: its
+    results come by label, in submission order when the labels say it (see
+    :func:`~qiskit_divi.qoro.rules.submission_order`). No system is needed: a job id is
+    the service's, whichever system ran it.
+
+    Raises:
+        JobNotFoundError: the service knows no such job.
+    """
+    client.job_status(job_id)
+    return QoroHandle(
+        client, [job_id], _Labelled(), polling_interval=polling_interval, timeout=timeout
+    )
+
+
+# -- results: each job's results by label, made typed ------------------------------------
+
+
+@dataclass(frozen=True)
+class Labelled:
+    """One circuit's result from a job whose circuits are not known here, under its
+    ``label`` and the ``name`` of the circuit the label stands for."""
+
+    label: str
+    name: str
+    result: CircuitResult
+
+
+RawResults = Sequence[Mapping[str, CircuitResult]]
+"""Each Qoro job's results by label, as the service gives them, in job order."""
 
 
 class _Finish(ABC, Generic[R]):
-    """Turns each wire job's results (in its entries' order) into the work's results."""
+    """Turns each Qoro job's results by label into typed results."""
 
     @abstractmethod
-    def __call__(
-        self, job_ids: list[str], jobs: list[WireJob], results: list[list[CircuitResult]]
-    ) -> R: ...
+    def __call__(self, job_ids: list[str], results: RawResults) -> R: ...
 
 
-class _Sampling(_Finish[Sampled]):
-    def __init__(self, work: list[SampleWork], memory: bool) -> None:
+class _OfWork(_Finish[R]):
+    """The finish of work known here, sent as ``jobs``: results matched to circuits."""
+
+    def __init__(self, jobs: list[WireJob]) -> None:
+        self._jobs = jobs
+
+    def _matched(
+        self, job_ids: list[str], results: RawResults
+    ) -> Iterator[tuple[str, int, Entry, CircuitResult]]:
+        """Each circuit's result, with its job's id, its position in the job and its entry."""
+        for job_id, job, by_label in zip(job_ids, self._jobs, results, strict=True):
+            in_order = zip(job.all_entries, matched(job_id, job.labels, by_label), strict=True)
+            for position, (entry, result) in enumerate(in_order):
+                yield job_id, position, entry, result
+
+
+class _Sampling(_OfWork[Sampled]):
+    def __init__(self, jobs: list[WireJob], work: list[SampleWork], memory: bool) -> None:
+        super().__init__(jobs)
         self._work = work
+        self._widths = [sum(size for _, size in qasm_registers(i.circuit)) for i in work]
         self._memory = memory
 
-    def __call__(
-        self, job_ids: list[str], jobs: list[WireJob], results: list[list[CircuitResult]]
-    ) -> Sampled:
+    def __call__(self, job_ids: list[str], results: RawResults) -> Sampled:
         sampled: Sampled = [[None] * item.num_sets for item in self._work]  # type: ignore[list-item]
-        for job_id, job, per_job in zip(job_ids, jobs, results, strict=True):
-            for position, (entry, result) in enumerate(zip(job.all_entries, per_job, strict=True)):
-                item = self._work[entry.item]
-                outcomes = counted(job_id, result, item.shots, item.circuit.num_clbits)
-                if self._memory:
-                    outcomes = outcomes.shuffled(shot_order(job_id, position))
-                sampled[entry.item][entry.row] = outcomes
+        for job_id, position, entry, result in self._matched(job_ids, results):
+            shots, width = self._work[entry.item].shots, self._widths[entry.item]
+            outcomes = counted(job_id, entry.label, result, shots, width)
+            if self._memory:
+                outcomes = outcomes.shuffled(shot_order(job_id, position))
+            sampled[entry.item][entry.row] = outcomes
         return sampled
 
 
-class _Estimating(_Finish[list[Estimate]]):
-    def __init__(self, work: list[EstimateWork]) -> None:
+class _Estimating(_OfWork[list[Estimate]]):
+    def __init__(self, jobs: list[WireJob], work: list[EstimateWork]) -> None:
+        super().__init__(jobs)
         self._work = work
         self._terms = [Terms.of(item.observables) for item in work]
 
-    def __call__(
-        self, job_ids: list[str], jobs: list[WireJob], results: list[list[CircuitResult]]
-    ) -> list[Estimate]:
+    def __call__(self, job_ids: list[str], results: RawResults) -> list[Estimate]:
         tables = [
             np.zeros((len(item.parameter_values), len(terms.paulis)))
             for item, terms in zip(self._work, self._terms, strict=True)
         ]
-        for job_id, job, per_job in zip(job_ids, jobs, results, strict=True):
-            for entry, values in zip(job.all_entries, per_job, strict=True):
-                tables[entry.item][entry.row] = _term_values(
-                    job_id, values, self._terms[entry.item].paulis
-                )
+        for job_id, _, entry, values in self._matched(job_ids, results):
+            tables[entry.item][entry.row] = _term_values(
+                job_id, values, self._terms[entry.item].paulis
+            )
         return [
             Estimate(table @ terms.coefficients.T, None)
             for table, terms in zip(tables, self._terms, strict=True)
+        ]
+
+
+class _Labelled(_Finish[list[Labelled]]):
+    def __call__(self, job_ids: list[str], results: RawResults) -> list[Labelled]:
+        return [
+            Labelled(label, name, by_label[label])
+            for by_label in results
+            for label, name in submission_order(list(by_label))
         ]
 
 
@@ -526,36 +597,62 @@ def _term_values(job_id: str, values: CircuitResult, paulis: list[str]) -> list[
     return [by_term[wire_term(p)] for p in paulis]
 
 
-class QoroHandle(Generic[R]):
-    """Qoro jobs submitted for one piece of work, seen as one handle.
+# -- the handle ------------------------------------------------------------------------
 
-    It holds a :class:`~qiskit_divi.qoro.job.QoroJob` per wire job, for their statuses
-    and cancellation, and waits on all of them at once. ``exported`` is what was sent:
-    each wire job's OpenQASM 2 text by label (empty for a handle rebuilt from its ids).
+_QISKIT_STATUS = {
+    QoroJobStatus.PENDING: JobStatus.QUEUED,
+    QoroJobStatus.SCHEDULED: JobStatus.QUEUED,
+    QoroJobStatus.RUNNING: JobStatus.RUNNING,
+    QoroJobStatus.PAUSED: JobStatus.RUNNING,
+    QoroJobStatus.INSUFFICIENT_CREDITS: JobStatus.ERROR,
+    QoroJobStatus.TIMED_OUT: JobStatus.ERROR,
+    QoroJobStatus.COMPLETED: JobStatus.DONE,
+    QoroJobStatus.FAILED: JobStatus.ERROR,
+    QoroJobStatus.CANCELLED: JobStatus.CANCELLED,
+}
+
+#: The most telling status of several jobs comes first.
+_PRECEDENCE = (JobStatus.ERROR, JobStatus.CANCELLED, JobStatus.RUNNING, JobStatus.QUEUED)
+
+
+class QoroHandle(Reconnecting, Generic[R]):
+    """Qoro jobs submitted for one piece of work (or one job known by its id), seen as one
+    handle: it asks the service for their statuses, cancels them, waits on all of them
+    at once, and ``finish`` makes their results typed.
+
+    Args:
+        client: the client that reaches the service.
+        job_ids: the Qoro jobs, in the order ``finish`` reads their results.
+        finish: turns each job's results by label into the typed results.
+        polling_interval: first pause between status checks while :meth:`result` waits.
+        timeout: seconds :meth:`result` waits by default (``None``: no limit).
+
+    A pickled handle carries no token; unpickled, it reconnects with the environment's
+    (see :class:`~qiskit_divi.qoro.reconnecting.Reconnecting`).
     """
 
     def __init__(
         self,
-        execution: QoroExecution,
+        client: QoroClient,
         job_ids: Sequence[str],
-        jobs: list[WireJob],
         finish: _Finish[R],
-        exported: list[dict[str, str]] | None = None,
+        *,
+        polling_interval: float = 1.0,
+        timeout: float | None = None,
     ) -> None:
-        self._execution = execution
-        client = execution.client
-        self._jobs = [QoroJob(None, job_id, client=client) for job_id in job_ids]
-        self._wire = jobs
+        self._connect(client)
+        self._job_ids = list(job_ids)
         self._finish = finish
-        self.exported = exported or []
+        self._polling_interval = polling_interval
+        self._timeout = timeout
         self._result: R | None = None
 
     def __repr__(self) -> str:
-        return f"<QoroHandle({self.job_id()!r}) on {self._execution.system_name}>"
+        return f"<QoroHandle({self.job_id()!r}) at {self._api_url}>"
 
     def job_id(self) -> str:
         """The Qoro job ids, comma-separated."""
-        return ",".join(self.job_ids)
+        return ",".join(self._job_ids)
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -565,13 +662,14 @@ class QoroHandle(Generic[R]):
     @property
     def job_ids(self) -> list[str]:
         """The Qoro job ids, as ``DiviProvider().retrieve_job`` takes them one by one."""
-        return [job.job_id() for job in self._jobs]
+        return list(self._job_ids)
 
-    def result(self, timeout: float | None = None) -> R:
-        """Wait for every Qoro job, then the typed results.
+    def result(self, timeout: float | None = None, *, polling_interval: float | None = None) -> R:
+        """Wait for every Qoro job, then the typed results (kept: asked once).
 
         Args:
-            timeout: seconds to wait; by default the execution's ``timeout``.
+            timeout: seconds to wait; by default the handle's ``timeout``.
+            polling_interval: first pause between status checks; by default the handle's.
 
         Raises:
             JobTimeoutError: not finished in time; the jobs go on and this can be retried.
@@ -579,37 +677,44 @@ class QoroHandle(Generic[R]):
             CorruptResultError: results do not match the circuits that were sent.
         """
         if self._result is None:
-            execution = self._execution
-            client = execution.client
+            client = self.client
             wait_until_final(
-                self.job_ids,
+                self._job_ids,
                 client.job_status,
-                timeout=execution.timeout if timeout is None else timeout,
-                polling_interval=execution.polling_interval,
+                timeout=self._timeout if timeout is None else timeout,
+                polling_interval=(
+                    self._polling_interval if polling_interval is None else polling_interval
+                ),
             )
-            results = [
-                matched(job_id, job.labels, client.job_results(job_id))
-                for job_id, job in zip(self.job_ids, self._wire, strict=True)
-            ]
-            self._result = self._finish(self.job_ids, self._wire, results)
+            results = [client.job_results(job_id) for job_id in self._job_ids]
+            self._result = self._finish(self._job_ids, results)
         return self._result
 
     def status(self) -> JobStatus:
         """DONE when every Qoro job is; else the most telling status among them."""
         if self._result is not None:
             return JobStatus.DONE
-        statuses = {job.status() for job in self._jobs}
+        statuses = {self._status(job_id) for job_id in self._job_ids}
         return next((status for status in _PRECEDENCE if status in statuses), JobStatus.DONE)
 
     def cancel(self) -> bool:
-        """Cancel every Qoro job not finished yet.
+        """Cancel every Qoro job not finished yet; whether any was.
+
+        Of several jobs, those already final are left alone, so that one that finished
+        does not keep the others running; a lone job is asked at once.
 
         Raises:
-            JobNotCancellableError: a job finished between the status check and the cancel.
+            JobNotCancellableError: a job asked to cancel had finished.
         """
-        cancelled = False
-        for job in self._jobs:
-            if job.status() not in JOB_FINAL_STATES:
-                job.cancel()
-                cancelled = True
-        return cancelled
+        going = [
+            job_id
+            for job_id in self._job_ids
+            if len(self._job_ids) == 1 or self._status(job_id) not in JOB_FINAL_STATES
+        ]
+        for job_id in going:
+            self.client.cancel_job(job_id)
+        return bool(going)
+
+    def _status(self, job_id: str) -> JobStatus:
+        # A status this version does not know is not final: the job is still running.
+        return _QISKIT_STATUS.get(self.client.job_status(job_id).status, JobStatus.RUNNING)

@@ -1,57 +1,33 @@
-"""QoroJob: one Qoro job as a Qiskit ``JobV1``, whose results come back as a ``Result``.
+"""QoroJob: one Qoro job as a Qiskit ``JobV1``, a handle of the Qoro execution interface
+whose typed results it renders as a ``Result``.
 
-A job knows the circuits it was submitted with when ``QoroBackend.run`` made it, and
-then keys counts by register exactly as Qiskit does; a job rebuilt from its id alone
-recovers order and names from the labels, and keys counts by flat bitstrings.
+A job ``QoroBackend.run`` made knows its circuits, and keys counts by register exactly
+as Qiskit does; a job rebuilt from its id alone takes order and names from the labels,
+and keys counts by flat bitstrings. Waiting, fetching, matching and checking results are
+the handle's (:mod:`qiskit_divi.qoro.execution`, :mod:`qiskit_divi.qoro.rules`).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from qiskit import QuantumCircuit
 from qiskit.providers import JobError, JobStatus, JobV1
 from qiskit.result import Result
 from qiskit.result.models import ExperimentResult, ExperimentResultData
 
-from ..copies import SharingCopies
-from ..exceptions import CorruptResultError
-from ..outcomes import Outcomes
+from ..circuits import qasm_registers
+from ..execution import Sampled
 from ..version import __version__
 from .client import QoroClient
 from .codec import CircuitResult, ExpectationValues
-from .protocol import Dialect, QoroJobStatus
-from .rules import matched, shot_order
+from .execution import Labelled, QoroHandle
+from .protocol import QoroJobStatus
 
 if TYPE_CHECKING:
     from .backend import QoroBackend
-
-_QISKIT_STATUS = {
-    QoroJobStatus.PENDING: JobStatus.QUEUED,
-    QoroJobStatus.SCHEDULED: JobStatus.QUEUED,
-    QoroJobStatus.RUNNING: JobStatus.RUNNING,
-    QoroJobStatus.PAUSED: JobStatus.RUNNING,
-    QoroJobStatus.INSUFFICIENT_CREDITS: JobStatus.ERROR,
-    QoroJobStatus.TIMED_OUT: JobStatus.ERROR,
-    QoroJobStatus.COMPLETED: JobStatus.DONE,
-    QoroJobStatus.FAILED: JobStatus.ERROR,
-    QoroJobStatus.CANCELLED: JobStatus.CANCELLED,
-}
-
-_LABEL = re.compile(r"(\d+)_(.*)", re.DOTALL)
-_CREG = re.compile(r"^creg (\w+)\[(\d+)\];$", re.MULTILINE)
-
-
-def submission_label(index: int, circuit: QuantumCircuit) -> str:
-    """The label the ``index``-th circuit of a job travels under: ``<index>_<name>``.
-
-    Unique within a job, readable on the service's side, and enough to restore
-    submission order and names for a job known only by its id.
-    """
-    return f"{index}_{circuit.name}"
 
 
 @dataclass(frozen=True)
@@ -69,13 +45,11 @@ class ExperimentHeader:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, label: str, circuit: QuantumCircuit, qasm: str) -> ExperimentHeader:
-        """The header of ``circuit``, sent under ``label`` as the OpenQASM 2 ``qasm``.
-
-        The registers are read from the exported text, not the circuit: loose or shared
-        classical bits are laid out by the exporter, and outcomes follow that layout.
-        """
-        cregs = tuple((name, int(size)) for name, size in _CREG.findall(qasm))
+    def of(cls, label: str, circuit: QuantumCircuit) -> ExperimentHeader:
+        """The header of ``circuit``, sent under ``label``: its outcomes are laid out by
+        the registers its OpenQASM 2 text declares (see
+        :func:`~qiskit_divi.circuits.qasm_registers`)."""
+        cregs = qasm_registers(circuit)
         return cls(
             label=label,
             name=circuit.name,
@@ -84,85 +58,42 @@ class ExperimentHeader:
             metadata=dict(circuit.metadata or {}),
         )
 
-    @classmethod
-    def unknown(cls, labels: Sequence[str]) -> list[ExperimentHeader]:
-        """Headers for results of circuits not known here, in submission order when the
-        labels follow this module's scheme and in the service's order otherwise."""
-        parsed = [match for match in map(_LABEL.fullmatch, labels) if match]
-        if sorted(int(match[1]) for match in parsed) == list(range(len(labels))):
-            in_order = sorted(parsed, key=lambda match: int(match[1]))
-            return [cls(label=match[0], name=match[2]) for match in in_order]
-        return [cls(label=label, name=label) for label in labels]
 
-
-class Reconnecting(SharingCopies):
-    """Pickles without its client, which holds the token and refuses to be pickled.
-
-    The unpickled object keeps the API URL and the wire dialect, and makes a new client
-    there, speaking that dialect, on first use, finding the token as a new client would
-    (:mod:`qiskit_divi.accounts`).
-    Copies made in this process (``copy.deepcopy``) share the client, token included.
-    """
-
-    _client: QoroClient | None
-    _api_url: str
-    _dialect: Dialect
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_client": None}
-
-    @property
-    def client(self) -> QoroClient:
-        """The client that reaches the service."""
-        if self._client is None:
-            self._client = QoroClient(api_url=self._api_url, dialect=self._dialect)
-        return self._client
-
-
-class QoroJob(Reconnecting, JobV1):
+class QoroJob(JobV1):
     """A job on the Qoro Service; ``job_id()`` is the service's own job id.
 
     Args:
         backend: the backend that ran it, or ``None`` when only the id is known.
-        job_id: the Qoro job id.
-        client: the client that reaches the service.
-        headers: one per submitted circuit, in submission order (``None``: unknown).
-        shots: the shots asked of every circuit (``None``: unknown); a histogram that
-            counts any other number is corrupt.
-        memory: whether results carry per-shot memory (see :meth:`result`).
-        polling_interval: first pause between status checks in :meth:`result`.
-        timeout: default seconds :meth:`result` waits; ``None`` waits as long as it takes.
+        handle: the job as the Qoro execution interface hands it: the sampled outcomes
+            of the circuits ``headers`` describe or, for a job known by its id alone,
+            its results by label.
+        headers: one per circuit, in submission order; ``None`` for a job known by its
+            id alone.
 
     A pickled job carries no token; unpickled, it reconnects with the environment's
-    (see :class:`Reconnecting`).
+    (see :class:`~qiskit_divi.qoro.reconnecting.Reconnecting`).
     """
 
     def __init__(
         self,
         backend: QoroBackend | None,
-        job_id: str,
+        handle: QoroHandle[Sampled] | QoroHandle[list[Labelled]],
         *,
-        client: QoroClient,
         headers: Sequence[ExperimentHeader] | None = None,
-        shots: int | None = None,
-        memory: bool = False,
-        polling_interval: float = 1.0,
-        timeout: float | None = None,
     ) -> None:
-        super().__init__(backend, job_id)
-        self._client = client
-        self._api_url = client.api_url
-        self._dialect = client.dialect
+        super().__init__(backend, handle.job_id())
+        self._handle = handle
         self._headers = None if headers is None else tuple(headers)
-        self._shots = shots
-        self._memory = memory
-        self._polling_interval = polling_interval
-        self._timeout = timeout
         self._result: Result | None = None
 
     def __repr__(self) -> str:
         system = self._backend.name if self._backend is not None else "unknown system"
         return f"<QoroJob({self._job_id!r}) on {system}>"
+
+    @property
+    def client(self) -> QoroClient:
+        """The client that reaches the service (its handle's)."""
+        return self._handle.client
 
     def submit(self) -> None:
         """Not needed: ``QoroBackend.run`` submits the job before returning it."""
@@ -170,14 +101,11 @@ class QoroJob(Reconnecting, JobV1):
 
     def status(self) -> JobStatus:
         """The job's status, asked of the service (no call once a result is held)."""
-        if self._result is not None:
-            return JobStatus.DONE
-        # A status this version does not know is not final: the job is still running.
-        return _QISKIT_STATUS.get(self.client.job_status(self._job_id).status, JobStatus.RUNNING)
+        return self._handle.status()
 
-    def cancel(self) -> None:
+    def cancel(self) -> bool:
         """Ask the service to cancel the job; ``JobNotCancellableError`` once it is final."""
-        self.client.cancel_job(self._job_id)
+        return self._handle.cancel()
 
     def result(self, timeout: float | None = None, wait: float | None = None) -> Result:
         """Wait for the job and return its results, one experiment per circuit.
@@ -202,69 +130,43 @@ class QoroJob(Reconnecting, JobV1):
         reports the shots counted.
         """
         if self._result is None:
-            self.client.wait_for_job(
-                self._job_id,
-                timeout=self._timeout if timeout is None else timeout,
-                polling_interval=self._polling_interval if wait is None else wait,
+            typed = self._handle.result(timeout, polling_interval=wait)
+            self._result = Result(
+                backend_name=self._backend.name if self._backend is not None else None,
+                backend_version=__version__,
+                job_id=self._job_id,
+                success=True,
+                results=self._experiments(typed),
+                status=QoroJobStatus.COMPLETED.value,
+                metadata={"qoro_job_id": self._job_id},
             )
-            self._result = self._to_result(self.client.job_results(self._job_id))
         return self._result
 
-    def _to_result(self, raw: Mapping[str, CircuitResult]) -> Result:
-        headers = ExperimentHeader.unknown(list(raw)) if self._headers is None else self._headers
-        results = matched(self._job_id, [h.label for h in headers], raw)
-        experiments = [
-            _experiment(self._job_id, position, header, result, self._shots, self._memory)
-            for position, (header, result) in enumerate(zip(headers, results, strict=True))
+    def _experiments(self, typed: Sampled | list[Labelled]) -> list[ExperimentResult]:
+        if self._headers is None:  # a job known by its id: the handle gives labelled results
+            labelled = cast(list[Labelled], typed)
+            return [_experiment(ExperimentHeader(e.label, e.name), e.result) for e in labelled]
+        sampled = cast(Sampled, typed)  # one set per circuit: run() sends bound circuits
+        return [
+            _experiment(header, outcomes)
+            for header, (outcomes,) in zip(self._headers, sampled, strict=True)
         ]
-        return Result(
-            backend_name=self._backend.name if self._backend is not None else None,
-            backend_version=__version__,
-            job_id=self._job_id,
-            success=True,
-            results=experiments,
-            status=QoroJobStatus.COMPLETED.value,
-            metadata={"qoro_job_id": self._job_id},
-        )
 
 
-def _experiment(
-    job_id: str,
-    position: int,
-    header: ExperimentHeader,
-    result: CircuitResult,
-    shots: int | None,
-    memory: bool,
-) -> ExperimentResult:
-    """One circuit's result: outcomes become hex counts (and memory), expectation values
-    are kept by term as ``expectation_values``; counted shots must be the shots asked."""
+def _experiment(header: ExperimentHeader, result: CircuitResult) -> ExperimentResult:
+    """One circuit's result: outcomes become hex counts (and memory, when the shots were
+    laid out), expectation values are kept by term as ``expectation_values``."""
     if isinstance(result, ExpectationValues):
         data = ExperimentResultData(expectation_values=result.to_dict())
         return ExperimentResult(shots=0, success=True, data=data, header=_header_dict(header, 0))
-    width = _outcome_width(job_id, header, result)
-    if shots is not None and result.num_shots != shots:
-        raise CorruptResultError(
-            f"job {job_id}: circuit {header.label!r} counts {result.num_shots} shots, "
-            f"but {shots} were asked"
-        )
-    layout = result.shuffled(shot_order(job_id, position)).hex_memory() if memory else None
+    memory = None if result.memory is None else result.hex_memory()
+    width = result.num_bits if header.memory_slots is None else header.memory_slots
     return ExperimentResult(
         shots=result.num_shots,
         success=True,
-        data=ExperimentResultData(counts=result.hex_counts(), memory=layout),
+        data=ExperimentResultData(counts=result.hex_counts(), memory=memory),
         header=_header_dict(header, width),
     )
-
-
-def _outcome_width(job_id: str, header: ExperimentHeader, outcomes: Outcomes) -> int:
-    """Classical bits per outcome; outcomes that disagree with the circuit are corruption."""
-    expected = header.memory_slots
-    if expected is not None and len(outcomes.values) and outcomes.num_bits != expected:
-        raise CorruptResultError(
-            f"job {job_id}: circuit {header.label!r} has outcomes of [{outcomes.num_bits}] "
-            f"bits, expected {expected}"
-        )
-    return expected if expected is not None else outcomes.num_bits
 
 
 def _header_dict(header: ExperimentHeader, memory_slots: int) -> dict[str, Any]:

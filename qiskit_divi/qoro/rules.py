@@ -1,10 +1,11 @@
 """The rules every Qoro run keeps, whichever face submitted it: what is checked before
-anything is sent, how results are matched to circuits, how a histogram's shots are laid
-out, and how Pauli labels are written on the wire."""
+anything is sent, how circuits are labelled and results matched to them, how a
+histogram's shots are laid out, and how Pauli labels are written on the wire."""
 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -33,6 +34,27 @@ def check_sampled(
         raise InvalidCircuitError(
             label, "measures nothing, so there is nothing to count; add measurements"
         )
+
+
+#: A label :func:`submission_label` writes: the circuit's index in its job, then its name.
+_LABEL = re.compile(r"(\d+)_(.*)", re.DOTALL)
+
+
+def submission_label(index: int, circuit: QuantumCircuit) -> str:
+    """The label the ``index``-th circuit of a ``backend.run`` job travels under:
+    ``<index>_<name>``, unique within the job, readable on the service's side, and
+    enough to restore submission order and names for a job known only by its id."""
+    return f"{index}_{circuit.name}"
+
+
+def submission_order(labels: Sequence[str]) -> list[tuple[str, str]]:
+    """Each label of a job whose circuits are not known here, with the name of the
+    circuit it stands for: in submission order when the labels are those of
+    :func:`submission_label`, else in the order given, each label its own name."""
+    parsed = [match for match in map(_LABEL.fullmatch, labels) if match]
+    if sorted(int(match[1]) for match in parsed) == list(range(len(labels))):
+        return [(match[0], match[2]) for match in sorted(parsed, key=lambda m: int(m[1]))]
+    return [(label, label) for label in labels]
 
 
 def matched(
@@ -73,17 +95,24 @@ def wire_term(label: str) -> str:
     return label[::-1]
 
 
-def counted(job_id: str, result: CircuitResult, shots: int, width: int) -> Outcomes:
-    """``result`` as the histogram of ``shots`` outcomes of ``width`` bits it must be.
+def counted(job_id: str, label: str, result: CircuitResult, shots: int, width: int) -> Outcomes:
+    """``result``, circuit ``label``'s, as the histogram of ``shots`` outcomes of ``width``
+    bits it must be: the service runs every shot asked, and its outcomes have a bit per
+    classical bit the circuit's OpenQASM 2 text declares (see
+    :func:`~qiskit_divi.circuits.qasm_registers`).
 
     Raises:
-        CorruptResultError: it is expectation values, or another number of shots or bits.
+        CorruptResultError: it is expectation values, or another number of bits or shots.
     """
+    circuit = f"job {job_id}: circuit {label!r}"
     if not isinstance(result, Outcomes):
-        raise CorruptResultError(f"job {job_id}: expected a histogram, got expectation values")
-    if result.num_shots != shots or (len(result.values) and result.num_bits != width):
+        raise CorruptResultError(f"{circuit}: expected a histogram, got expectation values")
+    if len(result.values) and result.num_bits != width:
         raise CorruptResultError(
-            f"job {job_id}: expected {shots} outcomes of {width} bits, got "
-            f"{result.num_shots} of {result.num_bits} bits"
+            f"{circuit} has outcomes of [{result.num_bits}] bits, expected {width}"
+        )
+    if result.num_shots != shots:
+        raise CorruptResultError(
+            f"{circuit} counts {result.num_shots} shots, but {shots} were asked"
         )
     return result

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 
 import pytest
 import requests_mock
-from qiskit import QuantumCircuit
 from qiskit.primitives import PrimitiveResult
 from qiskit.providers import JobStatus
 
@@ -15,8 +14,8 @@ from qiskit_divi.exceptions import JobNotCancellableError, JobTimeoutError
 from qiskit_divi.primitives.job import DiviPrimitiveJob
 from qiskit_divi.qoro.backend import QoroBackend
 from qiskit_divi.qoro.client import QoroClient
-from qiskit_divi.qoro.execution import Entry, QoroHandle, WireJob
-from qiskit_divi.qoro.protocol import JobType, SimulatorCluster
+from qiskit_divi.qoro.execution import QoroHandle
+from qiskit_divi.qoro.protocol import SimulatorCluster
 
 API = "https://qoro.example/api"
 IDS = ["job-a", "job-b"]
@@ -46,11 +45,7 @@ def never_finished(*results: object) -> PrimitiveResult:
 
 
 def job(backend: QoroBackend) -> DiviPrimitiveJob:
-    circuit = QuantumCircuit(1, 1)
-    wire = [
-        WireJob(JobType.SIMULATE, 10, [Entry(pub, 0, f"0_pub{pub}_0", circuit)]) for pub in (0, 1)
-    ]
-    handle = QoroHandle(backend.execution, IDS, wire, never_finished)
+    handle = QoroHandle(backend.client, IDS, never_finished, polling_interval=0.01)
     return DiviPrimitiveJob(handle, never_finished)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 import requests
@@ -102,6 +104,20 @@ def test_a_sampler_job_is_rebuilt_from_its_id(qoro: QoroBackend, provider: DiviP
     assert len(raw.results) == 3
 
 
+def test_a_pickled_sampler_job_holds_no_token_and_works_with_the_environments(
+    qoro: QoroBackend, server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = SamplerV2(qoro).run([(two_register_circuit(), VALUES)], shots=64)
+    data = pickle.dumps(job)
+    assert server.token.encode() not in data
+
+    monkeypatch.setenv("QORO_API_KEY", server.token)
+    again = pickle.loads(data).result()
+    first = job.result()
+    for register in ("alpha", "beta"):
+        assert np.array_equal(first[0].data[register].array, again[0].data[register].array)
+
+
 def test_rebuilding_with_other_pubs_is_refused(qoro: QoroBackend, qoro_2025: QoroBackend) -> None:
     circuit = two_register_circuit()
     split = [(circuit, VALUES), (circuit, VALUES[0], 8)]
@@ -170,6 +186,21 @@ def test_an_estimator_job_is_rebuilt_from_its_ids(qoro: QoroBackend) -> None:
         assert np.array_equal(a.data.evs, b.data.evs)
 
 
+def test_an_estimator_job_retrieved_by_id_alone_gives_each_circuits_term_values(
+    qoro: QoroBackend, provider: DiviProvider
+) -> None:
+    """Without the PUBs, a result has an experiment per circuit (parameter set), in
+    submission order, with the service's value of each term (qubit 0 leftmost)."""
+    job = EstimatorV2(qoro).run([(ANSATZ, ["ZZI", "XII"], ANGLES[:, None])])
+    evs = job.result()[0].data.evs
+    raw = provider.retrieve_job(job.job_id()).result()
+    assert [each.header["name"] for each in raw.results] == ["pub0_0", "pub0_1"]
+    assert [each.shots for each in raw.results] == [0, 0]
+    for row in range(2):
+        by_term = raw.data(row)["expectation_values"]
+        assert by_term == pytest.approx({"IZZ": evs[row, 0], "IIX": evs[row, 1]}, abs=1e-12)
+
+
 def test_estimator_refuses_a_system_without_expectation_values(qpu: QoroBackend) -> None:
     with pytest.raises(InvalidInputError, match="supports_expval"):
         EstimatorV2(qpu).run([(QuantumCircuit(2), "ZZ")])
@@ -225,7 +256,9 @@ def test_each_circuit_of_a_job_gets_its_own_shot_order() -> None:
     from qiskit_divi.qoro.rules import counted, shot_order
 
     def shots(job_id: str, position: int) -> np.ndarray:
-        outcomes = counted(job_id, histogram, 1000, 2).shuffled(shot_order(job_id, position))
+        outcomes = counted(job_id, "0_bell", histogram, 1000, 2).shuffled(
+            shot_order(job_id, position)
+        )
         return outcomes.values[outcomes.memory]
 
     histogram = Outcomes.from_counts({"00": 300, "01": 200, "10": 100, "11": 400}, 2)

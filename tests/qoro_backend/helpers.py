@@ -8,7 +8,10 @@ from typing import Any
 import requests_mock
 
 from qiskit_divi.outcomes import Outcomes
+from qiskit_divi.qoro.client import QoroClient
 from qiskit_divi.qoro.codec import encode_histogram, unpack_circuit
+from qiskit_divi.qoro.execution import retrieve
+from qiskit_divi.qoro.job import QoroJob
 from qiskit_divi.qoro.protocol import QPU, QPUSystem, SimulatorCluster
 
 API = "https://qoro.example/api"
@@ -47,6 +50,12 @@ def submitted_circuits(mock: requests_mock.Mocker) -> dict[str, str]:
             for label, packed in request.json()["circuits"].items():
                 circuits[label] = unpack_circuit(packed)
     return circuits
+
+
+def known_by_id(client: QoroClient, job_id: str = JOB_ID) -> QoroJob:
+    """The job as ``DiviProvider.retrieve_job`` rebuilds it from its id (which asks the
+    service for its status once)."""
+    return QoroJob(None, retrieve(client, job_id, polling_interval=0.01))
 
 
 def mock_submission(mock: requests_mock.Mocker, job_id: str = JOB_ID) -> None:

@@ -13,10 +13,12 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from qiskit import QuantumCircuit
+from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister, qasm2
+from qiskit.circuit import Clbit
 from qiskit.primitives import BackendSamplerV2
 from qiskit.providers import JobStatus as QiskitJobStatus
 from qiskit.quantum_info import Statevector
+from qiskit_aer import AerSimulator
 
 from qiskit_divi.exceptions import (
     JobCancelledError,
@@ -25,6 +27,7 @@ from qiskit_divi.exceptions import (
 )
 from qiskit_divi.qoro.backend import QoroBackend
 from qiskit_divi.qoro.client import QoroClient
+from qiskit_divi.qoro.execution import retrieve
 from qiskit_divi.qoro.job import QoroJob
 from qiskit_divi.server import LocalServer
 
@@ -193,6 +196,26 @@ def test_a_deep_copy_keeps_the_credentials_it_was_given(maestro, monkeypatch, tm
     assert within_five_sigma(counts.get("000", 0), 1000, 0.5)
 
 
+def test_loose_and_shared_classical_bits_read_as_aer_reads_the_text_sent(maestro):
+    """Outcomes follow the registers the OpenQASM 2 text declares: a bit in two registers
+    is counted in each (and written to the last), bits in none form one more register."""
+    bits = [Clbit() for _ in range(4)]
+    circuit = QuantumCircuit(QuantumRegister(3, "q"), bits, name="shared")
+    circuit.add_register(ClassicalRegister(bits=bits[:2], name="a"))
+    circuit.add_register(ClassicalRegister(bits=bits[1:3], name="b"))
+    circuit.x([0, 1])
+    circuit.measure([0, 1, 2], [bits[0], bits[1], bits[3]])
+    loose = QuantumCircuit(2, 3, name="loose")
+    loose.add_bits([Clbit()])
+    loose.x(1)
+    loose.measure([0, 1, 1], [1, 2, 3])
+
+    result = maestro.run([circuit, loose], shots=20).result(timeout=120)
+    sent = [qasm2.loads(qasm2.dumps(each)) for each in (circuit, loose)]
+    expected = AerSimulator().run(sent, shots=20).result()
+    assert result.get_counts() == expected.get_counts() == [{"0 01 01": 20}, {"1 100": 20}]
+
+
 def test_pickles_of_a_backend_and_its_job_carry_no_token(maestro, server):
     job = maestro.run(ghz(2), shots=10)
     for thing in (maestro, job, copy.deepcopy(maestro)):
@@ -217,6 +240,6 @@ def test_cancel_a_queued_job_and_a_timeout_then_a_late_result():
 
         with pytest.raises(JobTimeoutError):
             late.result(timeout=0.2)
-        again = QoroJob(None, late.job_id(), client=QoroClient(single.token, single.url))
+        again = QoroJob(None, retrieve(QoroClient(single.token, single.url), late.job_id()))
         assert again.result(timeout=300).get_counts() == late.result(timeout=300).get_counts()
         assert busy.result(timeout=300).get_counts(0)

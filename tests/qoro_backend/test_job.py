@@ -11,7 +11,6 @@ from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister, qasm2
 from qiskit.providers import JobStatus as QiskitJobStatus
 from qiskit.result import Result
 
-from qiskit_divi.circuits import to_qasm
 from qiskit_divi.exceptions import (
     CorruptResultError,
     JobCancelledError,
@@ -19,12 +18,15 @@ from qiskit_divi.exceptions import (
     JobNotCancellableError,
     JobTimeoutError,
 )
-from qiskit_divi.qoro.job import ExperimentHeader, QoroJob, submission_label
+from qiskit_divi.execution import SampleWork
+from qiskit_divi.qoro.job import ExperimentHeader, QoroJob
+from qiskit_divi.qoro.rules import submission_label
 
 from .helpers import (
     JOB_ID,
     TOKEN,
     histogram,
+    known_by_id,
     mock_finished,
     mock_submission,
     results_page,
@@ -115,7 +117,7 @@ def test_run_options_do_not_change_the_backend_defaults(mock, cluster_backend, b
 )
 def test_status_maps_every_qoro_status_onto_qiskits(mock, client, wire, expected):
     mock.get(STATUS_URL, json={"status": wire})
-    assert QoroJob(None, JOB_ID, client=client).status() is expected
+    assert known_by_id(client).status() is expected
 
 
 def test_result_waits_through_pending_and_running(mock, cluster_backend, bell):
@@ -136,7 +138,7 @@ def test_result_waits_through_pending_and_running(mock, cluster_backend, bell):
 
 def test_a_failed_job_raises_with_the_servers_reason(mock, client):
     mock.get(STATUS_URL, json={"status": "FAILED", "error": "circuit 0_bell: unknown gate foo"})
-    job = QoroJob(None, JOB_ID, client=client, polling_interval=0.01)
+    job = known_by_id(client)
     with pytest.raises(JobFailedError, match="unknown gate foo") as caught:
         job.result()
     assert caught.value.job_id == JOB_ID
@@ -146,7 +148,7 @@ def test_a_failed_job_raises_with_the_servers_reason(mock, client):
 def test_a_cancelled_job_has_no_result(mock, client):
     mock.get(STATUS_URL, json={"status": "CANCELLED"})
     with pytest.raises(JobCancelledError):
-        QoroJob(None, JOB_ID, client=client, polling_interval=0.01).result()
+        known_by_id(client).result()
 
 
 def test_a_timeout_leaves_the_job_retrievable(mock, cluster_backend, bell):
@@ -175,25 +177,28 @@ def test_the_backend_timeout_option_is_the_default_wait(mock, client, bell):
 
 
 def test_cancel_asks_the_service(mock, client):
+    mock.get(STATUS_URL, json={"status": "RUNNING"})
     cancel = mock.post(
         url(f"job/{JOB_ID}/cancel/"),
         json={"status": "CANCELLED", "job_id": JOB_ID, "circuits_cancelled": 2},
     )
-    QoroJob(None, JOB_ID, client=client).cancel()
+    assert known_by_id(client).cancel() is True
     assert cancel.call_count == 1
 
 
 def test_cancelling_a_finished_job_is_an_error(mock, client):
+    mock.get(STATUS_URL, json={"status": "COMPLETED"})
     mock.post(url(f"job/{JOB_ID}/cancel/"), status_code=409, json={"detail": "job is final"})
     with pytest.raises(JobNotCancellableError):
-        QoroJob(None, JOB_ID, client=client).cancel()
+        known_by_id(client).cancel()
 
 
-def test_submit_is_refused_because_run_already_submitted(client):
+def test_submit_is_refused_because_run_already_submitted(mock, client):
     from qiskit.providers import JobError
 
+    mock.get(STATUS_URL, json={"status": "RUNNING"})
     with pytest.raises(JobError):
-        QoroJob(None, JOB_ID, client=client).submit()
+        known_by_id(client).submit()
 
 
 # -- the Result
@@ -257,8 +262,9 @@ def test_memory_lists_every_counted_shot_in_a_fixed_order(mock, cluster_backend,
     memory = job.result().get_memory(0)
     assert Counter(memory) == {"00": 30, "01": 1, "11": 69}
     label = submission_label(0, bell)
-    header = ExperimentHeader.of(label, bell, to_qasm(label, bell))
-    again = QoroJob(None, JOB_ID, client=cluster_backend.client, headers=[header], memory=True)
+    work = [SampleWork(bell, 100, label=label)]
+    handle = cluster_backend.execution.retrieve_sample(JOB_ID, work)
+    again = QoroJob(None, handle, headers=[ExperimentHeader.of(label, bell)])
     assert again.result().get_memory(0) == memory
 
 
@@ -320,7 +326,7 @@ def test_a_huge_count_with_memory_is_refused_before_any_shot_is_listed(
 
 def test_a_job_known_by_id_reports_the_shots_counted(mock, client):
     mock_finished(mock, {"0_bell": histogram({"00": 3, "11": 4})})
-    assert QoroJob(None, JOB_ID, client=client).result().results[0].shots == 7
+    assert known_by_id(client).result().results[0].shots == 7
 
 
 def test_outcomes_wider_than_the_circuit_are_corruption(mock, cluster_backend, bell):
@@ -339,7 +345,7 @@ def test_a_job_known_by_id_restores_order_and_names_from_the_labels(mock, client
         mock,
         {"1_second": histogram({"11": 3}), "0_first": histogram({"01": 3})},
     )
-    result = QoroJob(None, JOB_ID, client=client).result()
+    result = known_by_id(client).result()
     assert [r.header["name"] for r in result.results] == ["first", "second"]
     assert result.get_counts() == [{"01": 3}, {"11": 3}]
     assert result.backend_name is None
@@ -347,13 +353,13 @@ def test_a_job_known_by_id_restores_order_and_names_from_the_labels(mock, client
 
 def test_foreign_labels_keep_the_services_order(mock, client):
     mock_finished(mock, {"zeta": histogram({"1": 2}), "alpha": histogram({"0": 2})})
-    result = QoroJob(None, JOB_ID, client=client).result()
+    result = known_by_id(client).result()
     assert [r.header["name"] for r in result.results] == ["zeta", "alpha"]
 
 
 def test_expectation_values_are_kept_as_they_came(mock, client):
     mock_finished(mock, {"0_ansatz": {"ZZ": 0.5, "XI": -0.25}})
-    result = QoroJob(None, JOB_ID, client=client).result()
+    result = known_by_id(client).result()
     assert result.data(0)["expectation_values"] == {"ZZ": 0.5, "XI": -0.25}
 
 

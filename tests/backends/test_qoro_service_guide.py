@@ -23,8 +23,8 @@ from qiskit_divi.backends import JobFailedError, JobStatus
 from qiskit_divi.exceptions import InvalidInputError
 from qiskit_divi.qoro.protocol import QoroJobStatus
 
-from .fake import FakeQoro
-from .wire import API_URL, BELL_QASM, TOKEN
+from qoro.fake import FakeQoro
+from qoro.wire import API_URL, BELL_QASM, TOKEN
 
 BASIC_USAGE = """
 from qiskit_divi.backends import QoroService, JobType

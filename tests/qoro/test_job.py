@@ -21,7 +21,7 @@ from qiskit_divi.exceptions import (
 )
 from qiskit_divi.qoro.job import ExperimentHeader, QoroJob, submission_label
 
-from .helpers import (
+from .wire import (
     JOB_ID,
     TOKEN,
     histogram,
@@ -164,7 +164,7 @@ def test_a_timeout_leaves_the_job_retrievable(mock, cluster_backend, bell):
 def test_the_backend_timeout_option_is_the_default_wait(mock, client, bell):
     from qiskit_divi.qoro.backend import QoroBackend
 
-    from .helpers import CLUSTER
+    from .wire import CLUSTER
 
     backend = QoroBackend(CLUSTER, client, timeout=0.05, polling_interval=0.01)
     mock_submission(mock)

@@ -23,8 +23,8 @@ from qiskit_divi.exceptions import (
 )
 from qiskit_divi.qoro.protocol import Dialect
 
-from .fake import FakeQoro
-from .wire import API_URL, BELL_QASM, TOKEN
+from qoro.fake import FakeQoro
+from qoro.wire import API_URL, BELL_QASM, TOKEN
 
 
 @pytest.fixture

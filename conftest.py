@@ -15,11 +15,13 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
 import keyring
 import pytest
+import requests
 import requests_mock
 from keyring.backend import KeyringBackend
 from keyring.backends import fail
@@ -133,6 +135,30 @@ def http(mock: requests_mock.Mocker) -> Iterator[requests_mock.Mocker]:
     mock.register_uri(requests_mock.ANY, requests_mock.ANY, json=trap)
     yield mock
     assert not unmocked, f"requests nobody mocked: {unmocked}"
+
+
+@dataclass(frozen=True)
+class Sent:
+    """One HTTP request a test's code made, as it left the client."""
+
+    method: str
+    url: str
+    body: bytes
+
+
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch) -> list[Sent]:
+    """Every HTTP request made through ``requests`` from now on, in order."""
+    made: list[Sent] = []
+    original = requests.Session.request
+
+    def recording(self, method, url, *args, **kwargs):
+        data = kwargs.get("data") or b""
+        made.append(Sent(method, url, data.encode() if isinstance(data, str) else data))
+        return original(self, method, url, *args, **kwargs)
+
+    monkeypatch.setattr(requests.Session, "request", recording)
+    return made
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import keyring
 import pytest
@@ -175,16 +176,22 @@ def virtual_time(monkeypatch):
 
 
 # -- the local Qoro-compatible server, for the folders that talk to it ---------------------
-# (a folder that needs a server set up differently defines its own ``server`` fixture,
-# which takes precedence there)
 
 #: Seeds the local server's sampling, so Qoro results are reproducible too.
 SERVER_SEED = 99
 
 
+@pytest.fixture(scope="session")
+def server_settings() -> dict[str, Any]:
+    """``LocalServer``'s arguments for ``server``: a folder or module that needs the
+    server set up otherwise (its own seed, tokens) overrides this fixture, not ``server``."""
+    return {"seed": SERVER_SEED}
+
+
 @pytest.fixture(scope="module")
-def server() -> Iterator[LocalServer]:
-    with LocalServer(seed=SERVER_SEED) as running:
+def server(server_settings: dict[str, Any]) -> Iterator[LocalServer]:
+    """A local server per test module, so no module sees another's jobs."""
+    with LocalServer(**server_settings) as running:
         yield running
 
 

@@ -25,9 +25,9 @@ from qiskit_divi.exceptions import (
 from qiskit_divi.qoro.protocol import Dialect
 from qiskit_divi.server import DEFAULT_SYSTEMS
 
-from qoro.wire import API_URL, BELL_QASM, JOB_ID, TOKEN, status_body
+from qoro.wire import API_URL, JOB_ID, TOKEN, status_body
 from server.helpers import Api, stored_jobs
-from simulator.circuits import assert_distribution
+from simulator.circuits import BELL_QASM, assert_distribution
 
 
 @pytest.fixture

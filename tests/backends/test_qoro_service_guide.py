@@ -26,9 +26,9 @@ from qiskit_divi.backends import JobFailedError, JobStatus
 from qiskit_divi.exceptions import InvalidInputError
 from qiskit_divi.qoro.protocol import QoroJobStatus
 
-from qoro.wire import API_URL, BELL_QASM, JOB_ID, TOKEN, status_body
+from qoro.wire import API_URL, JOB_ID, TOKEN, status_body
 from server.helpers import Api, stored_jobs
-from simulator.circuits import assert_distribution
+from simulator.circuits import BELL_QASM, assert_distribution
 
 BASIC_USAGE = """
 from qiskit_divi.backends import QoroService, JobType

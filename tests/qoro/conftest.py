@@ -18,6 +18,7 @@ from qiskit_divi.qoro.retry import RetrySettings
 
 from .scripted import ScriptedServer
 from .wire import API_URL, CLUSTER, QPU_SYSTEM, TOKEN
+from simulator import circuits
 
 
 @pytest.fixture(autouse=True)
@@ -46,11 +47,7 @@ def qpu_backend(client: QoroClient) -> QoroBackend:
 
 @pytest.fixture
 def bell() -> QuantumCircuit:
-    qc = QuantumCircuit(2, 2, name="bell")
-    qc.h(0)
-    qc.cx(0, 1)
-    qc.measure([0, 1], [0, 1])
-    return qc
+    return circuits.bell()
 
 
 @pytest.fixture

@@ -36,7 +36,6 @@ from .conftest import NO_WAIT
 from .scripted import Reply, ScriptedServer
 from .wire import (
     API_URL,
-    BELL_QASM,
     JOB_ID,
     TOKEN,
     histogram,
@@ -46,6 +45,7 @@ from .wire import (
     status_body,
     uleb,
 )
+from simulator.circuits import BELL_QASM
 
 JOB = f"{API_URL}/job/{JOB_ID}"
 STATUS = f"job/{JOB_ID}/status/"

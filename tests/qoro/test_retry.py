@@ -17,7 +17,8 @@ from qiskit_divi.qoro.retry import RetrySettings
 
 from .conftest import NO_WAIT
 from .scripted import Reply
-from .wire import BELL_QASM, JOB_ID, TOKEN, status_body
+from .wire import JOB_ID, TOKEN, status_body
+from simulator.circuits import BELL_QASM
 
 STATUS = f"job/{JOB_ID}/status/"
 INIT = "job/init/"

@@ -21,15 +21,6 @@ API_URL = "https://qoro.test/api"
 TOKEN = "tok-3f9a1c-very-secret"
 JOB_ID = "7c0e7f3e-8f55-4a43-a0cb-2a3f6f1b9d11"
 
-BELL_QASM = """OPENQASM 2.0;
-include "qelib1.inc";
-qreg q[2];
-creg c[2];
-h q[0];
-cx q[0],q[1];
-measure q -> c;
-"""
-
 
 def uleb(value: int) -> bytes:
     out = bytearray()

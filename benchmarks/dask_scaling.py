@@ -23,9 +23,10 @@ import argparse
 import numpy as np
 from distributed import Client, LocalCluster
 from qiskit_aer import AerSimulator
-from simulator import SEED, SHOTS, best_times, qaoa
 
 from qiskit_divi.simulator import SimulationEngine
+
+from simulator import SEED, SHOTS, best_times, qaoa
 
 QUBITS = 14
 

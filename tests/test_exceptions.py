@@ -210,12 +210,6 @@ def test_a_simulator_jobs_timeout_and_cancellation_are_qiskits_job_errors() -> N
     assert type(cancelled.value) is exceptions.JobCancelledError
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[LocalServer]:
-    with LocalServer(seed=7) as running:
-        yield running
-
-
 def test_a_qoro_jobs_failure_is_a_qiskit_job_error(server: LocalServer) -> None:
     """The server's worker fails the job (its error crosses a process boundary as
     text); the client raises it from ``result()`` with the server's reason."""

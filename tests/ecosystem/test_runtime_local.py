@@ -42,7 +42,7 @@ PAIRS = {
     "simulator": ("simulator", "aer", False),
     "noisy_simulator": ("noisy_simulator", "noisy_aer", True),
     "qoro": ("qoro", "aer", False),
-    "qoro_qpu": ("qoro_qpu", "noisy_aer", True),
+    "qpu": ("qpu", "noisy_aer", True),
 }
 
 

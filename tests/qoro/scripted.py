@@ -1,4 +1,6 @@
-"""A loopback HTTP server that answers from a script, to test retries over real HTTP.
+"""The tests' one fault server: a loopback HTTP server that answers from a script, for
+the transport faults requests-mock cannot reach (retries, hangs, trickled or dropped
+answers) and the local server's seeded fault injection cannot aim at one request.
 
 requests-mock replaces the transport adapter, so urllib3's retry machinery never runs
 under it; this server lets the client's real session, adapters and policies run.

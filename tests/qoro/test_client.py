@@ -44,7 +44,6 @@ from qiskit_divi.qoro.protocol import (
 
 from .wire import (
     API_URL,
-    BELL_QASM,
     JOB_ID,
     TOKEN,
     histogram,
@@ -52,6 +51,7 @@ from .wire import (
     results_page,
     status_body,
 )
+from simulator.circuits import BELL_QASM
 
 JOB = f"{API_URL}/job/{JOB_ID}"
 

@@ -40,7 +40,8 @@ from qiskit_divi.qoro.protocol import (
     QoroJobStatus,
 )
 
-from .wire import API_URL, BELL_QASM, JOB_ID, TOKEN, status_body
+from .wire import API_URL, JOB_ID, TOKEN, status_body
+from simulator.circuits import BELL_QASM
 
 JOB = f"{API_URL}/job/{JOB_ID}"
 CLUSTERS = [{"name": "qoro_maestro"}, {"name": "no_expval_sim", "supports_expval": False}]

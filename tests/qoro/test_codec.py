@@ -28,7 +28,8 @@ from qiskit_divi.qoro.codec import (
 )
 from qiskit_divi.qoro.protocol import MAX_BODY_BYTES
 
-from .wire import BELL_QASM, qh_result, qh_sections, uleb
+from .wire import qh_result, qh_sections, uleb
+from simulator.circuits import BELL_QASM
 
 
 def encode(counts, n_bits):

@@ -36,7 +36,6 @@ from .conftest import NO_WAIT
 from .scripted import Reply, ScriptedServer
 from .wire import (
     API_URL,
-    BELL_QASM,
     JOB_ID,
     TOKEN,
     histogram,
@@ -46,6 +45,7 @@ from .wire import (
     status_body,
     uleb,
 )
+from simulator.circuits import BELL_QASM
 
 JOB = f"{API_URL}/job/{JOB_ID}"
 STATUS = f"job/{JOB_ID}/status/"
@@ -60,7 +60,7 @@ def _shown(error: BaseException) -> str:
 # -- 11: plain http is never proxied ------------------------------------------------------
 
 
-def test_plain_http_to_loopback_ignores_every_environment_proxy(server, monkeypatch):
+def test_plain_http_to_loopback_ignores_every_environment_proxy(scripted, monkeypatch):
     proxy = ScriptedServer()
     proxy.start()
     try:
@@ -69,15 +69,15 @@ def test_plain_http_to_loopback_ignores_every_environment_proxy(server, monkeypa
             monkeypatch.setenv(name, origin)
         monkeypatch.delenv("NO_PROXY", raising=False)
         monkeypatch.delenv("no_proxy", raising=False)
-        server.script("GET", STATUS, RUNNING)
+        scripted.script("GET", STATUS, RUNNING)
 
-        status = QoroClient(TOKEN, server.url, retry=NO_WAIT).job_status(JOB_ID).status
+        status = QoroClient(TOKEN, scripted.url, retry=NO_WAIT).job_status(JOB_ID).status
     finally:
         proxy.stop()
 
     assert status is QoroJobStatus.RUNNING
     assert proxy.seen == []
-    assert server.seen[0].headers["Authorization"] == f"Bearer {TOKEN}"
+    assert scripted.seen[0].headers["Authorization"] == f"Bearer {TOKEN}"
 
 
 # -- 12: the token in no error text --------------------------------------------------------
@@ -192,21 +192,21 @@ def test_a_one_character_token_is_scrubbed_only_where_it_stands_alone(http):
 
 
 @pytest.mark.parametrize("where", ["headers", "body"])
-def test_a_trickled_answer_is_cut_at_the_timeout(server, where):
+def test_a_trickled_answer_is_cut_at_the_timeout(scripted, where):
     body = status_body("RUNNING")
     start = 0 if where == "headers" else 1000  # past the headers: only the body trickles
     trickled = Reply(200, body, trickle=0.02, trickle_from=start, pad=2000)
     # A cut during the headers is a lost answer, retried (NO_WAIT allows 3 retries).
-    server.script("GET", STATUS, *[trickled] * (4 if where == "headers" else 1))
-    client = QoroClient(TOKEN, server.url, request_timeout=0.3, retry=NO_WAIT)
+    scripted.script("GET", STATUS, *[trickled] * (4 if where == "headers" else 1))
+    client = QoroClient(TOKEN, scripted.url, request_timeout=0.3, retry=NO_WAIT)
 
     with pytest.raises(QoroConnectionError, match=r"no complete answer .* within 0\.3 s"):
         client.job_status(JOB_ID)
 
 
-def test_a_trickled_status_cannot_stretch_a_wait_past_its_timeout(server):
-    server.script("GET", STATUS, Reply(200, status_body("RUNNING"), trickle=0.02, pad=2000))
-    client = QoroClient(TOKEN, server.url, request_timeout=30, retry=NO_WAIT)
+def test_a_trickled_status_cannot_stretch_a_wait_past_its_timeout(scripted):
+    scripted.script("GET", STATUS, Reply(200, status_body("RUNNING"), trickle=0.02, pad=2000))
+    client = QoroClient(TOKEN, scripted.url, request_timeout=30, retry=NO_WAIT)
 
     with pytest.raises(JobTimeoutError) as info:
         client.wait_for_job(JOB_ID, timeout=0.3, polling_interval=0.1)
@@ -214,9 +214,9 @@ def test_a_trickled_status_cannot_stretch_a_wait_past_its_timeout(server):
     assert info.value.job_ids == [JOB_ID]
 
 
-def test_a_slow_but_whole_answer_within_the_timeout_is_read(server):
-    server.script("GET", STATUS, Reply(200, status_body("RUNNING"), trickle=0.001))
-    client = QoroClient(TOKEN, server.url, request_timeout=30, retry=NO_WAIT)
+def test_a_slow_but_whole_answer_within_the_timeout_is_read(scripted):
+    scripted.script("GET", STATUS, Reply(200, status_body("RUNNING"), trickle=0.001))
+    client = QoroClient(TOKEN, scripted.url, request_timeout=30, retry=NO_WAIT)
 
     assert client.job_status(JOB_ID).status is QoroJobStatus.RUNNING
 
@@ -400,21 +400,21 @@ def test_a_failed_job_with_no_result_is_still_a_job_failed_error(client, http):
 # -- 16: a lost answer to cancel or delete ----------------------------------------------
 
 
-def test_a_retried_cancel_that_finds_the_job_cancelled_has_succeeded(server, real_client):
+def test_a_retried_cancel_that_finds_the_job_cancelled_has_succeeded(scripted, real_client):
     cancel = f"job/{JOB_ID}/cancel/"
-    server.script("POST", cancel, Reply(drop=True), Reply(409, {"detail": "already cancelled"}))
-    server.script("GET", STATUS, Reply(200, status_body("CANCELLED")))
+    scripted.script("POST", cancel, Reply(drop=True), Reply(409, {"detail": "already cancelled"}))
+    scripted.script("GET", STATUS, Reply(200, status_body("CANCELLED")))
 
     answer = real_client.cancel_job(JOB_ID)
 
     assert answer == {"status": "CANCELLED", "job_id": JOB_ID}
-    assert server.count("POST", cancel) == 2
+    assert scripted.count("POST", cancel) == 2
 
 
-def test_a_retried_cancel_that_finds_the_job_completed_is_not_cancellable(server, real_client):
+def test_a_retried_cancel_that_finds_the_job_completed_is_not_cancellable(scripted, real_client):
     cancel = f"job/{JOB_ID}/cancel/"
-    server.script("POST", cancel, Reply(drop=True), Reply(409, {"detail": "finished"}))
-    server.script("GET", STATUS, Reply(200, status_body("COMPLETED")))
+    scripted.script("POST", cancel, Reply(drop=True), Reply(409, {"detail": "finished"}))
+    scripted.script("GET", STATUS, Reply(200, status_body("COMPLETED")))
 
     with pytest.raises(JobNotCancellableError) as info:
         real_client.cancel_job(JOB_ID)
@@ -422,26 +422,28 @@ def test_a_retried_cancel_that_finds_the_job_completed_is_not_cancellable(server
     assert info.value.retried
 
 
-def test_a_first_cancel_answered_409_is_not_cancellable_without_asking_again(server, real_client):
-    server.script("POST", f"job/{JOB_ID}/cancel/", Reply(409, {"detail": "cancelled"}))
+def test_a_first_cancel_answered_409_is_not_cancellable_without_asking_again(
+    scripted, real_client
+):
+    scripted.script("POST", f"job/{JOB_ID}/cancel/", Reply(409, {"detail": "cancelled"}))
 
     with pytest.raises(JobNotCancellableError) as info:
         real_client.cancel_job(JOB_ID)
 
-    assert not info.value.retried and server.count("GET", STATUS) == 0
+    assert not info.value.retried and scripted.count("GET", STATUS) == 0
 
 
-def test_a_retried_delete_that_finds_the_job_gone_has_succeeded(server, real_client):
+def test_a_retried_delete_that_finds_the_job_gone_has_succeeded(scripted, real_client):
     path = f"job/{JOB_ID}"
-    server.script("DELETE", path, Reply(drop=True), Reply(404, {"detail": "no such job"}))
+    scripted.script("DELETE", path, Reply(drop=True), Reply(404, {"detail": "no such job"}))
 
     real_client.delete_job(JOB_ID)
 
-    assert server.count("DELETE", path) == 2
+    assert scripted.count("DELETE", path) == 2
 
 
-def test_a_first_delete_answered_404_is_job_not_found(server, real_client):
-    server.script("DELETE", f"job/{JOB_ID}", Reply(404, {"detail": "no such job"}))
+def test_a_first_delete_answered_404_is_job_not_found(scripted, real_client):
+    scripted.script("DELETE", f"job/{JOB_ID}", Reply(404, {"detail": "no such job"}))
 
     with pytest.raises(JobNotFoundError):
         real_client.delete_job(JOB_ID)

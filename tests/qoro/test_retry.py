@@ -17,7 +17,8 @@ from qiskit_divi.qoro.retry import RetrySettings
 
 from .conftest import NO_WAIT
 from .scripted import Reply
-from .wire import BELL_QASM, JOB_ID, TOKEN, status_body
+from .wire import JOB_ID, TOKEN, status_body
+from simulator.circuits import BELL_QASM
 
 STATUS = f"job/{JOB_ID}/status/"
 INIT = "job/init/"
@@ -46,96 +47,96 @@ def _submit(client: QoroClient) -> str:
 
 
 @pytest.mark.parametrize("status", [429, 502, 503, 504])
-def test_get_is_retried_on_each_retryable_status(server, real_client, status):
-    server.script("GET", STATUS, Reply(status, {"detail": "busy"}), RUNNING)
+def test_get_is_retried_on_each_retryable_status(scripted, real_client, status):
+    scripted.script("GET", STATUS, Reply(status, {"detail": "busy"}), RUNNING)
 
     assert real_client.job_status(JOB_ID).status is QoroJobStatus.RUNNING
-    assert server.count("GET", STATUS) == 2
+    assert scripted.count("GET", STATUS) == 2
 
 
-def test_get_is_retried_after_a_dropped_connection(server, real_client):
-    server.script("GET", STATUS, Reply(drop=True), RUNNING)
+def test_get_is_retried_after_a_dropped_connection(scripted, real_client):
+    scripted.script("GET", STATUS, Reply(drop=True), RUNNING)
 
     assert real_client.job_status(JOB_ID).status is QoroJobStatus.RUNNING
-    assert server.count("GET", STATUS) == 2
+    assert scripted.count("GET", STATUS) == 2
 
 
-def test_get_is_retried_after_a_read_timeout(server):
-    client = QoroClient(TOKEN, server.url, request_timeout=0.3, retry=NO_WAIT)
-    server.script("GET", STATUS, Reply(hang=True), RUNNING)
+def test_get_is_retried_after_a_read_timeout(scripted):
+    client = QoroClient(TOKEN, scripted.url, request_timeout=0.3, retry=NO_WAIT)
+    scripted.script("GET", STATUS, Reply(hang=True), RUNNING)
 
     assert client.job_status(JOB_ID).status is QoroJobStatus.RUNNING
-    assert server.count("GET", STATUS) == 2
+    assert scripted.count("GET", STATUS) == 2
 
 
 @pytest.mark.parametrize("status", [500, 400, 401])
-def test_other_statuses_are_not_retried(server, real_client, status):
-    server.script("GET", STATUS, Reply(status, {"detail": "no"}))
+def test_other_statuses_are_not_retried(scripted, real_client, status):
+    scripted.script("GET", STATUS, Reply(status, {"detail": "no"}))
 
     with pytest.raises(QoroAPIError):
         real_client.job_status(JOB_ID)
 
-    assert server.count("GET", STATUS) == 1
+    assert scripted.count("GET", STATUS) == 1
 
 
-def test_upload_of_a_known_job_is_retried(server, real_client):
-    server.script("POST", INIT, CREATED)
-    server.script("POST", f"job/{JOB_ID}/add_circuits/", Reply(502), Reply(200, {}))
+def test_upload_of_a_known_job_is_retried(scripted, real_client):
+    scripted.script("POST", INIT, CREATED)
+    scripted.script("POST", f"job/{JOB_ID}/add_circuits/", Reply(502), Reply(200, {}))
 
     assert _submit(real_client) == JOB_ID
-    assert server.count("POST", f"job/{JOB_ID}/add_circuits/") == 2
+    assert scripted.count("POST", f"job/{JOB_ID}/add_circuits/") == 2
 
 
-def test_exhausted_retries_surface_the_last_status(server, real_client):
-    server.script("GET", STATUS, *[Reply(503, {"detail": "overloaded"})] * 4)
+def test_exhausted_retries_surface_the_last_status(scripted, real_client):
+    scripted.script("GET", STATUS, *[Reply(503, {"detail": "overloaded"})] * 4)
 
     with pytest.raises(QoroAPIError, match="overloaded") as info:
         real_client.job_status(JOB_ID)
 
     assert info.value.status_code == 503
-    assert server.count("GET", STATUS) == NO_WAIT.max_retries + 1
+    assert scripted.count("GET", STATUS) == NO_WAIT.max_retries + 1
 
 
 # -- job/init/ never runs twice ---------------------------------------------------------
 
 
 @pytest.mark.parametrize("status", [429, 503])
-def test_init_refused_outright_is_retried(server, real_client, status):
-    server.script("POST", INIT, Reply(status, {"detail": "slow down"}), CREATED)
-    server.script("POST", f"job/{JOB_ID}/add_circuits/", Reply(200, {}))
+def test_init_refused_outright_is_retried(scripted, real_client, status):
+    scripted.script("POST", INIT, Reply(status, {"detail": "slow down"}), CREATED)
+    scripted.script("POST", f"job/{JOB_ID}/add_circuits/", Reply(200, {}))
 
     assert _submit(real_client) == JOB_ID
-    assert server.count("POST", INIT) == 2
+    assert scripted.count("POST", INIT) == 2
 
 
 @pytest.mark.parametrize("status", [502, 504])
-def test_init_answered_by_a_gateway_error_is_not_retried(server, real_client, status):
-    server.script("POST", INIT, Reply(status, {"detail": "gateway"}))
+def test_init_answered_by_a_gateway_error_is_not_retried(scripted, real_client, status):
+    scripted.script("POST", INIT, Reply(status, {"detail": "gateway"}))
 
     with pytest.raises(QoroAPIError) as info:
         _submit(real_client)
 
     assert info.value.status_code == status
-    assert server.count("POST", INIT) == 1
+    assert scripted.count("POST", INIT) == 1
 
 
-def test_init_whose_connection_drops_is_not_retried(server, real_client):
-    server.script("POST", INIT, Reply(drop=True))
+def test_init_whose_connection_drops_is_not_retried(scripted, real_client):
+    scripted.script("POST", INIT, Reply(drop=True))
 
     with pytest.raises(QoroConnectionError, match="may have been created"):
         _submit(real_client)
 
-    assert server.count("POST", INIT) == 1
+    assert scripted.count("POST", INIT) == 1
 
 
-def test_init_that_times_out_is_not_retried(server):
-    client = QoroClient(TOKEN, server.url, request_timeout=0.3, retry=NO_WAIT, dialect="2025")
-    server.script("POST", INIT, Reply(hang=True))
+def test_init_that_times_out_is_not_retried(scripted):
+    client = QoroClient(TOKEN, scripted.url, request_timeout=0.3, retry=NO_WAIT, dialect="2025")
+    scripted.script("POST", INIT, Reply(hang=True))
 
     with pytest.raises(QoroConnectionError, match=r"within 0\.3 s.*may have been created"):
         _submit(client)
 
-    assert server.count("POST", INIT) == 1
+    assert scripted.count("POST", INIT) == 1
 
 
 def test_init_that_never_connects_says_nothing_was_created():
@@ -150,13 +151,13 @@ def test_init_that_never_connects_says_nothing_was_created():
     assert "may have been created" not in str(info.value)
 
 
-def test_init_goes_over_a_fresh_connection_and_the_rest_keep_theirs(server, real_client):
-    server.script("POST", INIT, CREATED)
-    server.script("POST", f"job/{JOB_ID}/add_circuits/", Reply(200, {}))
+def test_init_goes_over_a_fresh_connection_and_the_rest_keep_theirs(scripted, real_client):
+    scripted.script("POST", INIT, CREATED)
+    scripted.script("POST", f"job/{JOB_ID}/add_circuits/", Reply(200, {}))
 
     _submit(real_client)
 
-    init, add = server.seen
+    init, add = scripted.seen
     assert init.headers["Connection"] == "close"
     assert add.headers["Connection"] == "keep-alive"
 
@@ -176,37 +177,37 @@ def test_init_policy_retries_connect_errors_but_not_read_errors():
 # -- how long it waits ------------------------------------------------------------------
 
 
-def test_retry_after_is_honoured(server, clock):
-    client = QoroClient(TOKEN, server.url, retry=NO_WAIT)
-    server.script("GET", STATUS, Reply(429, headers={"Retry-After": "7"}), RUNNING)
+def test_retry_after_is_honoured(scripted, clock):
+    client = QoroClient(TOKEN, scripted.url, retry=NO_WAIT)
+    scripted.script("GET", STATUS, Reply(429, headers={"Retry-After": "7"}), RUNNING)
 
     client.job_status(JOB_ID)
 
     assert clock.sleeps == [7]
 
 
-def test_retry_after_is_capped(server, clock):
-    client = QoroClient(TOKEN, server.url, retry=RetrySettings(retry_after_max=30))
-    server.script("GET", STATUS, Reply(503, headers={"Retry-After": "86400"}), RUNNING)
+def test_retry_after_is_capped(scripted, clock):
+    client = QoroClient(TOKEN, scripted.url, retry=RetrySettings(retry_after_max=30))
+    scripted.script("GET", STATUS, Reply(503, headers={"Retry-After": "86400"}), RUNNING)
 
     client.job_status(JOB_ID)
 
     assert clock.sleeps == [30]
 
 
-def test_unreadable_retry_after_falls_back_to_backoff(server, clock):
-    client = QoroClient(TOKEN, server.url, retry=RetrySettings(backoff_factor=0.5))
-    server.script("GET", STATUS, Reply(503, headers={"Retry-After": "soon"}), RUNNING)
+def test_unreadable_retry_after_falls_back_to_backoff(scripted, clock):
+    client = QoroClient(TOKEN, scripted.url, retry=RetrySettings(backoff_factor=0.5))
+    scripted.script("GET", STATUS, Reply(503, headers={"Retry-After": "soon"}), RUNNING)
 
     client.job_status(JOB_ID)
 
     assert len(clock.sleeps) == 1 and 0.5 <= clock.sleeps[0] <= 1.0
 
 
-def test_backoff_doubles_with_jitter_up_to_its_cap(server, clock):
+def test_backoff_doubles_with_jitter_up_to_its_cap(scripted, clock):
     settings = RetrySettings(max_retries=8, backoff_factor=1.0, backoff_max=10.0)
-    client = QoroClient(TOKEN, server.url, retry=settings, max_retry_time=1000)
-    server.script("GET", STATUS, *[Reply(502)] * 6, RUNNING)
+    client = QoroClient(TOKEN, scripted.url, retry=settings, max_retry_time=1000)
+    scripted.script("GET", STATUS, *[Reply(502)] * 6, RUNNING)
 
     client.job_status(JOB_ID)
 
@@ -216,16 +217,16 @@ def test_backoff_doubles_with_jitter_up_to_its_cap(server, clock):
         assert min(base, 10.0) <= slept <= min(base + 1.0, 10.0)
 
 
-def test_retrying_stops_at_the_time_bound(server, clock):
+def test_retrying_stops_at_the_time_bound(scripted, clock):
     settings = RetrySettings(max_retries=50, backoff_factor=1.0, backoff_max=4.0)
-    client = QoroClient(TOKEN, server.url, retry=settings, max_retry_time=10.0)
-    server.script("GET", STATUS, *[Reply(503, {"detail": "down"})] * 50)
+    client = QoroClient(TOKEN, scripted.url, retry=settings, max_retry_time=10.0)
+    scripted.script("GET", STATUS, *[Reply(503, {"detail": "down"})] * 50)
 
     with pytest.raises(QoroAPIError, match="down"):
         client.job_status(JOB_ID)
 
     assert clock.now[0] == pytest.approx(10.0)
-    assert 3 <= server.count("GET", STATUS) < 50
+    assert 3 <= scripted.count("GET", STATUS) < 50
 
 
 def test_policy_past_its_deadline_gives_up():
@@ -238,11 +239,11 @@ def test_policy_past_its_deadline_gives_up():
 # -- the token stays secret, urllib3's own logging included -----------------------------
 
 
-def test_token_is_in_no_log_line_of_a_retried_exchange(server, real_client, caplog):
+def test_token_is_in_no_log_line_of_a_retried_exchange(scripted, real_client, caplog):
     caplog.set_level(logging.DEBUG)
-    server.script("POST", INIT, Reply(503), CREATED)
-    server.script("POST", f"job/{JOB_ID}/add_circuits/", Reply(drop=True), Reply(200, {}))
-    server.script("GET", STATUS, Reply(401, {"detail": f"bad token {TOKEN}"}))
+    scripted.script("POST", INIT, Reply(503), CREATED)
+    scripted.script("POST", f"job/{JOB_ID}/add_circuits/", Reply(drop=True), Reply(200, {}))
+    scripted.script("GET", STATUS, Reply(401, {"detail": f"bad token {TOKEN}"}))
 
     _submit(real_client)
     with pytest.raises(QoroAPIError) as info:
@@ -251,4 +252,4 @@ def test_token_is_in_no_log_line_of_a_retried_exchange(server, real_client, capl
     assert any(r.name.startswith("urllib3") for r in caplog.records)
     assert "Incremented Retry" in caplog.text
     assert TOKEN not in caplog.text and TOKEN not in str(info.value)
-    assert all(s.headers["Authorization"] == f"Bearer {TOKEN}" for s in server.seen)
+    assert all(s.headers["Authorization"] == f"Bearer {TOKEN}" for s in scripted.seen)

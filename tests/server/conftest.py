@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -14,11 +14,10 @@ TOKENS = ("alice-token", "bob-token")
 SEED = 1234
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[LocalServer]:
-    """One server, two tokens, shared by a module's tests that do not restart it."""
-    with LocalServer(tokens=TOKENS, seed=SEED) as running:
-        yield running
+@pytest.fixture(scope="session")
+def server_settings() -> dict[str, Any]:
+    """Two tokens, for a module's tests that do not restart the server."""
+    return {"tokens": TOKENS, "seed": SEED}
 
 
 @pytest.fixture

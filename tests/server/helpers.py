@@ -1,10 +1,12 @@
-"""Helpers for the local server's tests: a plain-HTTP client and circuits to send."""
+"""Helpers for tests that talk to the local server: a plain-HTTP client, circuits to send,
+and the jobs as the server stored them."""
 
 from __future__ import annotations
 
 import os
 import re
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -15,8 +17,8 @@ from typing import Any
 import requests
 from qiskit import QuantumCircuit, qasm2
 
-from qiskit_divi.qoro.codec import pack_circuit
-from qiskit_divi.server import TOKENS_ENV
+from qiskit_divi.qoro.codec import pack_circuit, unpack_circuit
+from qiskit_divi.server import TOKENS_ENV, LocalServer
 
 
 class Api:
@@ -92,6 +94,20 @@ class Api:
             results.update((r["label"], r["results"]) for r in page["results"])
             url = page["next"]
         return results
+
+
+def stored_jobs(server: LocalServer) -> dict[str, dict[str, Any]]:
+    """Every job in the server's store, oldest first, by id: its columns, and its circuits
+    as OpenQASM text and shots per circuit, by label."""
+    with sqlite3.connect(server.db_path) as db:
+        db.row_factory = sqlite3.Row
+        jobs = {row["id"]: dict(row) for row in db.execute("SELECT * FROM jobs ORDER BY rowid")}
+        for job in jobs.values():
+            job["circuits"], job["circuit_shots"] = {}, {}
+        for row in db.execute("SELECT * FROM circuits ORDER BY job_id, position"):
+            jobs[row["job_id"]]["circuits"][row["label"]] = unpack_circuit(row["payload"])
+            jobs[row["job_id"]]["circuit_shots"][row["label"]] = row["shots"]
+    return jobs
 
 
 def packed(circuit: QuantumCircuit | str) -> str:

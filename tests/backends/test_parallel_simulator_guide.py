@@ -16,7 +16,7 @@ import pytest
 import qiskit_divi.backends
 from qiskit_divi.backends import ParallelSimulator
 
-from .circuits import BELL_QASM
+from simulator.circuits import BELL_QASM
 
 GUIDE = Path(os.environ.get("DIVI_BACKENDS_GUIDE", "/work/shared/divi-backends-guide.rst"))
 _BLOCK = re.compile(r"\.\. code-block:: python\n\n((?:[ ]{3}.*\n|\n)+)")

@@ -1,4 +1,6 @@
-"""Every QoroService snippet of Divi's Backends Guide, run as written against a fake service.
+"""Every QoroService snippet of Divi's Backends Guide, run as written against the local
+server (seeded; results are checked against exact probabilities), and the Timeout
+Handling snippet against statuses scripted under requests-mock.
 
 The snippets are the guide's text with ``divi.backends`` read as ``qiskit_divi.backends``;
 each test supplies what the guide leaves to the reader (``qasm_string_1``, a batch of
@@ -8,11 +10,12 @@ each test supplies what the guide leaves to the reader (``qasm_string_1``, a bat
 from __future__ import annotations
 
 import builtins
+import json
 import textwrap
 import time
-from collections import deque
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import requests
 from qiskit.providers import JobStatus as QiskitJobStatus
@@ -23,8 +26,9 @@ from qiskit_divi.backends import JobFailedError, JobStatus
 from qiskit_divi.exceptions import InvalidInputError
 from qiskit_divi.qoro.protocol import QoroJobStatus
 
-from .fake import FakeQoro
-from .wire import API_URL, BELL_QASM, TOKEN
+from qoro.wire import API_URL, JOB_ID, TOKEN, status_body
+from server.helpers import Api, stored_jobs
+from simulator.circuits import BELL_QASM, assert_distribution
 
 BASIC_USAGE = """
 from qiskit_divi.backends import QoroService, JobType
@@ -129,20 +133,30 @@ def _qasm(angle: float) -> str:
     return BELL_QASM.replace("h q[0];", f"ry({angle}) q[0];")
 
 
-@pytest.fixture
-def fake(http, monkeypatch) -> FakeQoro:
-    """The fake service, and the credentials a guide reader keeps in the environment."""
-    monkeypatch.setenv("QORO_API_KEY", TOKEN)
-    monkeypatch.setenv("QORO_API_URL", API_URL)
-    return FakeQoro(http)
+def _probabilities(angle: float) -> dict[str, float]:
+    """``_qasm(angle)``'s outcomes: RY(angle) then CX gives 00 or 11."""
+    return {"00": np.cos(angle / 2) ** 2, "11": np.sin(angle / 2) ** 2}
 
 
 @pytest.fixture
-def guide(fake) -> dict:
+def reader(server, monkeypatch):
+    """The local server, with the credentials a guide reader keeps in the environment."""
+    monkeypatch.setenv("QORO_API_KEY", server.token)
+    monkeypatch.setenv("QORO_API_URL", server.url)
+    return server
+
+
+@pytest.fixture
+def guide(reader) -> dict:
     """The namespace a guide reader has after the Basic Usage snippet."""
     namespace: dict = {"qasm_string_1": _qasm(0.1), "qasm_string_2": _qasm(0.2)}
     exec(textwrap.dedent(BASIC_USAGE), namespace)
     return namespace
+
+
+def new_jobs(server, before: dict) -> dict:
+    """The jobs the server stored since ``before`` (an earlier ``stored_jobs``), in order."""
+    return {i: job for i, job in stored_jobs(server).items() if i not in before}
 
 
 @pytest.fixture
@@ -152,61 +166,75 @@ def batch() -> dict[str, str]:
     return {_qasm(i / 10): _qasm(i / 10) for i in range(25)}
 
 
-def test_basic_usage_connects(guide, http):
-    assert isinstance(guide["service"], qiskit_divi.backends.QoroService)
-    assert http.last_request.url == API_URL
+def test_basic_usage_connects(reader, sent):
+    namespace: dict = {}
+    exec(textwrap.dedent(BASIC_USAGE), namespace)
+
+    assert isinstance(namespace["service"], qiskit_divi.backends.QoroService)
+    assert [(r.method, r.url) for r in sent] == [("GET", reader.url)]
 
 
-def test_submitting_circuits_returns_results_for_each_label(guide, fake, virtual_time):
+def test_submitting_circuits_returns_results_for_each_label(guide, reader, virtual_time):
+    before = stored_jobs(reader)
+
     exec(SUBMITTING_CIRCUITS, guide)
 
-    (job,) = fake.jobs.values()
-    assert isinstance(guide["job_ids"], str) and job.finalized
+    ((job_id, job),) = new_jobs(reader, before).items()
+    assert guide["job_ids"] == job_id and job["finalized"]
     # The default wire (2026) sends the shots with the circuits, not in job/init/.
-    assert job.shots == 1000 and "shots" not in job.init
-    assert set(job.circuits) == {"circuit_1", "circuit_2"}
-    assert guide["results"] == [
-        {"label": "circuit_1", "results": {"00": 500, "11": 500}},
-        {"label": "circuit_2", "results": {"00": 500, "11": 500}},
-    ]
+    assert job["shots"] is None and job["dialect"] == "2026"
+    assert job["circuit_shots"] == {"circuit_1": 1000, "circuit_2": 1000}
+    assert [r["label"] for r in guide["results"]] == ["circuit_1", "circuit_2"]
+    for result, angle in zip(guide["results"], (0.1, 0.2), strict=True):
+        assert sum(result["results"].values()) == 1000
+        assert_distribution(result["results"], _probabilities(angle))
 
 
-def test_job_types_run_until_estimation_asks_for_its_observables(guide, fake):
+def test_job_types_run_until_estimation_asks_for_its_observables(guide, reader, sent):
     guide["circuits"] = {"circuit_1": _qasm(0.1)}
 
     with pytest.raises(InvalidInputError, match="needs observables"):
         exec(JOB_TYPES, guide)
 
     # On the default wire (2026) both sample: EXECUTE on the cluster the listings name.
-    assert [job.init for job in fake.jobs.values()] == [
-        {
-            "tag": "default",
-            "job_type": "EXECUTE",
-            "use_packing": False,
-            "simulator_cluster": "qoro_maestro",
-        }
-    ] * 2
+    inits = [json.loads(r.body) for r in sent if r.url.endswith("/job/init/")]
+    assert (
+        inits
+        == [
+            {
+                "tag": "default",
+                "job_type": "EXECUTE",
+                "use_packing": False,
+                "simulator_cluster": "qoro_maestro",
+            }
+        ]
+        * 2
+    )
     service, JobType = guide["service"], guide["JobType"]
     job_id = service.submit_circuits(
         guide["circuits"], job_type=JobType.ESTIMATE, observables="ZI"
     )
-    assert fake.jobs[job_id].init["job_type"] == "EXPECTATION"
+    assert stored_jobs(reader)[job_id]["job_type"] == "EXPECTATION"
 
 
-def test_optimization_submits_the_whole_batch_then_groups_of_ten(guide, fake, batch):
+def test_optimization_submits_the_whole_batch_then_groups_of_ten(guide, reader, batch):
     guide["circuits"] = batch
+    before = stored_jobs(reader)
 
     exec(OPTIMIZATION, guide)
 
-    assert [len(job.circuits) for job in fake.jobs.values()] == [25, 10, 10, 5]
-    assert guide["job_ids"] == list(fake.jobs)[-1]
+    jobs = new_jobs(reader, before)
+    assert [len(job["circuits"]) for job in jobs.values()] == [25, 10, 10, 5]
+    assert guide["job_ids"] == list(jobs)[-1]
 
 
 @pytest.mark.parametrize(
     "broken",
     [{"exc": requests.ConnectionError("refused")}, {"status_code": 401, "json": {"detail": "no"}}],
 )
-def test_connection_issues_fall_back_to_the_local_simulator(fake, http, capsys, broken):
+def test_connection_issues_fall_back_to_the_local_simulator(http, monkeypatch, capsys, broken):
+    monkeypatch.setenv("QORO_API_KEY", TOKEN)
+    monkeypatch.setenv("QORO_API_URL", API_URL)
     http.get(API_URL, **broken)
     namespace = vars(qiskit_divi.backends).copy()
 
@@ -216,17 +244,22 @@ def test_connection_issues_fall_back_to_the_local_simulator(fake, http, capsys, 
     assert isinstance(namespace["backend"], qiskit_divi.backends.ParallelSimulator)
 
 
-def test_job_failures_print_the_reason_and_resubmit_in_batches(guide, fake, batch, capsys):
+def test_job_failures_print_the_reason_and_resubmit_in_batches(guide, reader, batch, capsys):
+    """The batch's last circuit is wider than the server's engine holds: the job fails."""
+    wide = BELL_QASM.replace("q[2]", "q[40]").replace("c[2]", "c[40]").replace("h q[0]", "h q")
+    del batch[_qasm(2.4)]
+    batch[wide] = wide
     guide["circuits"] = batch
+    before = stored_jobs(reader)
     guide["job_ids"] = guide["service"].submit_circuits(batch)
-    fake.fail(guide["job_ids"], "ran out of memory")
+    assert Api(reader.url, reader.token).wait(guide["job_ids"])["status"] == "FAILED"
     guide["JobFailedError"] = JobFailedError
 
     exec(JOB_FAILURES, guide)
 
     out = capsys.readouterr().out
-    assert out.startswith("Job failed: ") and "ran out of memory" in out
-    assert [len(job.circuits) for job in fake.jobs.values()] == [25, 10, 10, 5]
+    assert out.startswith("Job failed: ") and "40 qubits" in out
+    assert [len(job["circuits"]) for job in new_jobs(reader, before).values()] == [25, 10, 10, 5]
 
 
 @pytest.fixture
@@ -241,10 +274,22 @@ def wall_clock(monkeypatch):
     return now
 
 
-def test_timeout_handling_stops_once_every_job_completed(guide, fake, wall_clock, capsys):
-    guide["job_ids"] = guide["service"].submit_circuits({"a": BELL_QASM})
-    fake.jobs[guide["job_ids"]].statuses = deque(["RUNNING"] * 3 + ["COMPLETED"])
-    guide["JobStatus"] = JobStatus
+@pytest.fixture
+def waiting(http) -> dict:
+    """A guide reader's namespace with a service of the mocked address and a job id, for
+    scripted statuses."""
+    service = qiskit_divi.backends.QoroService(TOKEN, api_url=API_URL)
+    return {"service": service, "job_ids": JOB_ID, "JobStatus": JobStatus}
+
+
+def script_statuses(http, *statuses: str) -> None:
+    """The job answers these statuses, one per poll; the last one stays."""
+    http.get(f"{API_URL}/job/{JOB_ID}/status/", [{"json": status_body(s)} for s in statuses])
+
+
+def test_timeout_handling_stops_once_every_job_completed(waiting, http, wall_clock, capsys):
+    guide = waiting
+    script_statuses(http, "RUNNING", "RUNNING", "RUNNING", "COMPLETED")
 
     exec(TIMEOUT_HANDLING, guide)
 
@@ -252,10 +297,9 @@ def test_timeout_handling_stops_once_every_job_completed(guide, fake, wall_clock
     assert wall_clock[0] == 1_000_030.0 and capsys.readouterr().out == ""
 
 
-def test_timeout_handling_gives_up_after_five_minutes(guide, fake, wall_clock, capsys):
-    guide["job_ids"] = guide["service"].submit_circuits({"a": BELL_QASM})
-    fake.jobs[guide["job_ids"]].statuses = deque(["RUNNING"])
-    guide["JobStatus"] = JobStatus
+def test_timeout_handling_gives_up_after_five_minutes(waiting, http, wall_clock, capsys):
+    guide = waiting
+    script_statuses(http, "RUNNING")
 
     exec(TIMEOUT_HANDLING, guide)
 

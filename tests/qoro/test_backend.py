@@ -29,7 +29,8 @@ from qiskit_divi.qoro.protocol import (
     QPUSystem,
 )
 
-from .helpers import API, CLUSTER, QPU_SYSTEM, TOKEN, mock_submission
+from .wire import API_URL as API
+from .wire import CLUSTER, QPU_SYSTEM, TOKEN, mock_submission
 
 
 def test_a_backend_is_named_after_its_system(cluster_backend, qpu_backend):
@@ -231,7 +232,7 @@ def test_numpy_integers_are_integers(cluster_backend):
 
 def test_custom_gates_travel_with_their_definitions(mock, cluster_backend):
     """A gate outside qelib1 is exported with its definition, so run() accepts it."""
-    from .helpers import mock_submission, submitted_circuits
+    from .wire import mock_submission, submitted_circuits
 
     qc = QuantumCircuit(2, 2, name="custom")
     qc.append(UnitaryGate([[0, 1], [1, 0]], label="flip"), [0])

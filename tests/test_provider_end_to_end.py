@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from qiskit import QuantumCircuit
@@ -33,9 +33,8 @@ RETRIEVE = textwrap.dedent(
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[LocalServer]:
-    with LocalServer(seed=7) as running:
-        yield running
+def server_settings() -> dict[str, Any]:
+    return {"seed": 7}
 
 
 @pytest.fixture

@@ -18,8 +18,6 @@ from qiskit_divi.exceptions import InsecureURLError, InvalidInputError, MissingC
 from qiskit_divi.qoro.client import QoroClient
 from qiskit_divi.qoro.protocol import DEFAULT_API_URL
 
-from .conftest import MemoryKeyring
-
 TOKEN = "s3cret-token-value"
 URL = "https://saved.test/api"
 
@@ -41,7 +39,7 @@ def sent_with(client: QoroClient) -> tuple[str, str]:
 # -- round trips --------------------------------------------------------------------------
 
 
-def test_an_account_round_trips_through_the_keyring(memory_keyring: MemoryKeyring):
+def test_an_account_round_trips_through_the_keyring(memory_keyring):
     where = DiviProvider.save_account(TOKEN, url=URL)
 
     assert "keyring" in where

@@ -11,7 +11,7 @@ from qiskit.primitives import BackendEstimatorV2, BackendSamplerV2
 from qiskit.quantum_info import SparsePauliOp
 from qiskit.transpiler import generate_preset_pass_manager
 
-from .helpers import QPU_SYSTEM, serve_counts, submitted_circuits
+from .wire import QPU_SYSTEM, serve_counts, submitted_circuits
 
 BELL_COUNTS = {"00": 509, "11": 515}
 

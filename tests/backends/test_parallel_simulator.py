@@ -15,7 +15,7 @@ from qiskit_divi.exceptions import (
     UnknownBackendError,
 )
 
-from .circuits import BELL_QASM, assert_distribution, bell, ghz, qaoa
+from simulator.circuits import BELL_QASM, assert_distribution, bell, ghz, qaoa
 
 SHOTS = 4000
 

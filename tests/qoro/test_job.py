@@ -19,14 +19,15 @@ from qiskit_divi.exceptions import (
     JobTimeoutError,
 )
 from qiskit_divi.execution import SampleWork
+from qiskit_divi.qoro.client import QoroClient
+from qiskit_divi.qoro.execution import retrieve
 from qiskit_divi.qoro.job import ExperimentHeader, QoroJob
 from qiskit_divi.qoro.rules import submission_label
 
-from .helpers import (
+from .wire import (
     JOB_ID,
     TOKEN,
     histogram,
-    known_by_id,
     mock_finished,
     mock_submission,
     results_page,
@@ -35,6 +36,12 @@ from .helpers import (
 )
 
 STATUS_URL = url(f"job/{JOB_ID}/status/")
+
+
+def known_by_id(client: QoroClient, job_id: str = JOB_ID) -> QoroJob:
+    """The job as ``DiviProvider.retrieve_job`` rebuilds it from its id (which asks the
+    service for its status once)."""
+    return QoroJob(None, retrieve(client, job_id, polling_interval=0.01))
 
 
 def ghz(n: int, name: str) -> QuantumCircuit:
@@ -166,7 +173,7 @@ def test_a_timeout_leaves_the_job_retrievable(mock, cluster_backend, bell):
 def test_the_backend_timeout_option_is_the_default_wait(mock, client, bell):
     from qiskit_divi.qoro.backend import QoroBackend
 
-    from .helpers import CLUSTER
+    from .wire import CLUSTER
 
     backend = QoroBackend(CLUSTER, client, timeout=0.05, polling_interval=0.01)
     mock_submission(mock)

@@ -4,13 +4,10 @@ sends (jobs, uploads, bytes) or runs (batches, memory)."""
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterator
 from decimal import Decimal
 
 import numpy as np
 import pytest
-import requests
 from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter
 from qiskit.quantum_info import SparsePauliOp
@@ -21,10 +18,11 @@ from qiskit_divi.backends import QoroService
 from qiskit_divi.exceptions import CircuitTooWideError
 from qiskit_divi.qoro.client import JobPlan
 from qiskit_divi.qoro.execution import SubmissionPlan
-from qiskit_divi.server import LocalServer
 from qiskit_divi.server.store import job_cost
 from qiskit_divi.simulator.backend import ParallelSimulatorBackend
 from qiskit_divi.simulator.execution import SimulationPlan
+
+from server.helpers import stored_jobs
 
 
 def ghz(n: int) -> QuantumCircuit:
@@ -45,29 +43,9 @@ def rotations(n: int) -> QuantumCircuit:
     return qc
 
 
-@pytest.fixture
-def sent(monkeypatch) -> Iterator[list[tuple[str, str, int]]]:
-    """Every HTTP request made: (method, URL, body bytes)."""
-    requests_made: list[tuple[str, str, int]] = []
-    original = requests.Session.request
-
-    def recording(self, method, url, *args, **kwargs):
-        data = kwargs.get("data")
-        size = 0 if data is None else len(data.encode() if isinstance(data, str) else data)
-        requests_made.append((method, url, size))
-        return original(self, method, url, *args, **kwargs)
-
-    monkeypatch.setattr(requests.Session, "request", recording)
-    return requests_made
-
-
-def stored_jobs(server: LocalServer) -> int:
-    with sqlite3.connect(server.db_path) as connection:
-        return int(connection.execute("SELECT COUNT(*) FROM jobs").fetchone()[0])
-
-
-def posts(sent: list[tuple[str, str, int]]) -> list[tuple[str, int]]:
-    return [(url.rsplit("/api/", 1)[1], size) for method, url, size in sent if method == "POST"]
+def posts(sent: list) -> list[tuple[str, int]]:
+    """(path, body bytes) of every POST made."""
+    return [(r.url.rsplit("/api/", 1)[1], len(r.body)) for r in sent if r.method == "POST"]
 
 
 def assert_matches(plan: SubmissionPlan, requests_sent: list[tuple[str, int]]) -> None:
@@ -84,10 +62,10 @@ def assert_matches(plan: SubmissionPlan, requests_sent: list[tuple[str, int]]) -
 def test_backend_dry_run_sends_no_job_and_plans_what_the_run_sends(server, journal_path, sent):
     backend = DiviProvider(auth_token=server.token, api_url=server.url).get_backend("qoro")
     circuits = [ghz(2), ghz(3), ghz(4)]
-    before = stored_jobs(server)
+    before = len(stored_jobs(server))
     plan = backend.run(circuits, shots=300, tag="dry", dry_run=True)
 
-    assert stored_jobs(server) == before and not posts(sent)
+    assert len(stored_jobs(server)) == before and not posts(sent)
     assert not journal_path.exists()
     (job,) = plan.jobs
     assert isinstance(job, JobPlan) and job.job_type is JobType.SIMULATE
@@ -98,17 +76,17 @@ def test_backend_dry_run_sends_no_job_and_plans_what_the_run_sends(server, journ
 
     sent.clear()
     backend.run(circuits, shots=300, tag="dry").result()
-    assert stored_jobs(server) == before + 1
+    assert len(stored_jobs(server)) == before + 1
     assert_matches(plan, posts(sent))
 
 
 def test_dry_run_is_checked_like_the_run(server):
     provider = DiviProvider(auth_token=server.token, api_url=server.url)
     backend = provider.get_backend("fake_manila")
-    before = stored_jobs(server)
+    before = len(stored_jobs(server))
     with pytest.raises(CircuitTooWideError):
         backend.run([ghz(2), ghz(6)], dry_run=True)
-    assert stored_jobs(server) == before
+    assert len(stored_jobs(server)) == before
 
 
 def test_primitive_dry_runs_plan_every_qoro_job_and_its_cost(server, journal_path, sent):
@@ -116,10 +94,10 @@ def test_primitive_dry_runs_plan_every_qoro_job_and_its_cost(server, journal_pat
     backend.client.cost_rule = job_cost
     sampler = SamplerV2(backend)
     pubs = [(rotations(2), np.linspace(0, 1, 4)), (ghz(3), None, 2000)]
-    before = stored_jobs(server)
+    before = len(stored_jobs(server))
     plan = sampler.run(pubs, shots=500, dry_run=True)
 
-    assert stored_jobs(server) == before and not posts(sent)
+    assert len(stored_jobs(server)) == before and not posts(sent)
     # One job on the 2026 wire: the two shot counts travel as shot groups.
     assert [sorted(set(job.shots.values())) for job in plan.jobs] == [[500, 2000]]
     assert plan.circuits == 5
@@ -145,9 +123,9 @@ def test_primitive_dry_runs_plan_every_qoro_job_and_its_cost(server, journal_pat
 
 def test_service_dry_run(server, journal_path, sent):
     service = QoroService(server.token, shots=100, api_url=server.url)
-    before = stored_jobs(server)
+    before = len(stored_jobs(server))
     plan = service.submit_circuits({"a": ghz(2), "b": ghz(2)}, dry_run=True)
-    assert stored_jobs(server) == before and not posts(sent)
+    assert len(stored_jobs(server)) == before and not posts(sent)
     assert plan.jobs[0].labels == ("a", "b") and plan.jobs[0].shots == {"a": 100, "b": 100}
     job_id = service.submit_circuits({"a": ghz(2), "b": ghz(2)})
     service.poll_job_status(job_id, loop_until_complete=True, progress=False)

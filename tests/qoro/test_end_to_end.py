@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import math
 import pickle
-from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -62,9 +62,8 @@ def heavy(n: int) -> list[QuantumCircuit]:
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[LocalServer]:
-    with LocalServer(seed=SEED) as running:
-        yield running
+def server_settings() -> dict[str, Any]:
+    return {"seed": SEED}
 
 
 @pytest.fixture(scope="module")

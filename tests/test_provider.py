@@ -4,6 +4,7 @@ come from, and rebuilding a job from its id (requests-mock; no real service)."""
 from __future__ import annotations
 
 import pytest
+import requests_mock
 
 from qiskit_divi.exceptions import (
     InsecureURLError,
@@ -17,7 +18,26 @@ from qiskit_divi.qoro.job import QoroJob
 from qiskit_divi.qoro.protocol import Dialect, JobType
 from qiskit_divi.simulator.backend import ParallelSimulatorBackend
 
-from .helpers import API, JOB_ID, TOKEN
+from qoro.wire import API_URL as API
+from qoro.wire import JOB_ID, QPU_SYSTEMS, SIMULATOR_CLUSTERS, TOKEN
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """No credentials anywhere: no environment variables and no .env up the tree."""
+    monkeypatch.delenv("QORO_API_KEY", raising=False)
+    monkeypatch.delenv("QORO_API_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def service(mock: requests_mock.Mocker, monkeypatch: pytest.MonkeyPatch) -> requests_mock.Mocker:
+    """A token and URL in the environment, and a service listing two QPUs and a cluster."""
+    monkeypatch.setenv("QORO_API_KEY", TOKEN)
+    monkeypatch.setenv("QORO_API_URL", API)
+    mock.get(f"{API}/simulatorcluster/", json=SIMULATOR_CLUSTERS)
+    mock.get(f"{API}/qpusystem/", json=QPU_SYSTEMS)
+    return mock
 
 
 def names(backends) -> list[str]:

@@ -161,18 +161,18 @@ def expectation_chunk(
     ]
     owners = [i for i, (_, branches) in enumerate(prepared) for _ in branches]
     flat = [branch for _, branches in prepared for branch in branches]
-    methods = [method for method, branches in prepared for _ in branches]
+    modes = [mode for mode, branches in prepared for _ in branches]
     sets = [1 if rows is None else len(rows[i].values) for i in range(len(circuits))]
     values = [np.zeros((sets[i], len(ops))) for i, ops in enumerate(observables)]
-    for method in ("statevector", "density_matrix"):
-        group = [k for k, used in enumerate(methods) if used == method]
-        if not group:
-            continue
-        simulator = _simulator(task.device, method, task.threads)
+    for mode in dict.fromkeys(modes):
+        group = [k for k, used in enumerate(modes) if used == mode]
+        simulator = _simulator(task.device, mode.method, task.threads)
         binds = (
             None if rows is None else [rows[owners[k]].binds(circuits[owners[k]]) for k in group]
         )
-        result = _run_on_aer(simulator, [flat[k] for k in group], binds, shots=1)
+        result = _run_on_aer(
+            simulator, [flat[k] for k in group], binds, shots=1, fusion_enable=not mode.branched
+        )
         experiments = (result.data(index) for index in range(len(result.results)))
         for k in group:
             i = owners[k]
@@ -258,10 +258,10 @@ def _saving_expectations(
     circuit: QuantumCircuit,
     observables: Sequence[SparsePauliOp],
     readout: Callable[[], dynamic.ReadoutErrors],
-) -> tuple[str, list[QuantumCircuit]]:
-    """The Aer method for ``circuit``, and the circuit ready for it, saving each
-    observable's value as ``ev{j}``: one circuit, or one per branch when it measures
-    mid-circuit or branches (their values add up)."""
+) -> tuple[ExactMode, list[QuantumCircuit]]:
+    """How Aer runs ``circuit``, and the circuit ready for it, saving each observable's
+    value as ``ev{j}``: one circuit, or one per branch when it measures mid-circuit or
+    branches (their values add up)."""
     stripped = dynamic.without_final_measurements(circuit)
     method = _exact_method(device, stripped)
     prepared = _runnable(device.for_method(method), stripped, EXACT_TRANSPILER_SEED)
@@ -272,7 +272,8 @@ def _saving_expectations(
         if prepared is not stripped and prepared.layout is not None
         else range(circuit.num_qubits)
     )
-    found = dynamic.branches(prepared, readout()) if dynamic.is_dynamic(prepared) else [prepared]
+    branched = dynamic.is_dynamic(prepared)
+    found = dynamic.branches(prepared, readout()) if branched else [prepared]
     # Saves span every qubit the circuit acts on, not only the observables': Aer's
     # dropping of idle qubits then removes only truly idle ones (left to it, it dropped
     # entangled qubits and the qubits of a branch's measurement instruments, whose trace
@@ -288,7 +289,19 @@ def _saving_expectations(
     for branch in found:
         for save in saves:
             branch.append(save, [branch.qubits[q] for q in qubits])
-    return method, found
+    return ExactMode(method, branched), found
+
+
+@dataclass(frozen=True)
+class ExactMode:
+    """How Aer runs a circuit's exact values: its ``method``, and whether the circuit was
+    split into branches, whose measurement instruments Aer must not fuse: where a branch
+    cannot happen (a qubit measured twice with two records, or reset and then read 1)
+    its fused instruments are all zero, and qiskit-aer 0.18 crashes the process on them
+    (a segmentation fault) instead of giving the branch its weight of 0."""
+
+    method: str
+    branched: bool
 
 
 def _exact_method(device: SimulatedDevice, circuit: QuantumCircuit) -> str:

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister
 from qiskit.circuit import Instruction, Parameter
+from qiskit.circuit.classical import expr
 from qiskit.circuit.library import CPhaseGate, CRXGate
 from qiskit.quantum_info import DensityMatrix, Kraus, SparsePauliOp, Statevector
 from qiskit_aer import AerSimulator
@@ -272,3 +273,40 @@ def test_control_flow_that_matters_is_kept():
     engine = SimulationEngine(n_processes=1)
     [result] = engine.sample([circuit], shots=100, seed=2)
     assert result.outcomes.get_counts() == {"1 1": 100}
+
+
+# -- branches that cannot happen -----------------------------------------------------------
+
+
+def _impossible_branches(width: int) -> QuantumCircuit:
+    """A qubit measured twice (its two records can differ only in a branch that cannot
+    happen) and a reset qubit read back (it cannot read 1), on enough qubits for Aer to
+    fuse the measurement instruments."""
+    records = ClassicalRegister(3, "m")
+    circuit = QuantumCircuit(QuantumRegister(width, "q"), records)
+    circuit.h(range(width))
+    circuit.measure(0, records[0])
+    circuit.measure(0, records[1])
+    with circuit.if_test(expr.not_equal(records[0], records[1])):
+        circuit.x(1)
+    circuit.reset(2)
+    circuit.measure(2, records[2])
+    with circuit.if_test((records[2], 1)):
+        circuit.x(3)
+    circuit.cx(0, width - 1)
+    return circuit
+
+
+def test_exact_values_where_a_branch_cannot_happen_give_it_no_weight(engine):
+    # Qubits 1 and 3 stay as prepared; qubit 0 dephases, so only Z terms on it survive.
+    circuit = _impossible_branches(8)
+    equivalent = QuantumCircuit(8)
+    equivalent.h(range(8))
+    equivalent.append(_dephasing(), [0])
+    equivalent.reset(2)
+    equivalent.cx(0, 7)
+    ops = [SparsePauliOp("IIIIIIXI"), SparsePauliOp("IIIIXIII"), SparsePauliOp("ZIIIIZZZ")]
+
+    [values] = engine.expectation_values([circuit], [ops])
+
+    np.testing.assert_allclose(values, _exact(equivalent, ops), atol=1e-12)

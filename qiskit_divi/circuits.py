@@ -15,7 +15,7 @@ from typing import TypeAlias
 
 import qiskit
 from qiskit import QuantumCircuit, qasm2
-from qiskit.circuit import Gate, Operation, Parameter, ParameterExpression
+from qiskit.circuit import Clbit, Gate, Operation, Parameter, ParameterExpression
 from qiskit.circuit.library import get_standard_gate_name_mapping
 
 from .exceptions import InvalidCircuitError, InvalidInputError, InvalidTypeError
@@ -107,17 +107,32 @@ def to_qasm(label: str, circuit: object) -> str:
     return qasm
 
 
-def qasm_registers(circuit: QuantumCircuit) -> tuple[tuple[str, int], ...]:
-    """The classical registers ``(name, size)`` the circuit's OpenQASM 2 text declares, in
-    order: a service that runs the text lays its outcomes out so, classical bit 0 first.
+@dataclass(frozen=True)
+class QasmLayout:
+    """Where the circuit's OpenQASM 2 text puts its classical bits: a service that runs
+    the text gives outcomes of ``width`` bits, and the bit it writes for the circuit's
+    classical bit ``k`` is bit ``positions[k]`` of them.
 
     ``qasm2.dumps`` declares each of the circuit's registers whole, in order (so a bit in
-    several counts in each), then the bits in none as one more register; the names here
-    are the circuit's (the text may escape them), the last one ``cregless``.
+    several is declared in each, and measured into the last), then the bits in none as
+    one more register.
     """
-    loose = sum(1 for bit in circuit.clbits if not circuit.find_bit(bit).registers)
-    declared = tuple((register.name, register.size) for register in circuit.cregs)
-    return (*declared, ("cregless", loose)) if loose else declared
+
+    width: int
+    positions: tuple[int, ...]
+
+    @classmethod
+    def of(cls, circuit: QuantumCircuit) -> QasmLayout:
+        position: dict[Clbit, int] = {}
+        width = 0
+        for register in circuit.cregs:
+            position.update((bit, width + i) for i, bit in enumerate(register))
+            width += register.size
+        for bit in circuit.clbits:
+            if bit not in position:
+                position[bit] = width
+                width += 1
+        return cls(width, tuple(position[bit] for bit in circuit.clbits))
 
 
 def _dumps(label: str, circuit: QuantumCircuit) -> str:

@@ -166,6 +166,20 @@ class Outcomes:
             picked[:, 8 * size - len(indices) :] = unpacked[:, columns]
         return np.packbits(picked, axis=1)
 
+    def laid_out(self, positions: Sequence[int]) -> Outcomes:
+        """These outcomes with bit ``k`` taken from bit ``positions[k]``, the other bits
+        left out: outcomes that stay distinct (the bits left out are never measured)."""
+        if list(positions) == list(range(self.num_bits)):
+            return self
+        values = self.bits(positions)
+        order = _row_order(values)
+        memory = None
+        if self.memory is not None:
+            memory = np.empty(len(order), np.intp)
+            memory[order] = np.arange(len(order))
+            memory = memory[self.memory]
+        return Outcomes(values[order], self.counts[order], len(positions), memory=memory)
+
     def parities(self, bit_sets: Sequence[Sequence[int]]) -> np.ndarray:
         """``(k, len(bit_sets))``: 1 where a distinct outcome has an odd number of ones
         among the classical bits of a set, else 0."""

@@ -3,6 +3,9 @@ qelib1.inc take, and that means the circuit it came from."""
 
 from __future__ import annotations
 
+import itertools
+import re
+
 import numpy as np
 import pytest
 from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister, qasm2
@@ -10,7 +13,7 @@ from qiskit.circuit import Clbit, Gate, Instruction, Parameter
 from qiskit.circuit.library import UnitaryGate, get_standard_gate_name_mapping
 from qiskit.quantum_info import DensityMatrix, Operator, Statevector
 
-from qiskit_divi.circuits import parse_qasm, qasm_registers, to_qasm, to_qasm_template
+from qiskit_divi.circuits import QasmLayout, parse_qasm, to_qasm, to_qasm_template
 from qiskit_divi.exceptions import InvalidCircuitError
 
 #: Standard instructions that are no unitary gate on some qubits.
@@ -241,7 +244,17 @@ def _registers(*pieces: tuple[str, list[int]]):
     ],
     ids=["registers", "loose", "loose and a register", "overlapping", "out of bit order"],
 )
-def test_the_classical_layout_is_the_registers_the_exporter_declares(build):
+def test_the_classical_layout_is_where_the_exporter_measures_each_bit(build):
     circuit = _with_bits(build)
-    declared = qasm2.loads(qasm2.dumps(circuit)).cregs
-    assert qasm_registers(circuit) == tuple((r.name, r.size) for r in declared)
+    text = qasm2.dumps(circuit)
+    declared = qasm2.loads(text).cregs
+    sizes = [register.size for register in declared]
+    offsets = dict(
+        zip((r.name for r in declared), itertools.accumulate([0, *sizes]), strict=False)
+    )
+    written = [offsets[name] + int(i) for name, i in re.findall(r"-> (\w+)\[(\d+)\];", text)]
+
+    layout = QasmLayout.of(circuit)
+
+    assert layout.width == sum(sizes)
+    assert written == [layout.positions[0], layout.positions[3]]  # what _with_bits measures

@@ -126,6 +126,21 @@ def test_a_shuffle_lays_every_counted_outcome_out_once_per_count():
     assert shuffled != outcomes.shuffled(np.random.default_rng(6))
 
 
+def test_laid_out_outcomes_take_each_bit_from_its_position_and_keep_their_shots():
+    outcomes = Outcomes.from_counts({"001": 3, "100": 1, "010": 6}, 3).shuffled(
+        np.random.default_rng(2)
+    )
+
+    swapped = outcomes.laid_out([2, 1, 0])  # bit 0 from bit 2 and back
+    dropped = outcomes.laid_out([1, 0])  # bit 2 left out (never 1 but where bits 0-1 are 0)
+
+    assert swapped.get_counts() == {"100": 3, "001": 1, "010": 6}
+    assert swapped.get_memory() == [key[::-1] for key in outcomes.get_memory()]
+    assert list(swapped.values[:, -1]) == sorted(swapped.values[:, -1])
+    assert dropped.num_bits == 2 and dropped.get_counts() == {"10": 3, "00": 1, "01": 6}
+    assert outcomes.laid_out([0, 1, 2]) is outcomes
+
+
 def test_outcomes_compare_and_pickle_as_values(aer_run):
     circuit, result, registers = aer_run
     memory = result.data(0)["memory"]

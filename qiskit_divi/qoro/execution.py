@@ -26,7 +26,7 @@ from qiskit import QuantumCircuit
 from qiskit.providers import JobStatus
 from qiskit.providers.jobstatus import JOB_FINAL_STATES
 
-from ..circuits import QasmTemplate, qasm_registers, to_qasm, to_qasm_template
+from ..circuits import QasmLayout, QasmTemplate, to_qasm, to_qasm_template
 from ..exceptions import (
     CorruptResultError,
     InvalidCircuitError,
@@ -537,14 +537,17 @@ class _Sampling(_OfWork[Sampled]):
     def __init__(self, jobs: list[WireJob], work: list[SampleWork], memory: bool) -> None:
         super().__init__(jobs)
         self._work = work
-        self._widths = [sum(size for _, size in qasm_registers(i.circuit)) for i in work]
+        self._layouts = [QasmLayout.of(item.circuit) for item in work]
         self._memory = memory
 
     def __call__(self, job_ids: list[str], results: RawResults) -> Sampled:
+        """Each circuit's outcomes, checked, with its classical bits in circuit order (as
+        Aer's and every other target's are)."""
         sampled: Sampled = [[None] * item.num_sets for item in self._work]  # type: ignore[list-item]
         for job_id, position, entry, result in self._matched(job_ids, results):
-            shots, width = self._work[entry.item].shots, self._widths[entry.item]
-            outcomes = counted(job_id, entry.label, result, shots, width)
+            shots, layout = self._work[entry.item].shots, self._layouts[entry.item]
+            outcomes = counted(job_id, entry.label, result, shots, layout.width)
+            outcomes = outcomes.laid_out(layout.positions)
             if self._memory:
                 outcomes = outcomes.shuffled(shot_order(job_id, position))
             sampled[entry.item][entry.row] = outcomes

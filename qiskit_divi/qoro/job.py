@@ -18,7 +18,6 @@ from qiskit.providers import JobError, JobStatus, JobV1
 from qiskit.result import Result
 from qiskit.result.models import ExperimentResult, ExperimentResultData
 
-from ..circuits import qasm_registers
 from ..execution import Sampled
 from ..version import __version__
 from .client import QoroClient
@@ -46,15 +45,13 @@ class ExperimentHeader:
 
     @classmethod
     def of(cls, label: str, circuit: QuantumCircuit) -> ExperimentHeader:
-        """The header of ``circuit``, sent under ``label``: its outcomes are laid out by
-        the registers its OpenQASM 2 text declares (see
-        :func:`~qiskit_divi.circuits.qasm_registers`)."""
-        cregs = qasm_registers(circuit)
+        """The header of ``circuit``, sent under ``label``: its outcomes come back in
+        circuit order, a bit per classical bit, counted by register as Aer counts them."""
         return cls(
             label=label,
             name=circuit.name,
-            creg_sizes=cregs,
-            memory_slots=sum(size for _, size in cregs),
+            creg_sizes=tuple((register.name, register.size) for register in circuit.cregs),
+            memory_slots=circuit.num_clbits,
             metadata=dict(circuit.metadata or {}),
         )
 

@@ -99,7 +99,7 @@ def counted(job_id: str, label: str, result: CircuitResult, shots: int, width: i
     """``result``, circuit ``label``'s, as the histogram of ``shots`` outcomes of ``width``
     bits it must be: the service runs every shot asked, and its outcomes have a bit per
     classical bit the circuit's OpenQASM 2 text declares (see
-    :func:`~qiskit_divi.circuits.qasm_registers`).
+    :class:`~qiskit_divi.circuits.QasmLayout`).
 
     Raises:
         CorruptResultError: it is expectation values, or another number of bits or shots.

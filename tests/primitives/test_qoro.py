@@ -7,12 +7,13 @@ import pickle
 import numpy as np
 import pytest
 import requests
-from qiskit import QuantumCircuit
+from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister
+from qiskit.circuit import Clbit
 from qiskit.primitives import StatevectorEstimator
 from qiskit.providers import JobStatus
 from qiskit.quantum_info import SparsePauliOp
 
-from qiskit_divi import DiviProvider, EstimatorV2, SamplerV2
+from qiskit_divi import DiviProvider, EstimatorV2, ParallelSimulatorBackend, SamplerV2
 from qiskit_divi.exceptions import (
     CircuitTooWideError,
     CorruptResultError,
@@ -60,6 +61,27 @@ def test_sampler_counts_follow_the_exact_distribution(
             assert_counts_match(
                 data[register][index].get_counts(), register_probabilities(bound, register)
             )
+
+
+def test_a_register_whose_bits_are_out_of_circuit_order_reads_as_on_the_simulator(
+    qoro: QoroBackend,
+) -> None:
+    """The text sent declares the register in its own order; its bits still read as the
+    circuit names them, as the simulator reads them: r[1] is the bit qubit 0 set. (Aer's
+    SamplerV2 and Qiskit's BackendSamplerV2 on Aer read 00 here: they take a register's
+    bits to be in circuit order.)"""
+    bits = [Clbit(), Clbit()]
+    circuit = QuantumCircuit(QuantumRegister(2, "q"), bits)
+    circuit.add_register(ClassicalRegister(bits=bits[::-1], name="r"))
+    circuit.x(0)
+    circuit.measure([0, 1], bits)
+    simulator = ParallelSimulatorBackend(n_processes=1)
+
+    on_qoro = SamplerV2(qoro).run([circuit], shots=10).result()[0].data.r.get_counts()
+    simulated = SamplerV2(simulator).run([circuit], shots=10).result()[0].data.r.get_counts()
+    simulator.close()
+
+    assert on_qoro == simulated == {"10": 10}
 
 
 @pytest.fixture(scope="module")

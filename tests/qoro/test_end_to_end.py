@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister, qasm2
+from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister
 from qiskit.circuit import Clbit
 from qiskit.primitives import BackendSamplerV2
 from qiskit.providers import JobStatus as QiskitJobStatus
@@ -195,9 +195,10 @@ def test_a_deep_copy_keeps_the_credentials_it_was_given(maestro, monkeypatch, tm
     assert within_five_sigma(counts.get("000", 0), 1000, 0.5)
 
 
-def test_loose_and_shared_classical_bits_read_as_aer_reads_the_text_sent(maestro):
-    """Outcomes follow the registers the OpenQASM 2 text declares: a bit in two registers
-    is counted in each (and written to the last), bits in none form one more register."""
+def test_loose_shared_and_reordered_classical_bits_read_as_aer_reads_the_circuit(maestro):
+    """The text sent lays bits out its own way (a bit in two registers declared in each
+    and measured into the last, bits in none as one more register, a register's bits in
+    its own order); the outcomes come back in the circuit's order all the same."""
     bits = [Clbit() for _ in range(4)]
     circuit = QuantumCircuit(QuantumRegister(3, "q"), bits, name="shared")
     circuit.add_register(ClassicalRegister(bits=bits[:2], name="a"))
@@ -208,11 +209,15 @@ def test_loose_and_shared_classical_bits_read_as_aer_reads_the_text_sent(maestro
     loose.add_bits([Clbit()])
     loose.x(1)
     loose.measure([0, 1, 1], [1, 2, 3])
+    reordered = QuantumCircuit(QuantumRegister(2, "q"), bits[:2], name="reordered")
+    reordered.add_register(ClassicalRegister(bits=bits[1::-1], name="r"))
+    reordered.x(0)
+    reordered.measure([0, 1], bits[:2])
 
-    result = maestro.run([circuit, loose], shots=20).result(timeout=120)
-    sent = [qasm2.loads(qasm2.dumps(each)) for each in (circuit, loose)]
-    expected = AerSimulator().run(sent, shots=20).result()
-    assert result.get_counts() == expected.get_counts() == [{"0 01 01": 20}, {"1 100": 20}]
+    circuits = [circuit, loose, reordered]
+    result = maestro.run(circuits, shots=20).result(timeout=120)
+    expected = AerSimulator().run(circuits, shots=20).result()
+    assert result.get_counts() == expected.get_counts() == [{"00 11": 20}, {"110": 20}, {"01": 20}]
 
 
 def test_pickles_of_a_backend_and_its_job_carry_no_token(maestro, server):

@@ -11,10 +11,11 @@ import textwrap
 from typing import Any
 
 import pytest
-from qiskit import QuantumCircuit
 
 from qiskit_divi import DiviProvider
 from qiskit_divi.server import LocalServer
+
+from simulator.circuits import ghz
 
 RETRIEVE = textwrap.dedent(
     """
@@ -40,15 +41,6 @@ def server_settings() -> dict[str, Any]:
 @pytest.fixture
 def provider(server: LocalServer) -> DiviProvider:
     return DiviProvider(auth_token=server.token, api_url=server.url)
-
-
-def ghz(n: int) -> QuantumCircuit:
-    qc = QuantumCircuit(n, n, name=f"ghz{n}")
-    qc.h(0)
-    for i in range(n - 1):
-        qc.cx(i, i + 1)
-    qc.measure(range(n), range(n))
-    return qc
 
 
 def test_the_servers_systems_are_listed(provider):

@@ -14,10 +14,10 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
+from types import ModuleType
 from typing import Any
 
 import keyring
@@ -162,17 +162,37 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> list[Sent]:
     return made
 
 
+class VirtualClock:
+    """A module's ``time`` whose sleeps advance the clock at once and are recorded."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
 @pytest.fixture
-def virtual_time(monkeypatch):
+def virtual_clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[ModuleType], VirtualClock]:
+    """Puts a module's ``time`` on a virtual clock of its own: ``virtual_clock(polling)``."""
+
+    def install(module: ModuleType) -> VirtualClock:
+        clock = VirtualClock()
+        monkeypatch.setattr(module, "time", clock)
+        return clock
+
+    return install
+
+
+@pytest.fixture
+def virtual_time(virtual_clock: Callable[[ModuleType], VirtualClock]) -> list[float]:
     """Polling sleeps advance a virtual clock instead of waiting; returns the sleeps."""
-    now, sleeps = [0.0], []
-
-    def sleep(seconds):
-        sleeps.append(seconds)
-        now[0] += seconds
-
-    monkeypatch.setattr(polling, "time", SimpleNamespace(monotonic=lambda: now[0], sleep=sleep))
-    return sleeps
+    return virtual_clock(polling).sleeps
 
 
 # -- the local Qoro-compatible server, for the folders that talk to it ---------------------

@@ -10,7 +10,6 @@ import sys
 
 import pytest
 import requests
-from qiskit import QuantumCircuit
 
 from qiskit_divi import DiviProvider, JobType
 from qiskit_divi.backends import QoroService
@@ -35,14 +34,7 @@ from qiskit_divi.exceptions import (
 from qiskit_divi.qoro.protocol import DEFAULT_API_URL, Dialect
 from qiskit_divi.server import LocalServer
 
-
-def ghz(n: int, name: str = "ghz") -> QuantumCircuit:
-    qc = QuantumCircuit(n, name=name)
-    qc.h(0)
-    for i in range(n - 1):
-        qc.cx(i, i + 1)
-    qc.measure_all()
-    return qc
+from simulator.circuits import ghz
 
 
 @pytest.fixture

@@ -23,15 +23,7 @@ from qiskit_divi.simulator.backend import ParallelSimulatorBackend
 from qiskit_divi.simulator.execution import SimulationPlan
 
 from server.helpers import stored_jobs
-
-
-def ghz(n: int) -> QuantumCircuit:
-    qc = QuantumCircuit(n)
-    qc.h(0)
-    for i in range(n - 1):
-        qc.cx(i, i + 1)
-    qc.measure_all()
-    return qc
+from simulator.circuits import ghz
 
 
 def rotations(n: int) -> QuantumCircuit:

@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import os
 import stat
-import subprocess
-import sys
 import textwrap
 from datetime import datetime, timedelta, timezone
 
@@ -19,6 +17,8 @@ from qiskit_divi import DiviProvider, JobType, QoroJobStatus
 from qiskit_divi.backends import QoroService
 from qiskit_divi.exceptions import InvalidInputError, JournalWarning, MissingCredentialsError
 from qiskit_divi.journal import Journal, JournalEntry
+
+from server.helpers import run_elsewhere
 
 LIST_JOBS = textwrap.dedent(
     """
@@ -121,17 +121,8 @@ def test_the_journal_is_read_back_in_a_new_process(provider, server, journal_pat
     job = provider.get_backend("qoro").run([bell("x"), bell("y")], shots=10)
     job.result(timeout=120)
 
-    env = {**os.environ, "QORO_API_KEY": server.token, "QORO_API_URL": server.url}
-    answer = subprocess.run(
-        [sys.executable, "-c", LIST_JOBS],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    assert json.loads(answer.stdout) == [[job.job_id(), "COMPLETED", ["0_x", "1_y"]]]
+    answer = run_elsewhere(server, LIST_JOBS, cwd=tmp_path)
+    assert json.loads(answer) == [[job.job_id(), "COMPLETED", ["0_x", "1_y"]]]
 
 
 def test_a_journal_that_cannot_be_written_is_a_warning_not_a_failure(

@@ -4,17 +4,16 @@ a new Python process."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 from typing import Any
 
 import pytest
-from qiskit import QuantumCircuit
 
 from qiskit_divi import DiviProvider
 from qiskit_divi.server import LocalServer
+
+from server.helpers import run_elsewhere
+from simulator.circuits import ghz
 
 RETRIEVE = textwrap.dedent(
     """
@@ -42,15 +41,6 @@ def provider(server: LocalServer) -> DiviProvider:
     return DiviProvider(auth_token=server.token, api_url=server.url)
 
 
-def ghz(n: int) -> QuantumCircuit:
-    qc = QuantumCircuit(n, n, name=f"ghz{n}")
-    qc.h(0)
-    for i in range(n - 1):
-        qc.cx(i, i + 1)
-    qc.measure(range(n), range(n))
-    return qc
-
-
 def test_the_servers_systems_are_listed(provider):
     assert [b.name for b in provider.backends()] == [
         "parallel_simulator",
@@ -72,17 +62,7 @@ def test_a_job_is_retrieved_by_id_in_a_new_process(provider, server, tmp_path):
     job = provider.get_backend("qoro").run([ghz(2), ghz(4)], shots=500)
     expected = job.result(timeout=120)
 
-    env = {**os.environ, "QORO_API_KEY": server.token, "QORO_API_URL": server.url}
-    answer = subprocess.run(
-        [sys.executable, "-c", RETRIEVE, job.job_id()],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    )
-    retrieved = json.loads(answer.stdout)
+    retrieved = json.loads(run_elsewhere(server, RETRIEVE, job.job_id(), cwd=tmp_path))
 
     assert retrieved["job_id"] == job.job_id()
     assert retrieved["names"] == ["ghz2", "ghz4"]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from hypothesis import HealthCheck, Phase, settings
+from hypothesis import HealthCheck, Phase, note, settings
 from hypothesis import strategies as st
 from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister
 from qiskit.circuit import ParameterExpression, ParameterVector
@@ -38,6 +38,12 @@ CONFORMANCE = settings(
     suppress_health_check=(HealthCheck.too_slow, HealthCheck.data_too_large),
     print_blob=False,
 )
+
+
+def note_circuit(circuit: QuantumCircuit) -> None:
+    """Hypothesis prints the circuit, drawn, with a failing example."""
+    note(f"circuit:\n{circuit.draw(fold=-1, idle_wires=False)}")
+
 
 ONE_QUBIT = ("h", "x", "y", "z", "s", "sdg", "t", "tdg", "sx", "sxdg")
 ONE_QUBIT_ROTATIONS = ("rx", "ry", "rz", "p")

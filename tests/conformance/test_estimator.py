@@ -53,7 +53,7 @@ from .reference import (
     sampled_expectations,
 )
 from .stats import assert_estimates_close, spread
-from .strategies import CONFORMANCE, EstimatorCase, estimator_cases
+from .strategies import CONFORMANCE, EstimatorCase, estimator_cases, note_circuit
 
 #: Exact values must agree this closely.
 EXACT = 1e-9
@@ -68,7 +68,7 @@ TRAJECTORIES = 10_000
 
 def _describe(case: EstimatorCase, pub: tuple) -> None:
     circuit, observables, _ = pub
-    note(f"circuit:\n{circuit.draw(fold=-1, idle_wires=False)}")
+    note_circuit(circuit)
     note(f"observables: {[op.to_list() for op in np.ravel(observables)]}")
 
 

@@ -16,9 +16,8 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, note, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
-from qiskit import QuantumCircuit
 
 from qiskit_divi import EstimatorV2, SamplerV2
 from qiskit_divi.qoro.backend import QoroBackend
@@ -34,16 +33,19 @@ from .reference import (
     values_shape,
 )
 from .stats import assert_counts_follow, assert_estimates_close, assert_same_distribution, spread
-from .strategies import CONFORMANCE, EstimatorCase, SamplerCase, estimator_cases, sampler_cases
+from .strategies import (
+    CONFORMANCE,
+    EstimatorCase,
+    SamplerCase,
+    estimator_cases,
+    note_circuit,
+    sampler_cases,
+)
 
 SHOTS = 4000
 PRECISION = 0.02
 #: Qoro round trips cost more than local runs: fewer examples.
 QORO = settings(CONFORMANCE, max_examples=10)
-
-
-def _describe(circuit: QuantumCircuit) -> None:
-    note(f"circuit:\n{circuit.draw(fold=-1, idle_wires=False)}")
 
 
 @given(cases=st.lists(sampler_cases(compiled=False, qasm2=True), min_size=1, max_size=3))
@@ -56,7 +58,7 @@ def test_backend_run_follows_exact_distributions(
     for case in cases:
         circuit, values = case.pub()
         bound.append(bound_circuits(circuit, values)[0])
-        _describe(bound[-1])
+        note_circuit(bound[-1])
 
     result = qoro.run(bound, shots=SHOTS).result()
 
@@ -68,7 +70,7 @@ def test_backend_run_follows_exact_distributions(
 @QORO
 def test_sampler_follows_exact_distributions(qoro: QoroBackend, case: SamplerCase) -> None:
     circuit, values = case.pub()
-    _describe(circuit)
+    note_circuit(circuit)
     pub = (circuit,) if values is None else (circuit, values)
 
     data = SamplerV2(qoro).run([pub], shots=SHOTS).result()[0].data
@@ -82,7 +84,7 @@ def test_sampler_follows_exact_distributions(qoro: QoroBackend, case: SamplerCas
 @QORO
 def test_exact_estimates_equal_aers(qoro: QoroBackend, case: EstimatorCase) -> None:
     pub = case.pub()
-    _describe(pub[0])
+    note_circuit(pub[0])
 
     evs = EstimatorV2(qoro).run([pub]).result()[0].data.evs
 
@@ -97,7 +99,7 @@ def test_estimates_at_a_precision_are_within_bounds_of_exact_values(
     qoro: QoroBackend, case: EstimatorCase
 ) -> None:
     pub = case.pub()
-    _describe(pub[0])
+    note_circuit(pub[0])
 
     evs = EstimatorV2(qoro).run([pub], precision=PRECISION).result()[0].data.evs
 
@@ -117,7 +119,7 @@ def test_sampler_on_the_noisy_qpu_agrees_with_aers_shots(
 ) -> None:
     """ISA circuits for FakeManilaV2, which plays the server's QPU, run as they are."""
     circuit, values = case.pub()
-    _describe(circuit)
+    note_circuit(circuit)
     pub = (circuit,) if values is None else (circuit, values)
 
     data = SamplerV2(qpu).run([pub], shots=SHOTS).result()[0].data

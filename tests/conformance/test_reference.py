@@ -24,7 +24,14 @@ from .reference import (
     values_shape,
 )
 from .stats import assert_counts_follow, assert_estimates_close, assert_same_distribution
-from .strategies import CONFORMANCE, EstimatorCase, SamplerCase, estimator_cases, sampler_cases
+from .strategies import (
+    CONFORMANCE,
+    EstimatorCase,
+    SamplerCase,
+    estimator_cases,
+    note_circuit,
+    sampler_cases,
+)
 
 
 def _density_matrix_values(circuit: QuantumCircuit, observables: np.ndarray) -> np.ndarray:
@@ -42,7 +49,7 @@ def _density_matrix_values(circuit: QuantumCircuit, observables: np.ndarray) -> 
 @CONFORMANCE
 def test_deferred_values_equal_aers_density_matrix(case: EstimatorCase) -> None:
     circuit, observables, values = case.pub()
-    note(f"circuit:\n{circuit.draw(fold=-1, idle_wires=False)}")
+    note_circuit(circuit)
 
     evs = exact_expectations(circuit, observables, values)
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, note, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from qiskit import QuantumCircuit
 from qiskit_aer.noise import NoiseModel
@@ -38,7 +38,7 @@ from .reference import (
     values_shape,
 )
 from .stats import assert_counts_follow, assert_same_distribution
-from .strategies import CONFORMANCE, SamplerCase, sampler_cases
+from .strategies import CONFORMANCE, SamplerCase, note_circuit, sampler_cases
 
 #: Shots per parameter set compared with an exact distribution.
 SHOTS = 4000
@@ -48,15 +48,11 @@ NOISY_SHOTS = 5000
 NOISY = settings(CONFORMANCE, max_examples=10)
 
 
-def _describe(circuit: QuantumCircuit) -> None:
-    note(f"circuit:\n{circuit.draw(fold=-1, idle_wires=False)}")
-
-
 def _check_sampler_against_exact(
     backend: ParallelSimulatorBackend, case: SamplerCase, seed: int
 ) -> None:
     circuit, values = case.pub()
-    _describe(circuit)
+    note_circuit(circuit)
     pub = (circuit,) if values is None else (circuit, values)
 
     data = SamplerV2(backend, options={"seed": seed}).run([pub], shots=SHOTS).result()[0].data
@@ -80,7 +76,7 @@ def test_backend_run_follows_exact_distributions_on_the_ideal_simulator(
     ideal: ParallelSimulatorBackend, case: SamplerCase, seed: int
 ) -> None:
     circuit, values = case.pub()
-    _describe(circuit)
+    note_circuit(circuit)
     bound = bound_circuits(circuit, values)
 
     result = ideal.run(bound, shots=SHOTS, seed_simulator=seed).result()
@@ -96,7 +92,7 @@ def _check_sampler_against_aer(
     noise: NoiseModel,
     seed: int,
 ) -> None:
-    _describe(circuit)
+    note_circuit(circuit)
     pub = (circuit,) if values is None else (circuit, values)
     sampler = SamplerV2(backend, options={"seed": seed})
 
@@ -129,7 +125,7 @@ def test_backend_run_agrees_with_aers_shots_under_device_noise(
     assert case.compiled is not None
     device = case.compiled.device
     circuit, values = case.pub()
-    _describe(circuit)
+    note_circuit(circuit)
     bound = bound_circuits(circuit, values)
 
     result = devices[device].run(bound, shots=NOISY_SHOTS, seed_simulator=seed).result()

@@ -31,6 +31,7 @@ from .strategies import (
     SamplerCase,
     estimator_cases,
     fake_device,
+    note_circuit,
     sampler_cases,
 )
 
@@ -77,7 +78,7 @@ def test_exact_values_of_isa_circuits_on_the_wide_device(
     quiet_device: ParallelSimulatorBackend, case: EstimatorCase
 ) -> None:
     pub = case.pub()
-    note(f"circuit:\n{pub[0].draw(fold=-1, idle_wires=False)}")
+    note_circuit(pub[0])
 
     evs = EstimatorV2(quiet_device).run([pub]).result()[0].data.evs
 
@@ -93,7 +94,7 @@ def test_sampled_estimates_of_isa_circuits_on_the_wide_device(
     quiet_device: ParallelSimulatorBackend, case: EstimatorCase, seed: int
 ) -> None:
     pub = case.pub()
-    note(f"circuit:\n{pub[0].draw(fold=-1, idle_wires=False)}")
+    note_circuit(pub[0])
     estimator = EstimatorV2(quiet_device, options={"seed": seed})
 
     evs = estimator.run([pub], precision=PRECISION).result()[0].data.evs

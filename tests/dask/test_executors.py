@@ -25,6 +25,8 @@ from qiskit_divi.backends import ParallelSimulator
 from qiskit_divi.exceptions import JobCancelledError, SimulationError
 from qiskit_divi.simulator import ParallelSimulatorBackend, SampleResult, SimulationEngine
 
+from simulator.circuits import ghz
+
 SHOTS = 200
 SEED = 17
 #: Generous bound for a condition that another process makes true.
@@ -87,7 +89,7 @@ def test_backend_jobs_give_the_counts_of_a_local_backend(full_cluster, batch):
 
 
 def test_a_noisy_device_gives_the_same_outcomes_on_the_cluster(full_cluster):
-    circuits = [_ghz(2 + i % 4) for i in range(16)]
+    circuits = [ghz(2 + i % 4) for i in range(16)]
     device = FakeManilaV2()
     on_cluster = SimulationEngine(qiskit_backend=device, executor=full_cluster)
     assert len(on_cluster._plan(circuits, on_cluster._fixed)) == 2
@@ -190,7 +192,7 @@ def test_a_thread_pool_runs_every_batch_with_the_outcomes_of_a_local_run(batch, 
         engine = SimulationEngine(executor=pool, n_processes=2)
         assert engine.sample(batch, shots=SHOTS, seed=SEED, memory=True) == local_results
         assert len(pool.futures) == 2
-        [bell] = engine.sample([_ghz(2)], shots=SHOTS, seed=SEED)  # one chunk: still there
+        [bell] = engine.sample([ghz(2)], shots=SHOTS, seed=SEED)  # one chunk: still there
         assert len(pool.futures) == 3
     assert set(bell.outcomes.get_counts()) == {"00", "11"}
 
@@ -233,12 +235,3 @@ def test_a_broken_process_pool_fails_the_batch_clearly(batch):
         engine = SimulationEngine(executor=pool, n_processes=2)
         with pytest.raises(SimulationError, match="worker process died"):
             engine.sample(batch, shots=SHOTS, seed=SEED)
-
-
-def _ghz(num_qubits: int) -> QuantumCircuit:
-    circuit = QuantumCircuit(num_qubits)
-    circuit.h(0)
-    for qubit in range(num_qubits - 1):
-        circuit.cx(qubit, qubit + 1)
-    circuit.measure_all()
-    return circuit

@@ -16,7 +16,7 @@ import mthree
 import numpy as np
 import pytest
 from mthree.utils import final_measurement_mapping
-from qiskit import QuantumCircuit, transpile
+from qiskit import transpile
 from qiskit.providers import BackendV2
 from qiskit_aer import AerSimulator
 from qiskit_ibm_runtime.fake_provider import FakeManilaV2
@@ -25,6 +25,7 @@ from qiskit_divi import ParallelSimulatorBackend
 from qiskit_divi.exceptions import DiviWarning
 
 from .stats import assert_same_distribution, assert_within
+from simulator.circuits import ghz
 
 QUBITS = [0, 1, 2]
 CAL_SHOTS, SHOTS = 20_000, 2000
@@ -35,20 +36,12 @@ pytestmark = pytest.mark.filterwarnings(
 )
 
 
-def ghz() -> QuantumCircuit:
-    circuit = QuantumCircuit(3)
-    circuit.h(0)
-    circuit.cx(0, 1)
-    circuit.cx(1, 2)
-    return circuit.measure_all(inplace=False)
-
-
 def mitigate(backend: BackendV2) -> tuple[np.ndarray, dict[str, int], np.ndarray, np.ndarray]:
     """Calibration matrices, raw GHZ counts, and the mitigated OPERATORS' values with
     their standard deviations (mthree's, from the shots and the mitigation's overhead)."""
     mitigation = mthree.M3Mitigation(backend)
     mitigation.cals_from_system(QUBITS, shots=CAL_SHOTS, method="independent", async_cal=False)
-    isa = transpile(ghz(), backend, initial_layout=QUBITS, seed_transpiler=1)
+    isa = transpile(ghz(3), backend, initial_layout=QUBITS, seed_transpiler=1)
     counts = backend.run(isa, shots=SHOTS).result().get_counts()
     quasis = mitigation.apply_correction(
         counts, final_measurement_mapping(isa), return_mitigation_overhead=True

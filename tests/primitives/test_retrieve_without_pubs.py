@@ -6,8 +6,6 @@ from __future__ import annotations
 import base64
 import os
 import pickle
-import subprocess
-import sys
 import textwrap
 import warnings
 
@@ -19,6 +17,8 @@ from qiskit.quantum_info import SparsePauliOp
 
 from qiskit_divi import DiviProvider, EstimatorV2, SamplerV2
 from qiskit_divi.exceptions import InvalidInputError, JournalWarning
+
+from server.helpers import run_elsewhere
 
 RETRIEVE = textwrap.dedent(
     """
@@ -35,16 +35,7 @@ RETRIEVE = textwrap.dedent(
 
 
 def retrieved_elsewhere(server, kind: str, job_id: str):
-    env = {**os.environ, "QORO_API_KEY": server.token, "QORO_API_URL": server.url}
-    done = subprocess.run(
-        [sys.executable, "-c", RETRIEVE, kind, job_id],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    return pickle.loads(base64.b64decode(done.stdout))
+    return pickle.loads(base64.b64decode(run_elsewhere(server, RETRIEVE, kind, job_id)))
 
 
 def assert_same_result(rebuilt, original) -> None:

@@ -31,20 +31,13 @@ from qiskit_divi.qoro.execution import retrieve
 from qiskit_divi.qoro.job import QoroJob
 from qiskit_divi.server import LocalServer
 
+from simulator.circuits import ghz
+
 SEED = 20251124
 
 
 def within_five_sigma(count: int, shots: int, p: float) -> bool:
     return abs(count - shots * p) <= 5 * math.sqrt(shots * p * (1 - p))
-
-
-def ghz(n: int) -> QuantumCircuit:
-    qc = QuantumCircuit(n, n, name=f"ghz{n}")
-    qc.h(0)
-    for i in range(n - 1):
-        qc.cx(i, i + 1)
-    qc.measure(range(n), range(n))
-    return qc
 
 
 def heavy(n: int) -> list[QuantumCircuit]:

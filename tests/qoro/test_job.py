@@ -34,6 +34,7 @@ from .wire import (
     submitted_circuits,
     url,
 )
+from simulator.circuits import ghz
 
 STATUS_URL = url(f"job/{JOB_ID}/status/")
 
@@ -42,15 +43,6 @@ def known_by_id(client: QoroClient, job_id: str = JOB_ID) -> QoroJob:
     """The job as ``DiviProvider.retrieve_job`` rebuilds it from its id (which asks the
     service for its status once)."""
     return QoroJob(None, retrieve(client, job_id, polling_interval=0.01))
-
-
-def ghz(n: int, name: str) -> QuantumCircuit:
-    qc = QuantumCircuit(n, n, name=name)
-    qc.h(0)
-    for i in range(n - 1):
-        qc.cx(i, i + 1)
-    qc.measure(range(n), range(n))
-    return qc
 
 
 # -- what run() sends

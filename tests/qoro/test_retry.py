@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import socket
-from types import SimpleNamespace
 
 import pytest
 from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError, ReadTimeoutError
@@ -27,16 +26,9 @@ CREATED = Reply(201, {"job_id": JOB_ID})
 
 
 @pytest.fixture
-def clock(monkeypatch):
+def clock(virtual_clock):
     """The retry policy's clock, made virtual: sleeps advance it and are recorded."""
-    now, sleeps = [0.0], []
-
-    def sleep(seconds):
-        sleeps.append(seconds)
-        now[0] += seconds
-
-    monkeypatch.setattr(retry, "time", SimpleNamespace(monotonic=lambda: now[0], sleep=sleep))
-    return SimpleNamespace(sleeps=sleeps, now=now)
+    return virtual_clock(retry)
 
 
 def _submit(client: QoroClient) -> str:
@@ -225,7 +217,7 @@ def test_retrying_stops_at_the_time_bound(scripted, clock):
     with pytest.raises(QoroAPIError, match="down"):
         client.job_status(JOB_ID)
 
-    assert clock.now[0] == pytest.approx(10.0)
+    assert clock.now == pytest.approx(10.0)
     assert 3 <= scripted.count("GET", STATUS) < 50
 
 

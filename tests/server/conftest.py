@@ -1,12 +1,16 @@
-"""Fixtures for the local server's tests: running servers and plain-HTTP clients for them."""
+"""Fixtures for the local server's tests: running servers, plain-HTTP clients for them,
+and a job store of a test's own."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from qiskit_divi.server import LocalServer
+from qiskit_divi.server.store import Store
 
 from .helpers import Api
 
@@ -28,3 +32,12 @@ def alice(server: LocalServer) -> Api:
 @pytest.fixture
 def bob(server: LocalServer) -> Api:
     return Api(server.url, TOKENS[1])
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    store = Store(tmp_path / "jobs.sqlite3")
+    try:
+        yield store
+    finally:
+        store.close()

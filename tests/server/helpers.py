@@ -1,5 +1,5 @@
 """Helpers for tests that talk to the local server: a plain-HTTP client, circuits to send,
-and the jobs as the server stored them."""
+the jobs as the server stored them, and Python code run against it in a new process."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import requests
 from qiskit import QuantumCircuit, qasm2
 
 from qiskit_divi.qoro.codec import pack_circuit, unpack_circuit
+from qiskit_divi.qoro.protocol import API_KEY_ENV, API_URL_ENV
 from qiskit_divi.server import TOKENS_ENV, LocalServer
 
 
@@ -175,6 +176,22 @@ def serve(db: Path, *options: str, tokens: str = "secret") -> tuple[subprocess.P
         assert line, output
         output += line
     return process, match.group(1) + "/api"
+
+
+def run_elsewhere(server: LocalServer, code: str, *args: str, cwd: Path | None = None) -> str:
+    """What ``python -c code *args`` prints in a new process whose account, from the
+    environment, is the server's; the process must succeed."""
+    env = {**os.environ, API_KEY_ENV: server.token, API_URL_ENV: server.url}
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
 def descendants(pid: int) -> set[int]:

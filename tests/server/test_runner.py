@@ -26,15 +26,6 @@ pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
 OWNER = "o" * 64
 
 
-@pytest.fixture
-def store(tmp_path):
-    store = Store(tmp_path / "jobs.sqlite3")
-    try:
-        yield store
-    finally:
-        store.close()
-
-
 def busy_job(store: Store) -> str:
     job_id = store.create_job(
         OWNER, tag="t", job_type=JobType.SIMULATE, system="qoro_maestro", shots=10

@@ -22,15 +22,6 @@ from qiskit_divi.server.store import (
 ALICE, BOB = "a" * 64, "b" * 64
 
 
-@pytest.fixture
-def store(tmp_path):
-    store = Store(tmp_path / "jobs.sqlite3")
-    try:
-        yield store
-    finally:
-        store.close()
-
-
 def new_job(store, job_type=JobType.SIMULATE, owner=ALICE, shots=100):
     return store.create_job(owner, tag="t", job_type=job_type, system="qoro_maestro", shots=shots)
 

@@ -22,8 +22,9 @@ def bell() -> QuantumCircuit:
     return circuit
 
 
-def ghz(num_qubits: int) -> QuantumCircuit:
-    circuit = QuantumCircuit(num_qubits, name=f"ghz{num_qubits}")
+def ghz(num_qubits: int, name: str | None = None) -> QuantumCircuit:
+    """A GHZ state measured on every qubit, named ``ghz<num_qubits>`` unless named."""
+    circuit = QuantumCircuit(num_qubits, name=name or f"ghz{num_qubits}")
     circuit.h(0)
     for qubit in range(num_qubits - 1):
         circuit.cx(qubit, qubit + 1)
